@@ -1,0 +1,100 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Configuration options of the ``[heat_convergence]`` group in heat.conf.
+
+All options live in one group so that an operator can see at a glance what
+the plugin adds to Heat's own configuration; ``oslo-config-generator
+--namespace heat_convergence`` renders them through :func:`list_opts`.
+"""
+
+import os
+import sysconfig
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup(
+    'heat_convergence',
+    title='heat-convergence engine options',
+    help='Options of the heat-convergence engine plugin.')
+
+OPTS = [
+    cfg.StrOpt(
+        'driver',
+        default='reduced',
+        help='Name of the convergence driver, loaded from the '
+             '"heat_convergence.drivers" entry-point namespace. '
+             '"reduced" runs traversals over the transitively reduced '
+             'dependency graph with the plugin\'s database SyncPoints; '
+             '"heat" reproduces stock Heat exactly (for comparison).'),
+    cfg.IntOpt(
+        'periodic_interval',
+        default=10, min=1,
+        help='Seconds between two passes of each engine\'s recovery work '
+             '(reduced driver): resuming the nodes of dead engines, '
+             'enforcing stack timeouts, re-dispatching lost messages, '
+             'deleting the rows of finished traversals. A dead engine\'s '
+             'work resumes within about this long plus '
+             '[DEFAULT] engine_life_check_timeout.'),
+    cfg.IntOpt(
+        'ready_timeout',
+        default=120, min=1,
+        help='Seconds a graph node may stay ready without any engine '
+             'taking it before it is dispatched again (its message was '
+             'lost, e.g. in a broker restart). Raise it if very large '
+             'stacks keep engines busy for longer than this.'),
+    cfg.BoolOpt(
+        'cancel_running_actions',
+        default=True,
+        help='Whether openstack stack cancel (with or without rollback) '
+             'interrupts the resource actions already running, on every '
+             'engine (reduced driver). Interrupted resources end FAILED '
+             '"<ACTION> aborted (user triggered cancel)". Set to false for '
+             'stock Heat\'s behaviour, which lets them finish: the '
+             'traversal still stops and nothing new starts.'),
+    cfg.IntOpt(
+        'max_concurrent_resources_per_stack',
+        default=0, min=0,
+        help='Most resource actions of one stack that may run at once, '
+             'across all engines (reduced driver); 0 means no limit. '
+             'Enforced through the database: set the same value on every '
+             'engine. Nested stacks count separately.'),
+]
+
+
+def heat_etc_dir():
+    """Return the etc/heat directory the openstack-heat wheel installed.
+
+    The wheel installs ``api-paste.ini``, ``environment.d`` and
+    ``templates`` as data files under the install prefix
+    (``<venv>/etc/heat``), not beside the ``heat`` package.
+    """
+    path = os.path.join(sysconfig.get_paths()['data'], 'etc', 'heat')
+    if not os.path.isdir(os.path.join(path, 'environment.d')):
+        raise RuntimeError('openstack-heat data files not found in %s; is '
+                           'openstack-heat installed in this environment?'
+                           % path)
+    return path
+
+
+def register_opts(conf=cfg.CONF):
+    """Register the plugin's options on ``conf`` (idempotent)."""
+    conf.register_group(GROUP)
+    conf.register_opts(OPTS, group=GROUP)
+
+
+def list_opts():
+    """Return the options for oslo-config-generator."""
+    return [(GROUP, OPTS)]
+
+
+register_opts()
