@@ -1,0 +1,597 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Database access for traversals, sync points and arrivals.
+
+Everything goes through Heat's own enginefacade (``heat.db.api
+.context_manager``), so the plugin shares Heat's engine, connection pool and
+transactions: a call made inside one of Heat's writer transactions joins it.
+
+Readiness is decided without locks of our own and without retries:
+
+* a node's ``pending`` counter starts at its number of predecessors;
+* an arrival runs ``UPDATE ... SET pending = pending - 1 WHERE ... AND
+  pending > 0`` and inserts one row keyed by (node, sender) in the same
+  transaction. The UPDATE takes the row lock, so arrivals at one node are
+  serialised by the database, and the arrival whose decrement reaches zero is
+  the one that made the node ready: exactly one, after all the others
+  committed;
+* a second arrival from the same sender violates the arrival primary key and
+  rolls its decrement back, so redelivered messages count once.
+
+Statements are Core statements on the tables (no ORM loads): the hot paths
+cost two or three statements per arrival.
+"""
+
+import collections
+
+from heat.db import api as heat_db_api
+from oslo_db import exception as db_exception
+from oslo_utils import timeutils
+import sqlalchemy as sa
+
+from heat_convergence.db import models
+
+context_manager = heat_db_api.context_manager
+
+TRAVERSAL = models.Traversal.__table__
+SYNC_POINT = models.SyncPoint.__table__
+ARRIVAL = models.Arrival.__table__
+
+# A node, as stored: (entity_id, is_update). entity_id is a string.
+Node = collections.namedtuple('Node', ['entity_id', 'is_update'])
+
+# What one predecessor delivers to a node.
+Delivery = collections.namedtuple(
+    'Delivery', ['target', 'sender', 'data', 'failures', 'skip'])
+
+# The inputs of a node: its plan, and {sender Node: (data, failures, skip)}.
+Inputs = collections.namedtuple('Inputs', ['plan', 'arrivals'])
+
+GONE = None  # arrive() result: the node no longer exists (dead traversal)
+
+# The states of a node an engine holds.
+_HELD = (models.RUNNING, models.RERUN)
+
+
+def _node_clause(traversal_id, node, table=SYNC_POINT):
+    return sa.and_(table.c.traversal_id == traversal_id,
+                   table.c.entity_id == node.entity_id,
+                   table.c.is_update == node.is_update)
+
+
+# Traversals ---------------------------------------------------------------
+
+def _insert_traversal(conn, values, now):
+    conn.execute(TRAVERSAL.insert(), [dict(
+        {'created_at': now, 'node_count': 0}, **values)])
+
+
+def _insert_nodes(conn, traversal_id, nodes, now):
+    rows = [{'traversal_id': traversal_id,
+             'entity_id': str(n['entity_id']),
+             'is_update': n['is_update'],
+             'node_type': n['node_type'],
+             'predecessors': n['predecessors'],
+             'pending': n['predecessors'],
+             'state': models.READY if not n['predecessors']
+             else models.WAITING,
+             'updated_at': now,
+             'plan': n.get('plan')} for n in nodes]
+    if rows:
+        conn.execute(SYNC_POINT.insert(), rows)
+
+
+@heat_db_api.retry_on_db_error
+@context_manager.writer.connection
+def traversal_create(context, values, nodes):
+    """Insert a traversal and all its sync points, in two statements.
+
+    :param values: the traversal row (``id``, ``stack_id``, ``action``, ...).
+    :param nodes: one dict per sync point: ``entity_id``, ``is_update``,
+        ``node_type``, ``predecessors`` and optionally ``plan``. Nodes
+        without predecessors start READY.
+    """
+    now = timeutils.utcnow()
+    _insert_traversal(context.connection,
+                      dict(values, node_count=len(nodes)), now)
+    _insert_nodes(context.connection, values['id'], nodes, now)
+
+
+@heat_db_api.retry_on_db_error
+@context_manager.writer.connection
+def traversal_begin(context, values):
+    """Record a traversal that is starting; delete the stack's others.
+
+    The row exists, with ``node_count`` 0, from the moment Heat stores the
+    new traversal id, so that a traversal whose engine dies before its
+    graph is stored is seen, and started again, by another engine.
+
+    :returns: the ids of the superseded traversals.
+    """
+    conn = context.connection
+    superseded = [row.id for row in conn.execute(
+        sa.select(TRAVERSAL.c.id).where(
+            TRAVERSAL.c.stack_id == values['stack_id'],
+            TRAVERSAL.c.id != values['id']))]
+    if superseded:
+        _delete_traversals(conn, superseded)
+    _insert_traversal(conn, values, timeutils.utcnow())
+    return superseded
+
+
+@heat_db_api.retry_on_db_error
+@context_manager.writer.connection
+def traversal_fill(context, traversal_id, nodes, engine_id):
+    """Store the sync points of a starting traversal, in bulk.
+
+    :returns: False, storing nothing, if the traversal is no longer
+        starting: superseded (its row is gone) or already filled.
+    """
+    conn = context.connection
+    now = timeutils.utcnow()
+    if not conn.execute(
+            TRAVERSAL.update().where(TRAVERSAL.c.id == traversal_id,
+                                     TRAVERSAL.c.node_count == 0)
+            .values(node_count=len(nodes), engine_id=engine_id)).rowcount:
+        return False
+    _insert_nodes(conn, traversal_id, nodes, now)
+    return True
+
+
+@context_manager.reader.connection
+def traversal_get(context, traversal_id):
+    """Return the traversal row, or None."""
+    return context.connection.execute(
+        sa.select(TRAVERSAL).where(TRAVERSAL.c.id == traversal_id)).first()
+
+
+@heat_db_api.retry_on_db_error
+@context_manager.writer.connection
+def traversal_delete(context, traversal_id):
+    """Delete a traversal with its sync points and arrivals."""
+    _delete_traversals(context.connection, [traversal_id])
+
+
+@heat_db_api.retry_on_db_error
+@context_manager.writer.connection
+def traversal_delete_all_but(context, stack_id, keep=None):
+    """Delete the stack's traversals other than ``keep``; return their ids.
+
+    Called when a traversal starts (its predecessors are superseded) and
+    when one ends, so that no rows outlive the traversal they belong to.
+    """
+    query = sa.select(TRAVERSAL.c.id).where(TRAVERSAL.c.stack_id == stack_id)
+    if keep is not None:
+        query = query.where(TRAVERSAL.c.id != keep)
+    ids = [row.id for row in context.connection.execute(query)]
+    if ids:
+        _delete_traversals(context.connection, ids)
+    return ids
+
+
+def _delete_traversals(conn, ids):
+    # Foreign keys cascade on MySQL and PostgreSQL; sqlite (as Heat
+    # configures it) does not enforce them, so delete children first there.
+    if conn.dialect.name == 'sqlite':
+        for table in (ARRIVAL, SYNC_POINT):
+            conn.execute(table.delete().where(
+                table.c.traversal_id.in_(ids)))
+    conn.execute(TRAVERSAL.delete().where(TRAVERSAL.c.id.in_(ids)))
+
+
+# Arrivals -----------------------------------------------------------------
+
+def _decrement(conn, traversal_id, node, now):
+    """Count one arrival at ``node``; return its new ``pending`` or None.
+
+    None means no row matched: the node is gone or was already ready. The
+    SET clause is ordered so that MySQL, which evaluates assignments left to
+    right, computes the new state from the old counter like PostgreSQL does.
+    The new counter comes back with the statement where the database can:
+    UPDATE ... RETURNING (PostgreSQL, sqlite), or LAST_INSERT_ID(expr) in
+    the reply of the UPDATE itself (MySQL).
+    """
+    mysql = conn.dialect.name == 'mysql'
+    pending = SYNC_POINT.c.pending - 1
+    if mysql:
+        pending = sa.func.last_insert_id(pending)
+    stmt = (SYNC_POINT.update()
+            .where(_node_clause(traversal_id, node), SYNC_POINT.c.pending > 0)
+            .ordered_values(
+                (SYNC_POINT.c.state,
+                 sa.case((SYNC_POINT.c.pending == 1, models.READY),
+                         else_=SYNC_POINT.c.state)),
+                (SYNC_POINT.c.pending, pending),
+                (SYNC_POINT.c.updated_at, now)))
+    if conn.dialect.update_returning:
+        return conn.execute(
+            stmt.returning(SYNC_POINT.c.pending)).scalar_one_or_none()
+    result = conn.execute(stmt)
+    if not result.rowcount:
+        return None
+    if mysql:
+        return result.lastrowid
+    return conn.execute(sa.select(SYNC_POINT.c.pending).where(
+        _node_clause(traversal_id, node))).scalar_one()
+
+
+def _record(conn, traversal_id, delivery, now):
+    """Record one delivery; return True, False or GONE (see deliver())."""
+    pending = _decrement(conn, traversal_id, delivery.target, now)
+    if pending is None:
+        exists = conn.execute(sa.select(SYNC_POINT.c.state).where(
+            _node_clause(traversal_id, delivery.target))).first()
+        return False if exists else GONE
+    conn.execute(ARRIVAL.insert().values(
+        traversal_id=traversal_id,
+        entity_id=delivery.target.entity_id,
+        is_update=delivery.target.is_update,
+        sender_id=str(delivery.sender.entity_id),
+        sender_update=delivery.sender.is_update,
+        data=delivery.data,
+        failures=delivery.failures,
+        skip=bool(delivery.skip)))
+    return pending == 0
+
+
+@heat_db_api.retry_on_db_error
+@context_manager.writer.connection
+def _deliver_all(context, traversal_id, deliveries, done):
+    now = timeutils.utcnow()
+    if done is not None:
+        context.connection.execute(
+            SYNC_POINT.update().where(_node_clause(traversal_id, done))
+            .values(state=models.DONE, updated_at=now))
+    return [_record(context.connection, traversal_id, d, now)
+            for d in deliveries]
+
+
+def deliver(context, traversal_id, deliveries, done=None):
+    """Record deliveries to successor nodes, atomically where possible.
+
+    :param deliveries: :class:`Delivery` tuples; ``target`` and ``sender``
+        are :class:`Node`.
+    :param done: optionally, the sending node, marked DONE in the same
+        transaction.
+    :returns: one result per delivery, in order: True if it made its target
+        ready (exactly one delivery per node ever gets True), False if the
+        target still waits or had already counted this sender, GONE if the
+        target does not exist (its traversal was superseded or cancelled).
+
+    All deliveries share one transaction, taking their row locks in a fixed
+    order so that concurrent senders cannot deadlock. A sender that had
+    already delivered (a redelivered message, or a node resumed after its
+    engine died) violates the arrival key; the batch is then rolled back and
+    replayed one delivery per transaction, skipping the duplicates.
+    """
+    order = sorted(range(len(deliveries)),
+                   key=lambda i: (deliveries[i].target.entity_id,
+                                  deliveries[i].target.is_update))
+    ordered = [deliveries[i] for i in order]
+    try:
+        results = _deliver_all(context, traversal_id, ordered, done)
+    except db_exception.DBDuplicateEntry:
+        results = []
+        for i, delivery in enumerate(ordered):
+            try:
+                results.append(_deliver_all(context, traversal_id,
+                                            [delivery],
+                                            done if i == 0 else None))
+            except db_exception.DBDuplicateEntry:
+                results.append([False])
+        results = [r[0] for r in results]
+    by_position = [None] * len(deliveries)
+    for i, result in zip(order, results):
+        by_position[i] = result
+    return by_position
+
+
+# Claims -------------------------------------------------------------------
+
+@heat_db_api.retry_on_db_error
+@context_manager.writer.connection
+def claim(context, traversal_id, node, engine_id, limit=0):
+    """Take a READY node for ``engine_id``; return its Inputs, or None.
+
+    Only one engine wins a node, however many times it was dispatched.
+    With a ``limit``, a node whose traversal already runs that many nodes
+    is not taken but left THROTTLED, for :func:`wake` to dispatch later.
+    """
+    conn = context.connection
+    now = timeutils.utcnow()
+    if limit and _running(conn, traversal_id, lock=True) >= limit:
+        conn.execute(SYNC_POINT.update().where(
+            _node_clause(traversal_id, node),
+            SYNC_POINT.c.state == models.READY).values(
+                state=models.THROTTLED, updated_at=now))
+        return None
+    claimed = conn.execute(
+        SYNC_POINT.update()
+        .where(_node_clause(traversal_id, node),
+               SYNC_POINT.c.state == models.READY)
+        .values(state=models.RUNNING, engine_id=engine_id, updated_at=now)
+    ).rowcount
+    if not claimed:
+        return None
+    return _inputs(conn, traversal_id, node)
+
+
+def _running(conn, traversal_id, lock=False):
+    """Count the traversal's running nodes, serialising with other claims.
+
+    The lock is a no-op UPDATE of the traversal row: it holds the row until
+    the transaction ends on MySQL and PostgreSQL, and takes sqlite's write
+    lock, so two engines cannot both see the last free slot.
+    """
+    if lock:
+        conn.execute(TRAVERSAL.update().where(
+            TRAVERSAL.c.id == traversal_id).values(
+                node_count=TRAVERSAL.c.node_count))
+    return conn.execute(sa.select(sa.func.count()).where(
+        SYNC_POINT.c.traversal_id == traversal_id,
+        SYNC_POINT.c.state.in_(_HELD))).scalar()
+
+
+@heat_db_api.retry_on_db_error
+@context_manager.writer.connection
+def wake(context, traversal_id, limit):
+    """Make THROTTLED nodes READY for the free slots; return them.
+
+    The caller dispatches the nodes returned: one per slot now free.
+    """
+    conn = context.connection
+    free = limit - _running(conn, traversal_id, lock=True)
+    if free <= 0:
+        return []
+    rows = conn.execute(
+        sa.select(SYNC_POINT.c.entity_id, SYNC_POINT.c.is_update,
+                  SYNC_POINT.c.node_type)
+        .where(SYNC_POINT.c.traversal_id == traversal_id,
+               SYNC_POINT.c.state == models.THROTTLED)
+        .order_by(SYNC_POINT.c.updated_at).limit(free)).all()
+    now = timeutils.utcnow()
+    for row in rows:
+        conn.execute(SYNC_POINT.update().where(
+            _node_clause(traversal_id, Node(row.entity_id, row.is_update)),
+            SYNC_POINT.c.state == models.THROTTLED).values(
+                state=models.READY, updated_at=now))
+    return rows
+
+
+@context_manager.reader.connection
+def throttled(context):
+    """Return the ids of traversals with THROTTLED nodes."""
+    return context.connection.execute(
+        sa.select(SYNC_POINT.c.traversal_id).distinct().where(
+            SYNC_POINT.c.state == models.THROTTLED)).scalars().all()
+
+
+@context_manager.reader.connection
+def inputs(context, traversal_id, node):
+    """Return the Inputs of a node, or None if it does not exist."""
+    return _inputs(context.connection, traversal_id, node)
+
+
+def _inputs(conn, traversal_id, node):
+    rows = conn.execute(
+        sa.select(SYNC_POINT.c.plan, ARRIVAL.c.sender_id,
+                  ARRIVAL.c.sender_update, ARRIVAL.c.data,
+                  ARRIVAL.c.failures, ARRIVAL.c.skip)
+        .select_from(SYNC_POINT.outerjoin(ARRIVAL, sa.and_(
+            ARRIVAL.c.traversal_id == SYNC_POINT.c.traversal_id,
+            ARRIVAL.c.entity_id == SYNC_POINT.c.entity_id,
+            ARRIVAL.c.is_update == SYNC_POINT.c.is_update)))
+        .where(_node_clause(traversal_id, node))).all()
+    if not rows:
+        return None
+    arrivals = {Node(r.sender_id, r.sender_update): (r.data, r.failures,
+                                                     r.skip)
+                for r in rows if r.sender_id is not None}
+    return Inputs(rows[0].plan, arrivals)
+
+
+@heat_db_api.retry_on_db_error
+@context_manager.writer.connection
+def release(context, traversal_id, node, engine_id):
+    """Give a RUNNING node back without completing it.
+
+    Returns True if the node was asked to run again while it was held (see
+    :func:`poke`): the caller must dispatch it again. Otherwise the node is
+    left READY, parked until it is poked.
+    """
+    now = timeutils.utcnow()
+    conn = context.connection
+    mine = sa.and_(_node_clause(traversal_id, node),
+                   SYNC_POINT.c.engine_id == engine_id)
+    # RUNNING first: poke() only ever turns RUNNING into RERUN, so a node
+    # that is not RUNNING here cannot become RERUN before the second update.
+    for state, rerun in ((models.RUNNING, False), (models.RERUN, True)):
+        if conn.execute(
+                SYNC_POINT.update().where(mine, SYNC_POINT.c.state == state)
+                .values(state=models.READY, engine_id=None,
+                        updated_at=now)).rowcount:
+            return rerun
+    return False
+
+
+@heat_db_api.retry_on_db_error
+@context_manager.writer.connection
+def poke(context, traversal_id, node):
+    """Ask for a node to run again.
+
+    Heat re-triggers a node of the newest traversal when a resource that an
+    older traversal held is released. A READY node (parked, or never
+    claimed) is for the caller to dispatch; a node held by an engine right
+    now is flagged so that the engine dispatches it when it lets go; a node
+    still waiting for predecessors, or done, needs nothing.
+
+    :returns: True if the caller must dispatch the node, False if nothing is
+        to be done, None if the traversal has no such node.
+    """
+    conn = context.connection
+    if conn.execute(SYNC_POINT.update().where(
+            _node_clause(traversal_id, node),
+            SYNC_POINT.c.state == models.RUNNING).values(
+                state=models.RERUN)).rowcount:
+        return False
+    state = conn.execute(sa.select(SYNC_POINT.c.state).where(
+        _node_clause(traversal_id, node))).scalar_one_or_none()
+    return None if state is None else state == models.READY
+
+
+# Operator views -----------------------------------------------------------
+
+@context_manager.reader.connection
+def traversal_nodes(context, traversal_id):
+    """Return every sync point row of a traversal."""
+    return context.connection.execute(sa.select(SYNC_POINT).where(
+        SYNC_POINT.c.traversal_id == traversal_id)).all()
+
+
+@context_manager.reader.connection
+def traversal_summaries(context):
+    """Return every live traversal with its node counts, oldest first.
+
+    Each row has the traversal's columns plus ``done``, ``running``,
+    ``ready`` and ``waiting`` counts and ``engines``, the number of engines
+    running its nodes.
+    """
+    sp = SYNC_POINT
+
+    def count(*states):
+        return sa.func.sum(sa.case((sp.c.state.in_(states), 1), else_=0))
+
+    return context.connection.execute(
+        sa.select(TRAVERSAL,
+                  count(models.DONE).label('done'),
+                  count(models.RUNNING, models.RERUN).label('running'),
+                  count(models.READY).label('ready'),
+                  count(models.WAITING).label('waiting'),
+                  sa.func.count(sp.c.engine_id.distinct()).label('engines'))
+        .select_from(TRAVERSAL.outerjoin(sp, sa.and_(
+            sp.c.traversal_id == TRAVERSAL.c.id,
+            sp.c.node_type != models.NODE_STACK)))
+        .group_by(*TRAVERSAL.c)
+        .order_by(TRAVERSAL.c.created_at)).all()
+
+
+# Recovery ---------------------------------------------------------------
+
+# Heat's stack table, as far as the plugin reads it.
+_STACK = sa.table('stack', sa.column('id'), sa.column('current_traversal'))
+
+
+@context_manager.reader.connection
+def holders(context):
+    """Return the engines holding a node or starting a traversal."""
+    conn = context.connection
+    nodes = conn.execute(sa.select(SYNC_POINT.c.engine_id).distinct().where(
+        SYNC_POINT.c.state.in_(_HELD))).scalars()
+    starting = conn.execute(sa.select(TRAVERSAL.c.engine_id).distinct().where(
+        TRAVERSAL.c.node_count == 0)).scalars()
+    return {e for e in list(nodes) + list(starting) if e is not None}
+
+
+@context_manager.reader.connection
+def nodes_held_by(context, engine_id):
+    """Return the rows of the nodes ``engine_id`` holds."""
+    return context.connection.execute(sa.select(
+        SYNC_POINT.c.traversal_id, SYNC_POINT.c.entity_id,
+        SYNC_POINT.c.is_update, SYNC_POINT.c.node_type,
+        SYNC_POINT.c.updated_at).where(
+            SYNC_POINT.c.engine_id == engine_id,
+            SYNC_POINT.c.state.in_(_HELD))).all()
+
+
+@heat_db_api.retry_on_db_error
+@context_manager.writer.connection
+def take_over(context, traversal_id, node, engine_id):
+    """Make a node ``engine_id`` holds READY again; True if it did."""
+    return bool(context.connection.execute(
+        SYNC_POINT.update().where(_node_clause(traversal_id, node),
+                                  SYNC_POINT.c.engine_id == engine_id,
+                                  SYNC_POINT.c.state.in_(_HELD))
+        .values(state=models.READY, engine_id=None,
+                updated_at=timeutils.utcnow())).rowcount)
+
+
+@context_manager.reader.connection
+def ready_since(context, before, limit):
+    """Return up to ``limit`` nodes READY since before ``before``."""
+    return context.connection.execute(sa.select(
+        SYNC_POINT.c.traversal_id, SYNC_POINT.c.entity_id,
+        SYNC_POINT.c.is_update, SYNC_POINT.c.node_type).where(
+            SYNC_POINT.c.state == models.READY,
+            SYNC_POINT.c.updated_at < before).limit(limit)).all()
+
+
+@heat_db_api.retry_on_db_error
+@context_manager.writer.connection
+def touch_ready(context, traversal_id, node, before):
+    """Mark a stale READY node as dispatched now; True for one caller."""
+    return bool(context.connection.execute(
+        SYNC_POINT.update().where(_node_clause(traversal_id, node),
+                                  SYNC_POINT.c.state == models.READY,
+                                  SYNC_POINT.c.updated_at < before)
+        .values(updated_at=timeutils.utcnow())).rowcount)
+
+
+@context_manager.reader.connection
+def overdue(context, now):
+    """Return the (id, stack_id) of traversals past their deadline."""
+    return context.connection.execute(
+        sa.select(TRAVERSAL.c.id, TRAVERSAL.c.stack_id).where(
+            TRAVERSAL.c.deadline < now)).all()
+
+
+@heat_db_api.retry_on_db_error
+@context_manager.writer.connection
+def expire(context, traversal_id, now):
+    """Take a traversal's passed deadline; True for exactly one caller."""
+    return bool(context.connection.execute(
+        TRAVERSAL.update().where(TRAVERSAL.c.id == traversal_id,
+                                 TRAVERSAL.c.deadline < now)
+        .values(deadline=None)).rowcount)
+
+
+@context_manager.reader.connection
+def orphaned(context):
+    """Return the ids of traversals that are not their stack's current one.
+
+    The traversal table only holds live traversals, so this join stays
+    small whatever the size of Heat's stack table.
+    """
+    return context.connection.execute(
+        sa.select(TRAVERSAL.c.id).select_from(TRAVERSAL.outerjoin(
+            _STACK, _STACK.c.id == TRAVERSAL.c.stack_id)).where(sa.or_(
+                _STACK.c.current_traversal.is_(None),
+                _STACK.c.current_traversal != TRAVERSAL.c.id))
+    ).scalars().all()
+
+
+@context_manager.reader.connection
+def starting(context):
+    """Return the rows of traversals whose graph is not stored yet."""
+    return context.connection.execute(sa.select(TRAVERSAL).where(
+        TRAVERSAL.c.node_count == 0)).all()
+
+
+@heat_db_api.retry_on_db_error
+@context_manager.writer.connection
+def take_over_start(context, traversal_id, dead_engine, engine_id):
+    """Take the start of a traversal from a dead engine; True if taken."""
+    return bool(context.connection.execute(
+        TRAVERSAL.update().where(TRAVERSAL.c.id == traversal_id,
+                                 TRAVERSAL.c.node_count == 0,
+                                 TRAVERSAL.c.engine_id == dead_engine)
+        .values(engine_id=engine_id)).rowcount)

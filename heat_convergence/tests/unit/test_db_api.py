@@ -1,0 +1,286 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""SyncPoint store semantics, asserted on the database rows.
+
+These run on sqlite; the functional tests run the same module on MariaDB and
+PostgreSQL (see heat_convergence.tests.functional.test_db_api).
+"""
+
+from heat.common import context
+import sqlalchemy as sa
+import testtools
+
+from heat_convergence.db import api
+from heat_convergence.db import models
+from heat_convergence.tests import db_fixture
+from heat_convergence.tests import stack_rows
+
+N = api.Node
+D = api.Delivery
+
+
+class DBAPITestCase(testtools.TestCase):
+
+    backend = 'sqlite'
+
+    def setUp(self):
+        super().setUp()
+        self.db = self.useFixture(db_fixture.Database(self.backend))
+        self.ctx = context.get_admin_context()
+        self.stack = stack_rows.create_stack(self.ctx)
+        self.count_statements()
+
+    def count_statements(self):
+        self.statements = []
+        sa.event.listen(self.db.engine, 'before_cursor_execute',
+                        self._statement)
+        self.addCleanup(sa.event.remove, self.db.engine,
+                        'before_cursor_execute', self._statement)
+
+    def _statement(self, conn, cursor, statement, *args):
+        self.statements.append(statement)
+
+    def create(self, traversal_id, nodes):
+        api.traversal_create(self.ctx, {'id': traversal_id,
+                                        'stack_id': self.stack.id,
+                                        'action': 'UPDATE'}, nodes)
+
+    def node_row(self, traversal_id, node):
+        with self.db.engine.connect() as conn:
+            return conn.execute(sa.select(api.SYNC_POINT).where(
+                api._node_clause(traversal_id, node))).first()
+
+    def count(self, table, traversal_id):
+        with self.db.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(
+                table).where(table.c.traversal_id == traversal_id)).scalar()
+
+
+def node(entity_id, predecessors, is_update=True, plan=None):
+    return {'entity_id': entity_id, 'is_update': is_update,
+            'node_type': models.NODE_RESOURCE,
+            'predecessors': predecessors, 'plan': plan}
+
+
+class TestTraversalCreate(DBAPITestCase):
+
+    def test_bulk_insert(self):
+        nodes = [node(i, i % 3) for i in range(500)]
+        del self.statements[:]
+        self.create('t1', nodes)
+        inserts = [s for s in self.statements
+                   if s.lstrip().upper().startswith('INSERT')]
+        # One statement for the traversal, and the sync points in bulk
+        # (sqlite takes them 999 parameters at a time at most).
+        self.assertLessEqual(len(inserts), 1 + 500 * 10 // 999 + 1)
+        self.assertEqual(500, self.count(api.SYNC_POINT, 't1'))
+        self.assertEqual(500, api.traversal_get(self.ctx, 't1').node_count)
+
+    def test_initial_states(self):
+        self.create('t1', [node(1, 0), node(2, 2, plan={'refs': ['1']})])
+        leaf = self.node_row('t1', N('1', True))
+        waiting = self.node_row('t1', N('2', True))
+        self.assertEqual((models.READY, 0, 0),
+                         (leaf.state, leaf.pending, leaf.predecessors))
+        self.assertEqual((models.WAITING, 2, 2, {'refs': ['1']}),
+                         (waiting.state, waiting.pending,
+                          waiting.predecessors, waiting.plan))
+
+
+class TestDeliver(DBAPITestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.create('t1', [node(1, 0), node(2, 0), node(3, 2),
+                           node(3, 1, is_update=False)])
+
+    def test_ready_after_last_predecessor(self):
+        first = api.deliver(self.ctx, 't1',
+                            [D(N('3', True), N('1', True), {'a': 1}, None,
+                               False)])
+        self.assertEqual([False], first)
+        self.assertEqual(models.WAITING,
+                         self.node_row('t1', N('3', True)).state)
+        second = api.deliver(self.ctx, 't1',
+                             [D(N('3', True), N('2', True), {'b': 2},
+                                {'r2': 'broken'}, True)])
+        self.assertEqual([True], second)
+        row = self.node_row('t1', N('3', True))
+        self.assertEqual((models.READY, 0), (row.state, row.pending))
+        inputs = api.inputs(self.ctx, 't1', N('3', True))
+        self.assertEqual({N('1', True): ({'a': 1}, None, False),
+                          N('2', True): ({'b': 2}, {'r2': 'broken'}, True)},
+                         inputs.arrivals)
+
+    def test_duplicate_counts_once(self):
+        delivery = D(N('3', True), N('1', True), {'a': 1}, None, False)
+        self.assertEqual([False], api.deliver(self.ctx, 't1', [delivery]))
+        self.assertEqual([False], api.deliver(self.ctx, 't1', [delivery]))
+        self.assertEqual(1, self.node_row('t1', N('3', True)).pending)
+        self.assertEqual(1, self.count(api.ARRIVAL, 't1'))
+
+    def test_extra_arrival_after_ready_is_ignored(self):
+        for sender in ('1', '2'):
+            api.deliver(self.ctx, 't1',
+                        [D(N('3', True), N(sender, True), None, None, False)])
+        self.assertEqual([False], api.deliver(
+            self.ctx, 't1', [D(N('3', True), N('9', True), None, None,
+                               False)]))
+        self.assertEqual(2, self.count(api.ARRIVAL, 't1'))
+
+    def test_batch_marks_sender_done(self):
+        api.claim(self.ctx, 't1', N('1', True), 'engine-a')
+        results = api.deliver(
+            self.ctx, 't1',
+            [D(N('3', True), N('1', True), None, None, False),
+             D(N('3', False), N('1', True), None, None, False)],
+            done=N('1', True))
+        self.assertEqual([False, True], results)
+        self.assertEqual(models.DONE, self.node_row('t1', N('1', True)).state)
+
+    def test_batch_with_duplicate_replays_the_rest(self):
+        dup = D(N('3', True), N('1', True), None, None, False)
+        api.deliver(self.ctx, 't1', [dup])
+        results = api.deliver(
+            self.ctx, 't1',
+            [D(N('3', False), N('1', True), None, None, False), dup],
+            done=N('1', True))
+        self.assertEqual([True, False], results)
+        self.assertEqual(1, self.node_row('t1', N('3', True)).pending)
+        self.assertEqual(models.DONE, self.node_row('t1', N('1', True)).state)
+
+    def test_gone(self):
+        api.traversal_delete(self.ctx, 't1')
+        self.assertEqual([api.GONE], api.deliver(
+            self.ctx, 't1', [D(N('3', True), N('1', True), None, None,
+                               False)]))
+        self.assertEqual(0, self.count(api.ARRIVAL, 't1'))
+
+    def test_statement_count(self):
+        del self.statements[:]
+        api.deliver(self.ctx, 't1',
+                    [D(N('3', True), N('1', True), {'a': 1}, None, False)])
+        # An UPDATE that returns the new counter, and an INSERT.
+        self.assertEqual(2, len(
+            [s for s in self.statements
+             if not s.startswith(('BEGIN', 'COMMIT', 'SELECT 1'))]))
+
+
+class TestClaims(DBAPITestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.create('t1', [node(1, 0, plan={'refs': []}), node(2, 1)])
+        self.leaf = N('1', True)
+
+    def test_one_claim_wins(self):
+        inputs = api.claim(self.ctx, 't1', self.leaf, 'engine-a')
+        self.assertEqual(({'refs': []}, {}), inputs)
+        self.assertIsNone(api.claim(self.ctx, 't1', self.leaf, 'engine-b'))
+        row = self.node_row('t1', self.leaf)
+        self.assertEqual((models.RUNNING, 'engine-a'),
+                         (row.state, row.engine_id))
+
+    def test_waiting_node_cannot_be_claimed(self):
+        self.assertIsNone(api.claim(self.ctx, 't1', N('2', True), 'e'))
+
+    def test_release_parks(self):
+        api.claim(self.ctx, 't1', self.leaf, 'engine-a')
+        self.assertFalse(api.release(self.ctx, 't1', self.leaf, 'engine-a'))
+        row = self.node_row('t1', self.leaf)
+        self.assertEqual((models.READY, None), (row.state, row.engine_id))
+
+    def test_release_by_other_engine_is_ignored(self):
+        api.claim(self.ctx, 't1', self.leaf, 'engine-a')
+        self.assertFalse(api.release(self.ctx, 't1', self.leaf, 'engine-b'))
+        self.assertEqual(models.RUNNING,
+                         self.node_row('t1', self.leaf).state)
+
+    def test_poke_ready_node_dispatches(self):
+        self.assertTrue(api.poke(self.ctx, 't1', self.leaf))
+
+    def test_poke_waiting_or_done_node_does_nothing(self):
+        self.assertFalse(api.poke(self.ctx, 't1', N('2', True)))
+        api.claim(self.ctx, 't1', self.leaf, 'engine-a')
+        api.deliver(self.ctx, 't1', [], done=self.leaf)
+        self.assertFalse(api.poke(self.ctx, 't1', self.leaf))
+        self.assertEqual(models.DONE, self.node_row('t1', self.leaf).state)
+
+    def test_poke_running_node_reruns_on_release(self):
+        api.claim(self.ctx, 't1', self.leaf, 'engine-a')
+        self.assertFalse(api.poke(self.ctx, 't1', self.leaf))
+        self.assertEqual(models.RERUN, self.node_row('t1', self.leaf).state)
+        self.assertTrue(api.release(self.ctx, 't1', self.leaf, 'engine-a'))
+        self.assertEqual(models.READY, self.node_row('t1', self.leaf).state)
+
+    def test_poke_missing_node(self):
+        self.assertIsNone(api.poke(self.ctx, 't1', N('7', True)))
+
+
+class TestLimit(DBAPITestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.create('t1', [node(i, 0) for i in range(4)])
+
+    def test_claims_beyond_the_limit_are_throttled(self):
+        for i in range(2):
+            self.assertIsNotNone(api.claim(self.ctx, 't1', N(str(i), True),
+                                           'e', limit=2))
+        self.assertIsNone(api.claim(self.ctx, 't1', N('2', True), 'e',
+                                    limit=2))
+        self.assertEqual(models.THROTTLED,
+                         self.node_row('t1', N('2', True)).state)
+        # Nothing to wake while both slots are taken.
+        self.assertEqual([], api.wake(self.ctx, 't1', 2))
+
+    def test_wake_fills_free_slots(self):
+        api.claim(self.ctx, 't1', N('0', True), 'e', limit=1)
+        for i in (3, 1, 2):
+            api.claim(self.ctx, 't1', N(str(i), True), 'e', limit=1)
+        api.deliver(self.ctx, 't1', [], done=N('0', True))
+        woken = api.wake(self.ctx, 't1', 1)
+        self.assertEqual(1, len(woken))
+        first = N(woken[0].entity_id, woken[0].is_update)
+        self.assertIn(first.entity_id, ('1', '2', '3'))
+        self.assertEqual(models.READY, self.node_row('t1', first).state)
+        self.assertIsNotNone(api.claim(self.ctx, 't1', first, 'e', limit=1))
+        self.assertEqual(['t1'], api.throttled(self.ctx))
+
+    def test_no_limit(self):
+        for i in range(4):
+            self.assertIsNotNone(api.claim(self.ctx, 't1', N(str(i), True),
+                                           'e'))
+
+
+class TestDelete(DBAPITestCase):
+
+    def test_delete_all_but(self):
+        for traversal_id in ('t1', 't2', 't3'):
+            self.create(traversal_id, [node(1, 0), node(2, 1)])
+            api.deliver(self.ctx, traversal_id,
+                        [D(N('2', True), N('1', True), None, None, False)])
+        self.assertEqual(['t1', 't3'], sorted(
+            api.traversal_delete_all_but(self.ctx, self.stack.id, 't2')))
+        for traversal_id, expected in (('t1', 0), ('t2', 1), ('t3', 0)):
+            self.assertEqual(expected, self.count(api.ARRIVAL, traversal_id))
+            self.assertEqual(expected * 2,
+                             self.count(api.SYNC_POINT, traversal_id))
+        self.assertIsNone(api.traversal_get(self.ctx, 't1'))
+        self.assertIsNotNone(api.traversal_get(self.ctx, 't2'))
+
+    def test_delete(self):
+        self.create('t1', [node(1, 0)])
+        api.traversal_delete(self.ctx, 't1')
+        self.assertIsNone(api.traversal_get(self.ctx, 't1'))
+        self.assertEqual(0, self.count(api.SYNC_POINT, 't1'))

@@ -1,0 +1,72 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""SyncPoints in Heat's terms: plans and what a node receives."""
+
+from heat.engine import stack as parser
+
+from heat_convergence import graph
+from heat_convergence import routing
+from heat_convergence import sync_points
+from heat_convergence.tests.unit import test_db_api
+
+U = lambda i: parser.ConvergenceNode(i, True)  # noqa: E731
+C = lambda i: parser.ConvergenceNode(i, False)  # noqa: E731
+
+
+class TestPlans(test_db_api.DBAPITestCase):
+
+    def test_plans_of_a_reduced_graph(self):
+        # 3 uses 1 directly and through 2; 2 uses 1; 1 has a cleanup node.
+        full = graph.Dependencies([(U(3), U(1)), (U(3), U(2)), (U(2), U(1)),
+                                   (C(1), U(1))])
+        consumes = {U(3): [U(1), U(2)], U(2): [U(1)], U(1): []}
+        reduced = full.reduced()
+        plans = sync_points.build_plans(
+            reduced, consumes, routing.plan(reduced.graph(), consumes))
+        self.assertEqual({'next': [['2', True, 'resource'],
+                                   ['1', False, 'resource']],
+                          'root': False, 'refs': [],
+                          'fwd': {'2': ['1']}}, _sorted(plans[U(1)]))
+        self.assertEqual({'next': [['3', True, 'resource']], 'root': False,
+                          'refs': ['1'], 'fwd': {'3': ['1', '2']}},
+                         plans[U(2)])
+        self.assertEqual({'next': [], 'root': True, 'refs': ['1', '2'],
+                          'fwd': {}}, plans[U(3)])
+        self.assertEqual({'next': [], 'root': True}, plans[C(1)])
+
+
+def _sorted(plan):
+    return dict(plan, next=sorted(plan['next'], key=lambda n: not n[1]))
+
+
+class TestInputs(test_db_api.DBAPITestCase):
+
+    def test_nested_attribute_paths_survive_the_database(self):
+        # NodeData attributes referenced by path have tuple keys; JSON has
+        # none, so they are encoded as Heat encodes SyncPoint inputs.
+        self.create('t1', [test_db_api.node(1, 0),
+                           test_db_api.node(2, 1, plan={'refs': ['1']})])
+        node_data = {'id': 1, 'name': 'a', 'attrs': {
+            ('value', 'key'): 'nested', 'value': {'key': 'nested'}}}
+        sync_points.claim(self.ctx, 't1', U(1), 'e')
+        self.assertEqual([True], sync_points.deliver(
+            self.ctx, 't1', U(1), [(U(2), {'1': node_data})]))
+        inputs = sync_points.claim(self.ctx, 't1', U(2), 'e')
+        self.assertEqual({U(1): node_data}, inputs.consumed())
+
+    def test_cleanup_inputs_are_keyed_by_sender(self):
+        self.create('t1', [test_db_api.node(1, 0, is_update=False),
+                           test_db_api.node(2, 1, is_update=False)])
+        sync_points.deliver(self.ctx, 't1', C(1), [(C(2), 7)])
+        inputs = sync_points.claim(self.ctx, 't1', C(2), 'e')
+        self.assertEqual({C(1): 7}, inputs.data)
