@@ -1,0 +1,133 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Starting and finishing a reduced traversal.
+
+:func:`start` is what ``Stack._converge_create_or_update`` does in Heat,
+over the reduced graph: Heat's own code stores the resources and computes
+the convergence graph, then the redundant edges are removed, the reduced
+edges stored in ``stack.current_deps``, every SyncPoint of the traversal
+created in one bulk insert, and every leaf dispatched at once (Heat pauses a
+second between leaves).
+
+:func:`finish` is what Heat's ``check_stack_complete`` does once the last
+root has reported.
+"""
+
+import datetime
+
+from oslo_log import log as logging
+
+from heat_convergence import graph
+from heat_convergence import routing
+from heat_convergence import sync_points
+
+LOG = logging.getLogger(__name__)
+
+
+def reduced_graph(stack, current_resources):
+    """Compute the stack's convergence graph and reduce it.
+
+    Heat's ``_compute_convg_dependencies`` builds the graph; it is given
+    our ``Dependencies`` type, whose O(1) membership test turns Heat's
+    per-resource ``node in graph`` from a full sort into a lookup.
+
+    :returns: (reduced Dependencies, {update node: the update nodes whose
+        data it consumes}, number of edges before the reduction). The
+        consumed nodes are the node's direct requirements in the full
+        graph, i.e. exactly what Heat would have sent it.
+    """
+    template_deps = graph.Dependencies(stack.dependencies.graph().edges())
+    stack._compute_convg_dependencies(stack.ext_rsrcs_db, template_deps,
+                                      current_resources)
+    full = stack._convg_deps
+    consumes = {node: [r for r in full.requires(node) if r.is_update]
+                for node in full._graph if node.is_update}
+    return full.reduced(), consumes, full.edge_count()
+
+
+def start(stack, driver, pre_converge=None, abandon=False):
+    """Run the traversal ``stack.current_traversal`` over the reduced graph.
+
+    Wrapped in Heat's ``reset_state_on_error`` by the caller, as Heat wraps
+    ``_converge_create_or_update``.
+    """
+    current_resources = stack._update_or_store_resources()
+    deps, consumes, full_edges = reduced_graph(stack, current_resources)
+    routes = routing.plan(deps.graph(), consumes)
+    stack._convg_deps = deps
+    stack.current_deps = {
+        'edges': [[rqr.to_tuple(), rqd.to_tuple() if rqd else None]
+                  for rqr, rqd in deps.edges()]}
+    if stack.store() is None:
+        LOG.warning("Failed to store stack %(name)s with traversal ID "
+                    "%(trvsl_id)s, aborting stack %(action)s",
+                    {'name': stack.name, 'trvsl_id': stack.current_traversal,
+                     'action': stack.action})
+        return
+
+    if callable(pre_converge):
+        pre_converge()
+
+    cnxt = stack.context
+    plans = sync_points.build_plans(deps, consumes, routes)
+    if not sync_points.fill_traversal(cnxt, stack, deps, plans,
+                                      driver.engine_id):
+        LOG.info('[%(name)s(%(id)s)] traversal %(trvsl)s was superseded '
+                 'while it started', {'name': stack.name, 'id': stack.id,
+                                      'trvsl': stack.current_traversal})
+        return
+    LOG.info('[%(name)s(%(id)s)] traversal %(trvsl)s %(action)s: %(nodes)d '
+             'nodes, %(edges)d edges (%(removed)d redundant edges removed)',
+             {'name': stack.name, 'id': stack.id,
+              'trvsl': stack.current_traversal, 'action': stack.action,
+              'nodes': len(plans), 'edges': deps.edge_count(),
+              'removed': full_edges - deps.edge_count()})
+
+    leaves = sorted(deps.leaves(), key=lambda n: n.is_update)
+    if not leaves:
+        finish(cnxt, stack, stack.current_traversal, driver.engine_id)
+        return
+    for node in leaves:
+        driver.dispatch(cnxt, stack.current_traversal, node,
+                        stack.adopt_stack_data, stack.converge, abandon)
+
+
+def deadline(stack):
+    """Return when the stack's current operation times out (UTC)."""
+    started = stack.updated_time or stack.created_time
+    if started is None:
+        return None
+    return started + datetime.timedelta(seconds=stack.timeout_secs())
+
+
+def finish(cnxt, stack, traversal_id, engine_id):
+    """Mark the stack complete, or failed for a CHECK with failures.
+
+    Called by whoever delivered the last root, or by an engine resuming
+    that one's work: the stack's own completion point is claimed first, so
+    only one of them marks the stack. The traversal's rows are deleted
+    whatever the outcome: it has nothing left to coordinate.
+    """
+    inputs = sync_points.claim(cnxt, traversal_id,
+                               sync_points.stack_key(stack.id), engine_id)
+    if inputs is None:
+        return
+    try:
+        if stack.action == stack.CHECK and inputs.failures:
+            stack.mark_failed('Resource CHECK failed: ' + '; '.join(
+                '{}: {}'.format(name, reason)
+                for name, reason in inputs.failures.items()))
+        else:
+            stack.mark_complete()
+    finally:
+        sync_points.delete_traversal(cnxt, traversal_id)

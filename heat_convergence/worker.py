@@ -1,0 +1,391 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The worker side of heat-convergence: one graph node at a time.
+
+:class:`ConvergenceWorkerService` is the ``engine_worker`` RPC endpoint:
+Heat's ``WorkerService`` with the same topic, server (the engine id) and API
+version, handing each node to the configured driver.
+
+:func:`run_node` is how the reducing driver processes a node. The node is
+*claimed* in the database first (a node runs on one engine only, however
+often it was dispatched, and a node of a superseded or cancelled traversal
+is refused before the stack or resource is loaded); its inputs are read from
+the SyncPoint rows; then Heat's own ``CheckResource`` runs the resource
+action. Only the hand-over to the successors differs from Heat:
+:class:`ForwardingCheckResource` delivers to each successor, in one
+transaction, the node's own data plus what its plan says to forward.
+"""
+
+import queue
+import time
+
+from heat.common import context
+from heat.common import exception
+from heat.db import api as heat_db_api
+from heat.engine import check_resource
+from heat.engine import node_data
+from heat.engine import stack as parser
+from heat.engine import worker as heat_worker
+from heat.objects import resource as resource_objects
+from oslo_log import log as logging
+
+from heat_convergence import sync_points
+from heat_convergence import traversal
+
+LOG = logging.getLogger(__name__)
+
+# Key of the dispatch payload naming the graph node a message is for, when
+# that is not (resource_id, is_update): a replacement resource runs the node
+# of the resource it replaces.
+ENVELOPE = 'heat_convergence_node'
+
+
+class ConvergenceWorkerService(heat_worker.WorkerService):
+    """Heat's worker service, delegating graph nodes to a driver.
+
+    Heat serves every public method of the endpoint over RPC, so the methods
+    added here are private.
+    """
+
+    def __init__(self, host, topic, engine_id, thread_group_mgr, driver):
+        super().__init__(host, topic, engine_id, thread_group_mgr)
+        self.driver = driver
+
+    @context.request_context
+    @heat_worker.log_exceptions
+    def check_resource(self, cnxt, resource_id, current_traversal, data,
+                       is_update, adopt_stack_data, converge=False,
+                       skip_propagate=False, accumulated_failures=None,
+                       node_type='resource', abandon=False):
+        """Process a node in the dependency graph (RPC 1.9)."""
+        self.driver.check_resource(
+            self, cnxt, resource_id, current_traversal, data, is_update,
+            adopt_stack_data, converge=converge,
+            skip_propagate=skip_propagate,
+            accumulated_failures=accumulated_failures, node_type=node_type,
+            abandon=abandon)
+
+    def stop_traversal(self, stack):
+        """Cancel a stack's traversal (called engine-side)."""
+        self.driver.stop_traversal(self, stack)
+
+    def _propagate_snapshot_complete(self, cnxt, snapshot_id,
+                                     current_traversal, stack_id=None,
+                                     failure=None):
+        self.driver.snapshot_node_done(self, cnxt, snapshot_id,
+                                       current_traversal, stack_id=stack_id,
+                                       failure=failure)
+
+
+class _HandOver(object):
+    """The RPC client Heat's CheckResource code re-dispatches through.
+
+    Heat re-casts a node it cannot finish itself: to the replacement
+    resource it has just created, or to itself when the resource was locked
+    by a dead engine or read stale. The node is released first, so that the
+    receiving engine can claim it; a replacement is told which node it runs.
+    """
+
+    def __init__(self, node_check):
+        self._check = node_check
+
+    def check_resource(self, cnxt, resource_id, current_traversal, data,
+                       is_update, adopt_stack_data, **kwargs):
+        node = self._check.node
+        self._check.release(cnxt)
+        data = traversal_input()
+        if str(resource_id) != str(node.rsrc_id):
+            data[ENVELOPE] = [node.rsrc_id, node.is_update]
+        self._check.driver.rpc_client.check_resource(
+            cnxt, resource_id, current_traversal, data, is_update,
+            adopt_stack_data, **kwargs)
+
+
+def traversal_input():
+    """The ``data`` of a dispatch: the inputs themselves are in the DB."""
+    return {'input_data': {}}
+
+
+class ForwardingCheckResource(check_resource.CheckResource):
+    """Heat's CheckResource, handing over through the plugin's SyncPoints.
+
+    ``node`` is the graph node being run (for a replacement, the node of the
+    resource it replaces, as Heat's impersonation does) and ``inputs`` its
+    :class:`heat_convergence.sync_points.NodeInputs`.
+    """
+
+    def __init__(self, driver, engine_id, thread_group_mgr, msg_queue,
+                 traversal_id, node, inputs):
+        super().__init__(engine_id, _HandOver(self), thread_group_mgr,
+                         msg_queue, inputs.data if inputs else {})
+        self.driver = driver
+        self.traversal_id = traversal_id
+        self.node = node
+        self.inputs = inputs
+        # Whether this engine holds the node's claim (see release()).
+        self.held = inputs is not None
+
+    def release(self, cnxt):
+        """Give the node back unfinished; True if it must run again."""
+        if not self.held:
+            return False
+        self.held = False
+        return sync_points.release(cnxt, self.traversal_id, self.node,
+                                   self.engine_id)
+
+    def _initiate_propagate_resource(self, cnxt, resource_id,
+                                     current_traversal, is_update, rsrc,
+                                     stack, is_skip=False, rsrc_failure=None):
+        node = self.node
+        own = None
+        deliveries = []
+        for succ in sync_points.successors(self.inputs.plan):
+            if succ.is_update:
+                if own is None:
+                    own = rsrc.node_data().as_dict()
+                data = {item: (own if item == str(node.rsrc_id)
+                               else self.inputs.item(item))
+                        for item in self.inputs.plan['fwd'].get(
+                            str(succ.rsrc_id), ())}
+            elif str(succ.rsrc_id) != str(node.rsrc_id):
+                # Heat sends a cleanup node the id of the resource that
+                # needs the one it cleans up.
+                data = (rsrc.replaced_by if rsrc.replaced_by is not None
+                        else resource_id)
+            else:
+                data = None
+            deliveries.append((succ, data))
+        if self.inputs.plan.get('root'):
+            deliveries.append((sync_points.stack_key(stack.id), None))
+
+        results = sync_points.deliver(cnxt, current_traversal, node,
+                                      deliveries, failures=rsrc_failure,
+                                      skip=is_skip)
+        self.held = False
+        if is_update:
+            if own is None:
+                rsrc.clear_stored_attributes()
+            else:
+                rsrc.store_attributes()
+
+        if sync_points.GONE in results:
+            self._superseded(cnxt, resource_id, current_traversal, rsrc)
+            return
+        for (target, _data), ready in zip(deliveries, results):
+            if not ready:
+                continue
+            if isinstance(target, sync_points.Successor):
+                self.driver.dispatch(cnxt, current_traversal, target,
+                                     stack.adopt_stack_data, stack.converge,
+                                     rsrc.abandon_in_progress)
+            else:
+                traversal.finish(cnxt, stack, current_traversal,
+                                 self.engine_id)
+
+    def _superseded(self, cnxt, resource_id, current_traversal, rsrc):
+        # Heat's EntityNotFound('Sync Point') branch: a newer traversal may
+        # be waiting for this resource.
+        stack = parser.Stack.load(cnxt, stack_id=rsrc.stack.id,
+                                  force_reload=True)
+        if current_traversal == stack.current_traversal:
+            LOG.debug('[%s] Traversal sync point missing.', current_traversal)
+            return
+        self.retrigger_check_resource(cnxt, resource_id, stack)
+
+    def retrigger_check_resource(self, cnxt, resource_id, stack):
+        """Re-trigger a resource's node in the stack's newest traversal.
+
+        As Heat: the update node if the newest traversal has one, else the
+        cleanup node. It runs if all its predecessors have reported.
+        """
+        for is_update in (True, False):
+            node = parser.ConvergenceNode(resource_id, is_update)
+            must_run = sync_points.poke(cnxt, stack.current_traversal, node)
+            if must_run is None:
+                continue
+            LOG.info('Re-trigger resource: %s', node)
+            if must_run:
+                self.driver.dispatch(cnxt, stack.current_traversal, node,
+                                     None, stack.converge, False)
+            return
+
+
+def run_node(driver, worker, cnxt, resource_id, current_traversal, data,
+             is_update, adopt_stack_data, converge=False, abandon=False):
+    """Process one resource node of a reduced traversal."""
+    envelope = (data or {}).get(ENVELOPE)
+    node = parser.ConvergenceNode(*(envelope or (resource_id, is_update)))
+    with driver.tracking(current_traversal, node):
+        _run_node(driver, worker, cnxt, resource_id, current_traversal,
+                  envelope, node, is_update, adopt_stack_data, converge,
+                  abandon)
+
+
+def _run_node(driver, worker, cnxt, resource_id, current_traversal,
+              envelope, node, is_update, adopt_stack_data, converge,
+              abandon):
+    claimed_at = time.monotonic()
+    inputs = sync_points.claim(cnxt, current_traversal, node,
+                               worker.engine_id, driver.limit)
+    if inputs is None:
+        if envelope is not None or _superseded_replacement(
+                cnxt, current_traversal, resource_id):
+            _stale_replacement(driver, worker, cnxt, resource_id,
+                               current_traversal, node, is_update)
+        else:
+            LOG.debug('[%s] Node %s is not ready here (done, held by '
+                      'another engine, throttled, or its traversal is '
+                      'gone); ignored.', current_traversal, node)
+        return
+
+    resource_data = node_data.load_resources_data(
+        inputs.consumed()) if is_update else {}
+    rsrc, stk_defn, stack = check_resource.load_resource(
+        cnxt, resource_id, resource_data, current_traversal, is_update)
+    msg_queue = queue.Queue()
+    check = ForwardingCheckResource(driver, worker.engine_id,
+                                    worker.thread_group_mgr, msg_queue,
+                                    current_traversal, node, inputs)
+    if rsrc is None:
+        check.release(cnxt)
+        driver.slot_freed(cnxt, current_traversal)
+        return
+    rsrc.converge = converge
+    if abandon:
+        rsrc.abandon_in_progress = True
+    try:
+        worker.thread_group_mgr.add_msg_queue(stack.id, msg_queue)
+        if current_traversal != stack.current_traversal:
+            LOG.debug('[%s] Traversal cancelled; re-triggering.',
+                      current_traversal)
+            _retrigger_replaced(is_update, rsrc, stack, check)
+        elif driver.cancelled_since(stack.id, claimed_at):
+            # Cancelled while the resource was loading: the cancel queued
+            # its message for the threads registered at that moment, and
+            # this one registered just after, so it would never see it. It
+            # must not start the action.
+            LOG.info('[%s] Node %s cancelled before its action started.',
+                     current_traversal, node)
+            check.held = False
+        else:
+            check.check(cnxt, resource_id, current_traversal, resource_data,
+                        is_update, adopt_stack_data, rsrc, stack,
+                        skip_propagate=inputs.skip,
+                        accumulated_failures=inputs.failures or None)
+    finally:
+        worker.thread_group_mgr.remove_msg_queue(None, stack.id, msg_queue)
+        if check.release(cnxt):
+            driver.dispatch(cnxt, current_traversal, node, adopt_stack_data,
+                            converge, abandon)
+        driver.slot_freed(cnxt, current_traversal)
+        if stack.current_traversal != current_traversal:
+            # This node failed the stack (mark_failed cleared or replaced
+            # the traversal id): its rows have nothing left to coordinate.
+            sync_points.delete_traversal(cnxt, current_traversal)
+
+
+def _superseded_replacement(cnxt, traversal_id, resource_id):
+    """Whether a refused message may need Heat's stale-message handling.
+
+    Heat loads the resource of every message of a superseded traversal and
+    acts on replacements only (see :func:`_retrigger_replaced`). A refused
+    claim is looked at further only if its traversal is gone, so refusals
+    within a live traversal (duplicates, throttling) stay cheap.
+    """
+    if sync_points.db_api.traversal_get(cnxt, traversal_id) is not None:
+        return False
+    try:
+        rsrc = resource_objects.Resource.get_obj(cnxt, resource_id,
+                                                 fields={'replaces'})
+    except exception.NotFound:
+        return False
+    return rsrc.replaces is not None
+
+
+def _stale_replacement(driver, worker, cnxt, resource_id, current_traversal,
+                       node, is_update):
+    """A message for a replacement, from a traversal that is gone now.
+
+    Either the dispatch of a new replacement (the message names the node
+    it runs) or an ordinary node of a replacement resource. Heat's
+    stale-message path: see :func:`_retrigger_replaced`.
+    """
+    rsrc, stk_defn, stack = check_resource.load_resource(
+        cnxt, resource_id, {}, current_traversal, is_update)
+    if rsrc is None or current_traversal == stack.current_traversal:
+        return
+    check = ForwardingCheckResource(driver, worker.engine_id,
+                                    worker.thread_group_mgr, None,
+                                    current_traversal, node, None)
+    _retrigger_replaced(is_update, rsrc, stack, check)
+
+
+def _retrigger_replaced(is_update, rsrc, stack, check):
+    """Heat's ``WorkerService._retrigger_replaced``, without its leak.
+
+    A replacement for which the stack's newest traversal has no such node
+    is not needed any more: Heat marks it DELETE, so that the row is purged
+    and later traversals leave it out, and re-triggers the resource it
+    replaces. Heat marks a replacement it has already created just the same
+    (when an update that took it over is superseded in turn): its status
+    then reads DELETE COMPLETE, the newest traversal's cleanup skips it,
+    and the physical resource is never deleted. Here a created replacement
+    is left to that cleanup node, which every traversal has for it.
+    """
+    node = parser.ConvergenceNode(rsrc.id, is_update)
+    if (node in stack.convergence_dependencies.graph() or
+            rsrc.replaces is None):
+        return
+    if rsrc.action == rsrc.INIT:
+        heat_db_api.resource_update_and_save(stack.context, rsrc.id,
+                                             {'action': rsrc.DELETE})
+    check.retrigger_check_resource(stack.context, rsrc.replaces, stack)
+
+
+def run_snapshot_node(driver, worker, cnxt, snapshot_id, current_traversal,
+                      data, is_update):
+    """Process a snapshot-deletion node of a DELETE traversal."""
+    node = parser.ConvergenceNode(snapshot_id, is_update,
+                                  parser.NODE_TYPE_SNAPSHOT)
+    if sync_points.claim(cnxt, current_traversal, node,
+                         worker.engine_id) is None:
+        return
+    heat_worker.WorkerService._handle_snapshot_node(
+        worker, cnxt, snapshot_id, current_traversal, data, is_update)
+
+
+def snapshot_done(driver, worker, cnxt, snapshot_id, current_traversal,
+                  stack_id=None, failure=None):
+    """A snapshot node finished: deliver it to the stack's completion."""
+    if stack_id is None:
+        # The snapshot was already gone; Heat gives up here and the
+        # traversal never completes. The traversal row knows the stack.
+        row = sync_points.db_api.traversal_get(cnxt, current_traversal)
+        if row is None:
+            return
+        stack_id = row.stack_id
+    stack = parser.Stack.load(cnxt, stack_id=stack_id, force_reload=True)
+    if current_traversal != stack.current_traversal:
+        return
+    if failure:
+        stack.mark_failed('Snapshot deletion failed: %s' % failure)
+        return
+    node = parser.ConvergenceNode(snapshot_id, False,
+                                  parser.NODE_TYPE_SNAPSHOT)
+    ready, = sync_points.deliver(cnxt, current_traversal, node,
+                                 [(sync_points.stack_key(stack.id), None)])
+    if ready:
+        traversal.finish(cnxt, stack, current_traversal, worker.engine_id)
+    elif ready is sync_points.GONE:
+        raise exception.EntityNotFound(entity='Sync Point',
+                                       name=current_traversal)
