@@ -1,0 +1,133 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Stopping a traversal's work in flight, on every engine.
+
+Stock Heat's ``openstack stack cancel`` only changes the traversal id: the
+resource actions already running carry on to the end (only delete and
+abandon interrupt them, and only on engines that hold a resource lock, and
+then wait up to 15 seconds polling the database).
+
+Here a cancel, before Heat's own handling runs:
+
+1. deletes the SyncPoint rows of the stack's traversal and of its nested
+   stacks' traversals, so that no pending node of theirs can be claimed and
+   every delivery to them is refused;
+2. stops the nested stacks' traversals as Heat's cancel does (new traversal
+   id, FAILED "Stack <ACTION> cancelled");
+3. puts Heat's own cancel message on every worker thread of those stacks,
+   on every live engine, with a synchronous RPC call per engine (Heat's
+   engine listener ``send``), so that when the API call returns every
+   running resource action has it queued and stops at its next check,
+   marked FAILED "<ACTION> aborted (user triggered cancel)". With
+   ``[heat_convergence] cancel_running_actions = false`` this step is
+   skipped and running actions finish, as in stock Heat.
+
+Then Heat's cancel proceeds: a new traversal id (``--no-rollback``) or the
+rollback traversal, which starts after the message went out and so is not
+hit by it.
+"""
+
+import concurrent.futures
+
+from heat.common import messaging as rpc_messaging
+from heat.common import service_utils
+from heat.engine import stack as parser
+from heat.engine import worker as heat_worker
+from heat.objects import service as service_objects
+from heat.objects import stack as stack_objects
+from heat.rpc import api as rpc_api
+from oslo_config import cfg
+from oslo_log import log as logging
+import oslo_messaging
+
+from heat_convergence import sync_points
+
+LOG = logging.getLogger(__name__)
+
+LISTENER_VERSION = '1.0'
+
+
+def live_engines(cnxt):
+    """Return the engine ids of every engine reporting as up."""
+    return [s['engine_id'] for s in
+            (service_utils.format_service(svc)
+             for svc in service_objects.Service.get_all(cnxt))
+            if s['status'] == 'up' and s['engine_id']]
+
+
+def nested_in_progress(cnxt, stack_id):
+    """Return the IN_PROGRESS stacks nested (at any depth) in a stack."""
+    return [child for child in
+            stack_objects.Stack.get_all_by_root_owner_id(cnxt, stack_id)
+            if child.status == parser.Stack.IN_PROGRESS]
+
+
+def _send(cnxt, engine_id, stack_ids):
+    client = rpc_messaging.get_rpc_client(
+        topic=rpc_api.LISTENER_TOPIC, version=LISTENER_VERSION,
+        server=engine_id).prepare(
+            timeout=cfg.CONF.engine_life_check_timeout)
+    for stack_id in stack_ids:
+        client.call(cnxt, 'send', stack_identity={'stack_id': stack_id},
+                    message=rpc_api.THREAD_CANCEL)
+
+
+def interrupt(cnxt, stack_ids):
+    """Queue Heat's cancel message for the stacks' workers on every engine.
+
+    Returns once every live engine has queued it (a dead engine has nothing
+    running; it is skipped after ``engine_life_check_timeout``).
+    """
+    engines = live_engines(cnxt)
+    if not engines:
+        return
+    with concurrent.futures.ThreadPoolExecutor(len(engines)) as pool:
+        futures = {pool.submit(_send, cnxt, engine_id, stack_ids): engine_id
+                   for engine_id in engines}
+        for future in concurrent.futures.as_completed(futures):
+            try:
+                future.result()
+            except oslo_messaging.MessagingTimeout:
+                LOG.warning('Engine %s did not answer the cancel of stacks '
+                            '%s; it is presumed dead.', futures[future],
+                            ', '.join(stack_ids))
+
+
+def cancel(cnxt, stack):
+    """Stop everything the stack's current traversal is doing.
+
+    Called before Heat's own cancel handling; see the module docstring.
+    """
+    nested = nested_in_progress(cnxt, stack.id)
+    traversals = [stack.current_traversal] + [c.current_traversal
+                                              for c in nested]
+    for traversal_id in traversals:
+        if traversal_id:
+            sync_points.delete_traversal(cnxt, traversal_id)
+    for child in nested:
+        heat_worker._stop_traversal(parser.Stack.load(
+            cnxt, stack_id=child.id, stack=child, load_template=False))
+    stack_ids = [stack.id] + [c.id for c in nested]
+    if not cfg.CONF.heat_convergence.cancel_running_actions:
+        LOG.info('[%(name)s(%(id)s)] Cancelled traversal %(trvsl)s; running '
+                 'resource actions are left to finish '
+                 '(cancel_running_actions is off)',
+                 {'name': stack.name, 'id': stack.id,
+                  'trvsl': stack.current_traversal})
+        return
+    interrupt(cnxt, stack_ids)
+    LOG.info('[%(name)s(%(id)s)] Cancelled traversal %(trvsl)s: work in '
+             'flight interrupted on every engine (stacks: %(stacks)s)',
+             {'name': stack.name, 'id': stack.id,
+              'trvsl': stack.current_traversal,
+              'stacks': ', '.join(stack_ids)})
