@@ -1,0 +1,223 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""No stack left behind: the periodic work of every engine.
+
+Stock Heat leaves a convergence stack IN_PROGRESS for good when the engine
+running one of its nodes dies: the node's message is gone, the stack
+timeout is only checked when a message arrives, and the start-up reset
+skips convergence stacks. With the SyncPoints in the database, any engine
+can see what is in flight and pick it up. Every ``[heat_convergence]
+periodic_interval`` seconds each engine:
+
+* releases nodes it holds in the database but is not running (the thread
+  died, e.g. on a database outage) and dispatches them again;
+* takes over the nodes held by engines that are dead (they do not answer
+  Heat's engine-listener ``is_alive`` call) and dispatches them again;
+  Heat's own code then steals the resource lock, marks the resource
+  "Worker went down" and retries the action;
+* restarts traversals whose engine died before their graph was stored;
+* dispatches again nodes that have been READY longer than
+  ``ready_timeout`` without an engine taking them (a message lost in a
+  broker restart), and throttled nodes of stacks under their
+  ``max_concurrent_resources_per_stack`` again;
+* fails stacks past their timeout, "Timed out", then rolls them back if
+  rollback is enabled, as Heat does when a node notices it;
+* deletes rows of traversals that are no longer their stack's current one.
+
+Each step is a claim by an atomic update, so several engines doing the same
+pass never dispatch a node twice. Every query uses an index or reads only
+the (small) table of live traversals.
+"""
+
+import datetime
+import random
+import threading
+
+from heat.common import context
+from heat.common import exception
+from heat.engine import stack as parser
+from heat.rpc import listener_client
+from oslo_config import cfg
+from oslo_log import log as logging
+from oslo_utils import timeutils
+
+from heat_convergence.db import api as db_api
+from heat_convergence import sync_points
+
+LOG = logging.getLogger(__name__)
+
+# Nodes re-dispatched per pass at most, so that one pass stays short.
+BATCH = 500
+
+
+class Recovery(object):
+    """The periodic recovery work of one engine process."""
+
+    def __init__(self, driver):
+        self.driver = driver
+        self.conf = cfg.CONF.heat_convergence
+        self._stop = threading.Event()
+        self._thread = None
+        self._alive = {}
+
+    def start(self):
+        self._thread = threading.Thread(target=self._loop, daemon=True,
+                                        name='heat-convergence-recovery')
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+
+    def _loop(self):
+        # Engines that start together should not all query together.
+        self._stop.wait(random.uniform(0, self.conf.periodic_interval))
+        while not self._stop.is_set():
+            self.run_once()
+            self._stop.wait(self.conf.periodic_interval)
+
+    def run_once(self):
+        """One pass of every task; a failing task does not stop the rest."""
+        cnxt = context.get_admin_context()
+        self._alive = {}
+        for task in (self.release_orphans, self.take_over_dead_engines,
+                     self.restart_unstarted, self.redispatch_stale,
+                     self.wake_throttled, self.enforce_timeouts,
+                     self.collect_garbage):
+            try:
+                task(cnxt)
+            except Exception:
+                LOG.exception('Recovery task %s failed; retrying in %ss',
+                              task.__name__, self.conf.periodic_interval)
+
+    @property
+    def engine_id(self):
+        return self.driver.engine_id
+
+    def is_alive(self, cnxt, engine_id):
+        """Ask an engine whether it is alive (Heat's listener call)."""
+        if engine_id == self.engine_id:
+            return True
+        if engine_id not in self._alive:
+            self._alive[engine_id] = listener_client.EngineListenerClient(
+                engine_id).is_alive(cnxt)
+        return self._alive[engine_id]
+
+    def release_orphans(self, cnxt):
+        """Release nodes held in the DB by this engine but not running."""
+        quiet = timeutils.utcnow() - self._grace()
+        for row in db_api.nodes_held_by(cnxt, self.engine_id):
+            key = (row.traversal_id, row.entity_id, row.is_update)
+            if self.driver.running(key) or row.updated_at > quiet:
+                continue
+            node = sync_points.node_of(row)
+            if db_api.take_over(cnxt, row.traversal_id,
+                                sync_points.key(node), self.engine_id):
+                LOG.warning('Node %s of traversal %s was held here but not '
+                            'running; dispatching it again.', node,
+                            row.traversal_id)
+                self.driver.resume(cnxt, row.traversal_id, node)
+
+    def take_over_dead_engines(self, cnxt):
+        """Dispatch again the nodes of engines that do not answer."""
+        for engine_id in db_api.holders(cnxt) - {self.engine_id}:
+            if self.is_alive(cnxt, engine_id):
+                continue
+            rows = db_api.nodes_held_by(cnxt, engine_id)
+            taken = 0
+            for row in rows:
+                node = sync_points.node_of(row)
+                if db_api.take_over(cnxt, row.traversal_id,
+                                    sync_points.key(node), engine_id):
+                    taken += 1
+                    self.driver.resume(cnxt, row.traversal_id, node)
+            if taken:
+                LOG.warning('Engine %s is dead; resumed %d of its nodes.',
+                            engine_id, taken)
+
+    def restart_unstarted(self, cnxt):
+        """Start again traversals whose engine died while starting them."""
+        for row in db_api.starting(cnxt):
+            if row.engine_id and self.is_alive(cnxt, row.engine_id):
+                continue
+            if row.created_at > timeutils.utcnow() - self._grace():
+                continue
+            if not db_api.take_over_start(cnxt, row.id, row.engine_id,
+                                          self.engine_id):
+                continue
+            stack = parser.Stack.load(cnxt, stack_id=row.stack_id,
+                                      force_reload=True)
+            if stack.current_traversal != row.id:
+                continue
+            LOG.warning('[%(name)s(%(id)s)] Traversal %(trvsl)s was not '
+                        'started by engine %(engine)s, which is dead; '
+                        'starting it here.',
+                        {'name': stack.name, 'id': stack.id,
+                         'trvsl': row.id, 'engine': row.engine_id})
+            stack.thread_group_mgr = self.driver.engine.thread_group_mgr
+            self.driver.converge(stack, abandon=row.abandon)
+
+    def redispatch_stale(self, cnxt):
+        """Dispatch again nodes left READY too long (a lost message)."""
+        before = timeutils.utcnow() - self._ready_timeout()
+        for row in db_api.ready_since(cnxt, before, BATCH):
+            node = sync_points.node_of(row)
+            if db_api.touch_ready(cnxt, row.traversal_id,
+                                  sync_points.key(node), before):
+                LOG.info('Node %s of traversal %s has been READY since '
+                         'before %s; dispatching it again.', node,
+                         row.traversal_id, before)
+                self.driver.resume(cnxt, row.traversal_id, node)
+
+    def wake_throttled(self, cnxt):
+        """Dispatch throttled nodes whose stack has free slots again.
+
+        Normally the node that frees a slot wakes a throttled one; this
+        covers an engine that died in between.
+        """
+        limit = self.conf.max_concurrent_resources_per_stack
+        for traversal_id in db_api.throttled(cnxt):
+            for node in sync_points.wake(cnxt, traversal_id, limit):
+                self.driver.resume(cnxt, traversal_id, node)
+
+    def enforce_timeouts(self, cnxt):
+        """Fail the stacks whose traversal is past its deadline."""
+        now = timeutils.utcnow()
+        for row in db_api.overdue(cnxt, now):
+            if not db_api.expire(cnxt, row.id, now):
+                continue
+            try:
+                stack = parser.Stack.load(cnxt, stack_id=row.stack_id,
+                                          force_reload=True)
+            except exception.NotFound:
+                continue
+            if (stack.current_traversal != row.id or
+                    not stack.has_timed_out()):
+                continue
+            LOG.info('[%(name)s(%(id)s)] %(action)s timed out',
+                     {'name': stack.name, 'id': stack.id,
+                      'action': stack.action})
+            stack.thread_group_mgr = self.driver.engine.thread_group_mgr
+            stack.mark_failed('Timed out')
+
+    def collect_garbage(self, cnxt):
+        """Delete the rows of traversals that are not current any more."""
+        for traversal_id in db_api.orphaned(cnxt):
+            sync_points.delete_traversal(cnxt, traversal_id)
+            LOG.debug('Deleted the rows of finished traversal %s',
+                      traversal_id)
+
+    def _grace(self):
+        return datetime.timedelta(seconds=2 * self.conf.periodic_interval)
+
+    def _ready_timeout(self):
+        return datetime.timedelta(seconds=self.conf.ready_timeout)
