@@ -1,0 +1,154 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The convergence driver interface.
+
+A driver decides how a convergence traversal is walked: how the graph is
+built and stored, how a node learns that it may run, what it forwards when
+it is done, and how a traversal is stopped. Heat's resource actions (create,
+update, replace, delete of each resource) are not the driver's business:
+every driver runs them through Heat's own ``heat.engine.check_resource``.
+
+The engine calls a driver at three seams, and only there:
+
+* :meth:`ConvergenceDriver.converge` replaces
+  ``Stack._converge_create_or_update``, the body of every convergence action
+  (create, update, delete, rollback, check, suspend, resume, snapshot,
+  restore, adopt, abandon), once ``Stack.converge_stack`` has stored the new
+  traversal id;
+* :meth:`ConvergenceDriver.check_resource` handles the ``check_resource``
+  cast of the ``engine_worker`` RPC API (one graph node);
+* :meth:`ConvergenceDriver.stop_traversal` handles ``openstack stack cancel
+  --no-rollback`` and the delete of an IN_PROGRESS stack.
+
+Drivers are loaded by name from the ``heat_convergence.drivers`` entry-point
+namespace (``[heat_convergence] driver`` in heat.conf), one instance per
+engine worker process.
+"""
+
+import abc
+import typing
+
+from oslo_config import cfg
+
+if typing.TYPE_CHECKING:  # pragma: no cover
+    from heat.common import context as heat_context
+    from heat.engine import stack as heat_stack
+
+    from heat_convergence import engine as hc_engine
+    from heat_convergence import worker as hc_worker
+
+
+class ConvergenceDriver(metaclass=abc.ABCMeta):
+    """Base class of convergence drivers."""
+
+    #: Whether the driver keeps state in the plugin's own tables, so that
+    #: the engine refuses to start before ``heat-convergence-manage
+    #: db_sync`` has created them.
+    uses_plugin_tables: bool = False
+
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        self.conf = conf
+        self.engine: 'hc_engine.ConvergenceEngineService | None' = None
+
+    def start(self, engine: 'hc_engine.ConvergenceEngineService') -> None:
+        """Bind to an engine process once its RPC servers are running.
+
+        Called in every engine worker process after the fork, when
+        ``engine.engine_id`` and ``engine.worker_service`` exist. Periodic
+        work starts here.
+        """
+        self.engine = engine
+
+    def stop(self) -> None:
+        """Stop the driver's own threads; called when the engine stops."""
+
+    @abc.abstractmethod
+    def converge(self, stack: 'heat_stack.Stack',
+                 pre_converge: typing.Callable[[], None] | None = None,
+                 abandon: bool = False) -> None:
+        """Run the traversal ``stack.current_traversal`` of ``stack``.
+
+        Runs in a thread of the engine's thread group manager, after
+        ``Stack.converge_stack`` has switched the stack to the new template
+        and stored the new traversal id. It must build and store the graph
+        (``stack.current_deps``), call ``pre_converge`` once the graph is
+        stored (delete uses it to stop the workers of the previous
+        traversal), and start the leaves, or mark the stack complete if
+        there are none. ``abandon`` is passed on to every node.
+        """
+
+    def begin_traversal(self, stack: 'heat_stack.Stack',
+                        abandon: bool = False) -> None:
+        """React to a new traversal id, before :meth:`converge` runs.
+
+        Called synchronously, as soon as ``Stack.converge_stack`` has stored
+        the new ``stack.current_traversal`` and before the converge thread
+        starts: the previous traversal is superseded from this moment.
+        """
+
+    def cancel_running(self, cnxt: 'heat_context.RequestContext',
+                       stack: 'heat_stack.Stack') -> None:
+        """Stop the work in flight of the stack's current traversal.
+
+        Called when Heat has accepted an ``openstack stack cancel`` (with or
+        without rollback), before it changes the traversal. Stock Heat lets
+        running resource actions finish, which is what the default does.
+        """
+
+    def note_message(self, stack_id: str, message: str) -> None:
+        """See a message queued for a stack's worker threads on this engine.
+
+        Heat's cancel (``THREAD_CANCEL``) reaches the threads that have a
+        queue registered at that moment; the default ignores the message.
+        """
+
+    @abc.abstractmethod
+    def check_resource(self, worker: 'hc_worker.ConvergenceWorkerService',
+                       cnxt: 'heat_context.RequestContext',
+                       resource_id: int | str, current_traversal: str,
+                       data: dict, is_update: bool,
+                       adopt_stack_data: dict | None,
+                       converge: bool = False, skip_propagate: bool = False,
+                       accumulated_failures: dict | None = None,
+                       node_type: str = 'resource',
+                       abandon: bool = False) -> None:
+        """Process one node of a traversal.
+
+        The arguments are those of ``WorkerService.check_resource`` in the
+        ``engine_worker`` RPC API 1.9. The driver loads the resource, runs
+        Heat's check (create/update/replace or cleanup), and on success
+        makes the node's successors, or the stack, aware that it is done.
+        """
+
+    @abc.abstractmethod
+    def snapshot_node_done(self,
+                           worker: 'hc_worker.ConvergenceWorkerService',
+                           cnxt: 'heat_context.RequestContext',
+                           snapshot_id: str, current_traversal: str,
+                           stack_id: str | None = None,
+                           failure: str | None = None) -> None:
+        """Report a snapshot-deletion node of a DELETE traversal as done.
+
+        Heat deletes a stack's snapshots in nodes of their own; once one has
+        deleted its snapshot (or failed to, ``failure``), the driver moves
+        the traversal on.
+        """
+
+    @abc.abstractmethod
+    def stop_traversal(self, worker: 'hc_worker.ConvergenceWorkerService',
+                       stack: 'heat_stack.Stack') -> None:
+        """Cancel the stack's traversal, and its nested stacks', for good.
+
+        The stack is marked FAILED with Heat's "Stack <ACTION> cancelled"
+        reason and nothing new may start for the cancelled traversal.
+        """

@@ -1,0 +1,55 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The ``heat`` driver: stock Heat behaviour, for comparison.
+
+Every seam calls straight back into Heat's own implementation, so an engine
+running this driver behaves exactly like ``heat-engine``: Heat's graph,
+Heat's ``sync_point`` table, its one-second pause between leaves. It exists
+to compare against, and to prove that the binding itself changes nothing.
+"""
+
+from heat_convergence.drivers import base
+from heat_convergence import worker as hc_worker
+
+
+def _stock(worker):
+    """Heat's own WorkerService implementation, for ``worker``."""
+    return super(hc_worker.ConvergenceWorkerService, worker)
+
+
+class HeatDriver(base.ConvergenceDriver):
+    """Run traversals exactly as stock Heat 27 does."""
+
+    def converge(self, stack, pre_converge=None, abandon=False):
+        stack._converge_create_or_update(pre_converge=pre_converge,
+                                         abandon=abandon)
+
+    def check_resource(self, worker, cnxt, resource_id, current_traversal,
+                       data, is_update, adopt_stack_data, converge=False,
+                       skip_propagate=False, accumulated_failures=None,
+                       node_type='resource', abandon=False):
+        _stock(worker).check_resource(
+            cnxt, resource_id, current_traversal, data, is_update,
+            adopt_stack_data, converge=converge,
+            skip_propagate=skip_propagate,
+            accumulated_failures=accumulated_failures, node_type=node_type,
+            abandon=abandon)
+
+    def snapshot_node_done(self, worker, cnxt, snapshot_id,
+                           current_traversal, stack_id=None, failure=None):
+        _stock(worker)._propagate_snapshot_complete(
+            cnxt, snapshot_id, current_traversal, stack_id=stack_id,
+            failure=failure)
+
+    def stop_traversal(self, worker, stack):
+        _stock(worker).stop_traversal(stack)

@@ -1,0 +1,193 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The ``reduced`` driver: reduced graphs, database SyncPoints, forwarding.
+
+Every traversal runs over the transitive reduction of Heat's convergence
+graph (:mod:`heat_convergence.traversal`), with its SyncPoints in the
+plugin's own tables (:mod:`heat_convergence.sync_points`); each node
+forwards the data its successors need across the removed edges
+(:mod:`heat_convergence.worker`). Resource actions are Heat's.
+"""
+
+import contextlib
+import threading
+import time
+
+from heat.db import api as heat_db_api
+from heat.engine import stack as parser
+from heat.rpc import api as rpc_api
+from heat.rpc import worker_client
+
+from heat_convergence import cancellation
+from heat_convergence.db import connections
+from heat_convergence.drivers import base
+from heat_convergence import recovery
+from heat_convergence import sync_points
+from heat_convergence import traversal
+from heat_convergence import worker
+
+
+# Seconds a cancel is remembered: far longer than a node takes to load.
+CANCEL_MEMORY = 3600
+
+
+class ReducedDriver(base.ConvergenceDriver):
+    """Walk the reduced graph with the plugin's SyncPoints."""
+
+    uses_plugin_tables = True
+
+    def __init__(self, conf):
+        super().__init__(conf)
+        self._rpc_client = None
+        self._running = set()
+        self._cancels = {}
+        self._running_lock = threading.Lock()
+        self.recovery = None
+
+    def start(self, engine):
+        super().start(engine)
+        connections.skip_redundant_rollbacks(heat_db_api.get_engine())
+        self.recovery = recovery.Recovery(self)
+        self.recovery.start()
+
+    def note_message(self, stack_id, message):
+        if message == rpc_api.THREAD_CANCEL:
+            now = time.monotonic()
+            with self._running_lock:
+                self._cancels[stack_id] = now
+                for old in [k for k, t in self._cancels.items()
+                            if t < now - CANCEL_MEMORY]:
+                    del self._cancels[old]
+
+    def cancelled_since(self, stack_id, since):
+        """Whether a cancel for the stack arrived here after ``since``."""
+        with self._running_lock:
+            return self._cancels.get(stack_id, since) > since
+
+    def stop(self):
+        if self.recovery is not None:
+            self.recovery.stop()
+
+    @contextlib.contextmanager
+    def tracking(self, traversal_id, node):
+        """Record that this process is running a node (see running())."""
+        key = (traversal_id, str(node.rsrc_id), bool(node.is_update))
+        with self._running_lock:
+            self._running.add(key)
+        try:
+            yield
+        finally:
+            with self._running_lock:
+                self._running.discard(key)
+
+    def running(self, key):
+        """Whether this process runs the (traversal, entity, is_update)."""
+        with self._running_lock:
+            return key in self._running
+
+    @property
+    def engine_id(self):
+        return self.engine.engine_id if self.engine is not None else None
+
+    @property
+    def limit(self):
+        """Running resource actions allowed per stack (0: no limit)."""
+        return self.conf.heat_convergence.max_concurrent_resources_per_stack
+
+    def slot_freed(self, cnxt, traversal_id):
+        """A node of the traversal stopped running: wake throttled ones."""
+        if self.limit:
+            for node in sync_points.wake(cnxt, traversal_id, self.limit):
+                self.resume(cnxt, traversal_id, node)
+
+    def resume(self, cnxt, traversal_id, node):
+        """Dispatch a node again from the database alone.
+
+        The flags Heat passes with every node come from the traversal row;
+        the stack's own completion point is finished here rather than sent.
+        """
+        row = sync_points.db_api.traversal_get(cnxt, traversal_id)
+        if row is None:
+            return
+        if node.node_type == sync_points.STACK_NODE_TYPE:
+            stack = parser.Stack.load(cnxt, stack_id=row.stack_id,
+                                      force_reload=True)
+            if stack.current_traversal == traversal_id:
+                traversal.finish(cnxt, stack, traversal_id, self.engine_id)
+            return
+        self.dispatch(cnxt, traversal_id, node, None, row.converge,
+                      row.abandon)
+
+    @property
+    def rpc_client(self):
+        """The engine_worker RPC client (created after the fork)."""
+        if self._rpc_client is None:
+            self._rpc_client = worker_client.WorkerClient()
+        return self._rpc_client
+
+    def begin_traversal(self, stack, abandon=False):
+        # From now on the older traversals' pending nodes cannot be claimed
+        # and deliveries to them are refused, without loading anything.
+        sync_points.begin_traversal(stack.context, stack, self.engine_id,
+                                    traversal.deadline(stack), abandon)
+
+    def cancel_running(self, cnxt, stack):
+        cancellation.cancel(cnxt, stack)
+
+    def converge(self, stack, pre_converge=None, abandon=False):
+        _converge(stack, self, pre_converge=pre_converge, abandon=abandon)
+
+    def dispatch(self, cnxt, traversal_id, node, adopt_stack_data, converge,
+                 abandon):
+        """Send a ready node to whichever engine takes it first."""
+        self.rpc_client.check_resource(
+            cnxt, node.rsrc_id, traversal_id, worker.traversal_input(),
+            node.is_update, adopt_stack_data, converge=converge,
+            node_type=node.node_type, abandon=abandon)
+
+    def check_resource(self, worker_service, cnxt, resource_id,
+                       current_traversal, data, is_update, adopt_stack_data,
+                       converge=False, skip_propagate=False,
+                       accumulated_failures=None, node_type='resource',
+                       abandon=False):
+        # skip_propagate and accumulated_failures travel in the SyncPoint
+        # arrivals, not in the message.
+        if node_type == parser.NODE_TYPE_SNAPSHOT:
+            node = parser.ConvergenceNode(resource_id, is_update, node_type)
+            with self.tracking(current_traversal, node):
+                worker.run_snapshot_node(self, worker_service, cnxt,
+                                         resource_id, current_traversal,
+                                         data, is_update)
+        else:
+            worker.run_node(self, worker_service, cnxt, resource_id,
+                            current_traversal, data, is_update,
+                            adopt_stack_data, converge=converge,
+                            abandon=abandon)
+
+    def snapshot_node_done(self, worker_service, cnxt, snapshot_id,
+                           current_traversal, stack_id=None, failure=None):
+        worker.snapshot_done(self, worker_service, cnxt, snapshot_id,
+                             current_traversal, stack_id=stack_id,
+                             failure=failure)
+
+    def stop_traversal(self, worker_service, stack):
+        old = stack.current_traversal
+        super(worker.ConvergenceWorkerService,
+              worker_service).stop_traversal(stack)
+        sync_points.delete_traversal(stack.context, old)
+
+
+@parser.reset_state_on_error
+def _converge(stack, driver, pre_converge=None, abandon=False):
+    traversal.start(stack, driver, pre_converge=pre_converge,
+                    abandon=abandon)

@@ -1,0 +1,194 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The engine service of heat-convergence-engine.
+
+It is Heat's ``EngineService`` (same RPC topic, server and version, so a
+stock heat-api and the ``openstack stack`` CLI talk to it unchanged) with
+two parts injected through the seams Heat has, rather than by patching
+Heat:
+
+* its thread group manager, which ``Stack.converge_stack`` uses to start
+  ``Stack._converge_create_or_update`` for every convergence action: ours
+  runs the configured driver's ``converge`` instead;
+* its worker service (the ``engine_worker`` RPC endpoint), which hands each
+  graph node to the driver.
+
+Every stack operation (validation, policy, templates, events, nested
+stacks) stays Heat's.
+"""
+
+import contextlib
+import functools
+import threading
+
+from heat.common import context
+from heat.common import messaging as rpc_messaging
+from heat.common import service_utils
+from heat.engine import service
+from heat.engine import stack as parser
+from heat.rpc import worker_api as rpc_worker_api
+from oslo_config import cfg
+from oslo_log import log as logging
+import oslo_messaging as messaging
+
+from heat_convergence import fleet
+from heat_convergence import worker
+
+LOG = logging.getLogger(__name__)
+
+BINARY = 'heat-convergence-engine'
+
+_CONVERGE = parser.Stack._converge_create_or_update
+
+
+class ThreadGroupManager(service.ThreadGroupManager):
+    """Heat's thread group manager, routing traversals to the driver.
+
+    Also drops finished threads from their group: Heat's ThreadGroup keeps
+    every thread it ever started (one per stack event), and refuses new ones
+    with "Maximum number of threads reached" once a stack has had a thousand
+    within one engine's lifetime.
+    """
+
+    def __init__(self, driver):
+        super().__init__()
+        self.driver = driver
+        self._captured = threading.local()
+
+    def bind(self, func, kwargs):
+        """Return what to run for ``func``: the driver's, for a traversal.
+
+        ``Stack.converge_stack`` has just stored the new traversal id: the
+        driver learns of it now, synchronously, and converges in the thread.
+        """
+        if getattr(func, '__func__', None) is not _CONVERGE:
+            return func
+        stack = func.__self__
+        self.driver.begin_traversal(stack, abandon=kwargs.get('abandon',
+                                                              False))
+        return functools.partial(self.driver.converge, stack)
+
+    def start(self, stack_id, func, *args, **kwargs):
+        func = self.bind(func, kwargs)
+        captured = getattr(self._captured, 'calls', None)
+        if captured is not None:
+            captured.append(functools.partial(func, *args, **kwargs))
+            return None
+        thread = super().start(stack_id, func, *args, **kwargs)
+        thread.link(self._thread_done, self.groups[stack_id])
+        return thread
+
+    @contextlib.contextmanager
+    def capture(self):
+        """Collect what this thread starts instead of starting it.
+
+        Yields the list of callables that ``start`` was asked to run, so
+        that the caller runs them itself, when it chooses, in its own
+        thread.
+        """
+        self._captured.calls = []
+        try:
+            yield self._captured.calls
+        finally:
+            self._captured.calls = None
+
+    @staticmethod
+    def _thread_done(thread, group):
+        group.thread_done(thread)
+
+    def send(self, stack_id, message):
+        """Queue a message for the stack's worker threads; tell the driver.
+
+        The driver learns of cancels as they arrive, so that a thread that
+        registers its queue just too late to receive one still knows.
+        """
+        self.driver.note_message(stack_id, message)
+        super().send(stack_id, message)
+
+
+class ConvergenceEngineService(service.EngineService):
+    """Heat's engine service with the plugin's driver bound in."""
+
+    def __init__(self, host, topic, driver):
+        super().__init__(host, topic)
+        self.binary = BINARY
+        self.driver = driver
+
+    def start(self):
+        # Heat's EngineService.start (heat/engine/service.py, 27.0.1) with
+        # our thread group manager and worker service: the worker must be
+        # ours before its RPC server starts consuming casts, so it cannot be
+        # swapped in after super().start().
+        self.engine_id = service_utils.generate_engine_id()
+        if self.thread_group_mgr is None:
+            self.thread_group_mgr = ThreadGroupManager(self.driver)
+        self.listener = service.EngineListener(self.host, self.engine_id,
+                                               self.thread_group_mgr)
+        LOG.debug("Starting listener for engine %s", self.engine_id)
+        self.listener.start()
+
+        self.worker_service = worker.ConvergenceWorkerService(
+            host=self.host,
+            topic=rpc_worker_api.TOPIC,
+            engine_id=self.engine_id,
+            thread_group_mgr=self.thread_group_mgr,
+            driver=self.driver)
+        self.worker_service.start()
+
+        self.target = messaging.Target(version=self.RPC_API_VERSION,
+                                       server=self.host, topic=self.topic)
+        self._rpc_server = rpc_messaging.get_rpc_server(self.target, self)
+        self._rpc_server.start()
+        self._client = rpc_messaging.get_rpc_client(
+            version=self.RPC_API_VERSION)
+
+        self._configure_db_conn_pool_size()
+        self.service_manage_cleanup()
+        if self.manage_thread_grp is None:
+            self.manage_thread_grp = service.ThreadGroup()
+        self.manage_thread_grp.add_timer(cfg.CONF.periodic_interval,
+                                         self.service_manage_report)
+        self.manage_thread_grp.add_thread(self.reset_stack_status)
+        self.driver.start(self)
+        LOG.info('Engine %(engine)s started with convergence driver '
+                 '%(driver)s', {'engine': self.engine_id,
+                                'driver': cfg.CONF.heat_convergence.driver})
+
+    def stop(self):
+        self.driver.stop()
+        super().stop()
+
+    def stack_cancel_update(self, cnxt, stack_identity,
+                            cancel_with_rollback=True):
+        """Cancel a stack operation, work in flight included.
+
+        Heat's own method validates the request and starts its cancel (a
+        new traversal id, or the rollback) in a thread. Here that start is
+        captured: once Heat has accepted the request, the driver stops the
+        traversal's work in flight, then the cancel runs before this call
+        returns, so that nothing of the cancelled traversal starts after it.
+        """
+        with self.thread_group_mgr.capture() as started:
+            super().stack_cancel_update(cnxt, stack_identity,
+                                        cancel_with_rollback)
+        if started:
+            stack = parser.Stack.load(cnxt, stack=self._get_stack(
+                cnxt, stack_identity), load_template=False)
+            self.driver.cancel_running(cnxt, stack)
+        for call in started:
+            call()
+
+    def service_manage_report(self):
+        super().service_manage_report()
+        if self.driver.uses_plugin_tables:
+            fleet.warn_about_stock_engines(context.get_admin_context())

@@ -1,0 +1,165 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Heat's convergence scenario framework, run through our binding.
+
+Heat ships its convergence scenarios (``heat.tests.convergence``) with a
+framework that fakes only the message bus and the engine processes: engines
+and workers are real ``EngineService`` and ``WorkerService`` objects whose
+messages queue in-process, and the database is real (sqlite). We swap in
+the binding the way heat-convergence-engine does:
+
+* the framework's synchronous thread group manager becomes one that routes
+  ``Stack._converge_create_or_update`` to the driver, like ours does;
+* every worker it builds is our ``ConvergenceWorkerService`` with the
+  driver.
+
+Scenario files from ``heat_convergence/tests/convergence_scenarios`` run
+beside Heat's 21.
+
+The framework and the binding are fixtures (:class:`ScenarioFramework`,
+:class:`DriverBinding`) rather than Heat's ``ScenarioTest`` base class, so
+that one test can run the same operations under several drivers in turn
+(see ``test_differential``).
+"""
+
+import functools
+import os
+import types
+
+import fixtures
+from heat.common import context
+from heat.engine import resource
+from heat.tests.convergence.framework import engine_wrapper
+from heat.tests.convergence.framework import fake_resource
+from heat.tests.convergence.framework import processes
+from heat.tests.convergence.framework import scenario as heat_scenario
+from heat.tests.convergence.framework import testutils
+from heat.tests.convergence.framework import worker_wrapper
+from oslo_config import cfg
+
+from heat_convergence.db import api as db_api
+from heat_convergence.db import models
+from heat_convergence import engine
+from heat_convergence.tests import base
+from heat_convergence.tests import db_fixture
+from heat_convergence import worker
+
+SCENARIO_DIR = os.path.join(os.path.dirname(__file__),
+                            'convergence_scenarios')
+
+
+def own_scenarios():
+    names = sorted(f[:-3] for f in os.listdir(SCENARIO_DIR)
+                   if f.endswith('.py') and not f.startswith('_'))
+    return [(name, {'name': name,
+                    'path': os.path.join(SCENARIO_DIR, name + '.py')})
+            for name in names]
+
+
+def all_scenarios():
+    return ([(name, {'name': name, 'path': path})
+             for name, path in heat_scenario.list_all()] + own_scenarios())
+
+
+class SynchronousThreadGroupManager(engine.ThreadGroupManager):
+    """Our thread group manager, running everything inline."""
+
+    def start(self, stack_id, func, *args, **kwargs):
+        self.bind(func, kwargs)(*args, **kwargs)
+
+
+class ScenarioFramework(fixtures.Fixture):
+    """Heat's scenario framework, ready to run operations on a stack.
+
+    What Heat's ``ScenarioTest.setUp`` prepares (the fake TestResource, the
+    in-process engine and worker, check_resource casts onto the worker's
+    queue, convergence on), plus the plugin's tables in Heat's test
+    database. Use within a HeatTestCase, which provides that database.
+    """
+
+    def _setUp(self):
+        self.useFixture(fixtures.MockPatchObject(context, 'StoredContext'))
+        resource._register_class('OS::Heat::TestResource',
+                                 fake_resource.TestResource)
+        self.procs = processes.Processes()
+        self.useFixture(fixtures.MockPatch(
+            'heat.rpc.worker_client.WorkerClient.check_resource',
+            side_effect=self.procs.worker.check_resource))
+        cfg.CONF.set_default('convergence_engine', True)
+        self.db_engine = db_api.context_manager.writer.get_engine()
+        models.BASE.metadata.create_all(self.db_engine)
+
+    def reset(self):
+        """Drop every queued message and every row, Heat's and ours."""
+        self.procs.clear()
+        db_fixture.empty_tables(self.db_engine)
+
+    def run_scenario(self, test, name, path, **names):
+        """Run a scenario file; ``names`` add to or replace its globals."""
+        self.procs.clear()
+        runner = heat_scenario.Scenario(name, path)
+        runner(self.procs.event_loop,
+               **dict(testutils.scenario_globals(self.procs, test), **names))
+
+
+class DriverBinding(fixtures.Fixture):
+    """Bind a driver into the framework, as heat-convergence-engine does.
+
+    The framework builds a thread group manager for every engine call and a
+    WorkerService for every check_resource message, so the binding patches
+    the two classes it instantiates. The worker class is replaced in the
+    framework's worker wrapper only: the driver's own code reaches Heat's
+    ``WorkerService`` through ``heat.engine.worker``, which must stay the
+    real class.
+    """
+
+    def __init__(self, driver):
+        super().__init__()
+        self.driver = driver
+
+    def _setUp(self):
+        self.useFixture(fixtures.MockPatchObject(
+            engine_wrapper, 'SynchronousThreadGroupManager',
+            new=functools.partial(SynchronousThreadGroupManager,
+                                  self.driver)))
+        self.useFixture(fixtures.MockPatchObject(
+            worker_wrapper, 'worker', new=types.SimpleNamespace(
+                WorkerService=functools.partial(
+                    worker.ConvergenceWorkerService, driver=self.driver))))
+
+
+class DriverScenarioTest(base.HeatTestCase):
+    """Runs every scenario with ``driver_class`` bound in."""
+
+    scenarios = all_scenarios()
+    driver_class = None
+
+    def setUp(self):
+        super().setUp()
+        self.framework = self.useFixture(ScenarioFramework())
+        self.driver = self.driver_class(cfg.CONF)
+        self.useFixture(DriverBinding(self.driver))
+        self.converges = []
+        converge = self.driver.converge
+
+        def recording_converge(stack, *args, **kwargs):
+            self.converges.append(stack.action)
+            return converge(stack, *args, **kwargs)
+
+        self.patchobject(self.driver, 'converge',
+                         side_effect=recording_converge)
+
+    def test_scenario(self):
+        self.framework.run_scenario(self, self.name, self.path)
+        # Every convergence action of the scenario went through the driver.
+        self.assertIn('CREATE', self.converges)

@@ -1,0 +1,56 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The ``reduced`` driver on Heat's convergence scenarios and ours."""
+
+from heat.db import api as heat_db_api
+from heat.engine import sync_point as heat_sync_point
+import sqlalchemy as sa
+
+from heat_convergence.db import api as db_api
+from heat_convergence.drivers import reduced
+from heat_convergence import sync_points
+from heat_convergence.tests import scenario_harness
+
+
+class ReducedDriverScenarios(scenario_harness.DriverScenarioTest):
+
+    driver_class = reduced.ReducedDriver
+
+    def setUp(self):
+        super().setUp()
+        # Heat's own SyncPoints must never be written.
+        self.patchobject(heat_sync_point, 'create',
+                         side_effect=AssertionError('Heat sync point'))
+        self.traversals = []
+        create = sync_points.fill_traversal
+
+        def record(cnxt, stack, deps, plans, *args, **kwargs):
+            self.traversals.append((stack.action, deps.edge_count()))
+            return create(cnxt, stack, deps, plans, *args, **kwargs)
+
+        self.patchobject(sync_points, 'fill_traversal', side_effect=record)
+
+    def test_scenario(self):
+        super().test_scenario()
+        self.assertIn('CREATE', [action for action, _ in self.traversals])
+        if self.name == 'dense_graph':
+            # R(i) depends on every R(j < i): only the chain is stored.
+            self.assertEqual(('CREATE', 7), self.traversals[0])
+        # Every traversal was finished or superseded: no rows are left.
+        engine = heat_db_api.get_engine()
+        with engine.connect() as conn:
+            for table in (db_api.TRAVERSAL, db_api.SYNC_POINT,
+                          db_api.ARRIVAL):
+                self.assertEqual(0, conn.execute(sa.select(
+                    sa.func.count()).select_from(table)).scalar(),
+                    table.name)
