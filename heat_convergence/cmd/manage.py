@@ -1,0 +1,223 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""heat-convergence-manage: operator commands for the plugin.
+
+Reads heat.conf like heat-manage does (``--config-file``, or the default
+locations), so it acts on the same database as the engines.
+"""
+
+import shutil
+import subprocess
+import sys
+
+from heat.common import context
+from heat.common import exception as heat_exception
+from heat import version
+from oslo_config import cfg
+from oslo_db import exception as db_exception
+from oslo_log import log
+from oslo_utils import timeutils
+import sqlalchemy as sa
+
+from heat_convergence import conf as hc_conf
+from heat_convergence.db import migration
+from heat_convergence import progress
+
+CONF = cfg.CONF
+
+
+def do_db_sync():
+    """Create or upgrade the plugin tables (after heat-manage db_sync)."""
+    migration.db_sync(CONF.command.version)
+    print('heat-convergence tables at revision %s' % migration.db_version())
+
+
+def do_db_version():
+    """Print the plugin tables' schema revision."""
+    print(migration.db_version() or 'None')
+
+
+def _stack():
+    return progress.find_stack(context.get_admin_context(),
+                               CONF.command.stack)
+
+
+def do_traversal_list():
+    """Print the live traversals, oldest first."""
+    cnxt = context.get_admin_context()
+    rows = progress.in_progress(cnxt)
+    if not rows:
+        print('No traversal in progress.')
+        return
+    fmt = '%-36s  %-20s  %-8s  %9s  %-10s  %7s  %7s  %7s  %s'
+    print(fmt % ('Traversal', 'Stack', 'Action', 'Age', 'Done/All',
+                 'Running', 'Ready', 'Waiting', 'Engines'))
+    now = timeutils.utcnow()
+    for row, name in rows:
+        print(fmt % (row.id, name[:20], row.action,
+                     progress.age(row.created_at, now),
+                     '%d/%d' % (row.done or 0, row.node_count),
+                     row.running or 0, row.ready or 0, row.waiting or 0,
+                     row.engines))
+
+
+def do_traversal_show():
+    """Print where a stack's traversal is."""
+    cnxt = context.get_admin_context()
+    stack = _stack()
+    view = progress.show(cnxt, stack)
+    if view is None:
+        print('Stack %s (%s) is %s_%s and has no traversal in progress '
+              '(with the reduced driver).' % (stack.name, stack.id,
+                                              stack.action, stack.status))
+        return
+    now = timeutils.utcnow()
+    print('Stack:      %s (%s)' % (view.stack_name, view.stack_id))
+    print('Traversal:  %s' % view.id)
+    print('Action:     %s, started %s ago' % (
+        view.action, progress.age(view.started, now)))
+    if view.deadline:
+        print('Times out:  in %s' % progress.age(now, view.deadline))
+    counts = view.counts
+    print('Nodes:      %d done, %d running, %d ready, %d waiting, '
+          '%d failed (of %d)' % (counts['done'], counts['running'],
+                                 counts['ready'], counts['waiting'],
+                                 counts['failed'], view.node_count))
+    for state in ('running', 'ready', 'waiting', 'done'):
+        nodes = [n for n in view.nodes if n.state == state]
+        if not nodes:
+            continue
+        print('\n%s:' % state.capitalize())
+        for n in nodes:
+            kind = '' if n.is_update else ' (cleanup)'
+            extra = ''
+            if state == 'running':
+                extra = ' on %s (engine %s) for %s' % (
+                    n.host or '?', n.engine_id, progress.age(n.since, now))
+            elif state == 'waiting':
+                extra = ' for %d of %d predecessors' % (n.pending,
+                                                        n.predecessors)
+            failed = ' FAILED' if n.failed else ''
+            print('  %s%s%s%s' % (n.name, kind, failed, extra))
+
+
+def do_traversal_graph():
+    """Print (or write) the stack's graph as DOT, or render SVG."""
+    cnxt = context.get_admin_context()
+    stack = _stack()
+    reduced, full, names = progress.graphs(cnxt, stack)
+    deps = full if CONF.command.full else reduced
+    view = progress.show(cnxt, stack)
+    states = {}
+    for n in (view.nodes if view else ()):
+        states[n.name if n.is_update else '%s (cleanup)' % n.name] = n.state
+    title = '%s %s graph (%d edges)' % (
+        stack.name, 'full' if CONF.command.full else 'reduced',
+        deps.edge_count())
+    dot = progress.to_dot(deps, names, title, states)
+    if CONF.command.format == 'svg':
+        if not shutil.which('dot'):
+            raise UserError('SVG needs Graphviz\'s "dot" command; install '
+                            'graphviz, or use --format dot.')
+        out = subprocess.run(['dot', '-Tsvg'], input=dot.encode(),
+                             capture_output=True, check=True).stdout
+    else:
+        out = dot.encode()
+    if CONF.command.output:
+        with open(CONF.command.output, 'wb') as f:
+            f.write(out)
+        print('Wrote %s (%d nodes, %d edges; the full graph has %d edges, '
+              'the reduced one %d)' % (
+                  CONF.command.output, len(deps._graph), deps.edge_count(),
+                  full.edge_count(), reduced.edge_count()))
+    else:
+        sys.stdout.write(out.decode())
+
+
+class UserError(Exception):
+    """A mistake in the command line or the environment."""
+
+
+def add_command_parsers(subparsers):
+    parser = subparsers.add_parser(
+        'db_sync', help='Create or upgrade the heat-convergence tables.')
+    parser.add_argument('version', nargs='?',
+                        help='Revision to upgrade to (default: newest).')
+    parser.set_defaults(func=do_db_sync)
+
+    parser = subparsers.add_parser(
+        'db_version', help='Print the heat-convergence schema revision.')
+    parser.set_defaults(func=do_db_version)
+
+    traversal = subparsers.add_parser(
+        'traversal', help='Inspect convergence traversals (reduced '
+                          'driver).').add_subparsers(
+        title='traversal commands', dest='traversal_command')
+    traversal.required = True
+    parser = traversal.add_parser(
+        'list', help='Traversals in progress across stacks, oldest first.')
+    parser.set_defaults(func=do_traversal_list)
+    parser = traversal.add_parser(
+        'show', help='Progress of a stack\'s traversal: nodes done, '
+                     'running (and where), ready and waiting.')
+    parser.add_argument('stack', help='Stack name or id.')
+    parser.set_defaults(func=do_traversal_show)
+    parser = traversal.add_parser(
+        'graph', help='A stack\'s convergence graph as Graphviz DOT (or '
+                      'SVG), reduced (stored) or full (what Heat would '
+                      'store).')
+    parser.add_argument('stack', help='Stack name or id.')
+    parser.add_argument('--full', action='store_true',
+                        help='The full graph instead of the reduced one.')
+    parser.add_argument('--format', choices=('dot', 'svg'), default='dot')
+    parser.add_argument('--output', help='Write to this file.')
+    parser.set_defaults(func=do_traversal_graph)
+
+
+command_opt = cfg.SubCommandOpt('command', title='Commands',
+                                help='Show available commands.',
+                                handler=add_command_parsers)
+
+
+def main(argv=None):
+    log.register_options(CONF)
+    # stdout carries the command's output; logs go to stderr, and Heat's
+    # chatter (every resource type it registers) stays out of it.
+    CONF.set_default('use_stderr', True)
+    log.set_defaults(default_log_levels=log.get_default_log_levels() + [
+        'heat=WARN', 'heat.engine.environment=ERROR'])
+    CONF.register_cli_opt(command_opt)
+    hc_conf.register_opts(CONF)
+    try:
+        CONF(sys.argv[1:] if argv is None else argv, project='heat',
+             prog='heat-convergence-manage',
+             version=version.version_info.version_string(),
+             default_config_files=cfg.find_config_files('heat',
+                                                        'heat-engine'))
+    except (RuntimeError, cfg.Error) as exc:
+        sys.exit('ERROR: %s' % exc)
+    log.setup(CONF, 'heat-convergence-manage')
+    if not CONF.database.connection:
+        sys.exit('ERROR: no database configured: set [database] connection '
+                 'in heat.conf (or pass it with --config-file).')
+    try:
+        CONF.command.func()
+    except (migration.SchemaError, UserError,
+            heat_exception.HeatException) as exc:
+        sys.exit('ERROR: %s' % exc)
+    except db_exception.DBError as exc:
+        sys.exit('ERROR: database error: %s' % exc)
+    except sa.exc.ArgumentError as exc:
+        sys.exit('ERROR: invalid [database] connection: %s' % exc)
+    except cfg.Error as exc:
+        sys.exit('ERROR: %s' % exc)
