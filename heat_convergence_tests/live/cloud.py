@@ -1,0 +1,401 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""A real Heat for tests: heat-wsgi-api, engines, MariaDB/PostgreSQL, AMQP.
+
+:class:`HeatCloud` starts the stock ``heat-wsgi-api`` (noauth) and several
+engine processes (``heat-convergence-engine`` with a chosen driver, or stock
+``heat-engine`` for comparison) on a scratch database and a RabbitMQ vhost
+of their own, and drives them with the real ``openstack stack`` CLI. Engines
+can be killed, frozen and restarted, and the database and broker restarted,
+for the fault-injection tests.
+
+Everything lives under one state directory, removed on success; on failure
+the engines' and API's logs are attached to the test.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import uuid
+
+import fixtures
+import sqlalchemy as sa
+import testtools
+from testtools import content
+import yaml
+
+MYSQL_URL = os.environ.get('HC_TEST_MYSQL_URL',
+                           'mysql+pymysql://root@127.0.0.1:3306/')
+POSTGRESQL_URL = os.environ.get(
+    'HC_TEST_POSTGRESQL_URL',
+    'postgresql+psycopg2://postgres@127.0.0.1:5432/postgres')
+RABBIT_HOST = os.environ.get('HC_TEST_RABBIT_HOST', '127.0.0.1:5672')
+
+STOCK_ENGINE = 'heat-engine'
+PLUGIN_ENGINE = 'heat-convergence-engine'
+
+
+def _bin(name):
+    """Return the path of a console script of this environment."""
+    path = os.path.join(os.path.dirname(sys.executable), name)
+    return path if os.path.exists(path) else shutil.which(name) or name
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout, interval=0.5, what='condition'):
+    """Poll ``predicate`` until it returns a true value; return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError('Timed out after %ss waiting for %s' %
+                                 (timeout, what))
+        time.sleep(interval)
+
+
+class CommandFailed(Exception):
+    def __init__(self, args, proc):
+        self.returncode = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        super().__init__('%s failed (%d): %s' % (
+            ' '.join(args), proc.returncode, proc.stderr.strip()[-2000:]))
+
+
+class HeatCloud(fixtures.Fixture):
+    """heat-wsgi-api and engine processes on real services.
+
+    :param engines: number of engine processes.
+    :param driver: ``[heat_convergence] driver`` for plugin engines.
+    :param engine_binary: ``heat-convergence-engine`` or ``heat-engine``.
+    :param database: ``mysql`` or ``postgresql``.
+    :param workers: ``num_engine_workers`` of each engine process.
+    :param conf: extra heat.conf settings, {section: {key: value}}.
+    """
+
+    def __init__(self, engines=2, driver='reduced',
+                 engine_binary=PLUGIN_ENGINE, database='mysql', workers=1,
+                 conf=None):
+        super().__init__()
+        self.engine_count = engines
+        self.driver = driver
+        self.engine_binary = engine_binary
+        self.database = database
+        self.workers = workers
+        self.extra_conf = conf or {}
+
+    # Set-up -----------------------------------------------------------------
+
+    def _setUp(self):
+        self.name = 'hclive_%s' % uuid.uuid4().hex[:10]
+        self.dir = tempfile.mkdtemp(prefix='hc-live-')
+        self.log_dir = os.path.join(self.dir, 'log')
+        os.makedirs(self.log_dir)
+        self.addCleanup(self._remove_dir)
+        self.processes = {}
+        self.addCleanup(self.stop_all)
+        self._create_database()
+        self._create_vhost()
+        self._write_config()
+        self.manage('heat-manage', 'db_sync')
+        if self.engine_binary == PLUGIN_ENGINE:
+            self.manage('heat-convergence-manage', 'db_sync')
+        self.api_port = _free_port()
+        self.endpoint = 'http://127.0.0.1:%d/v1/admin' % self.api_port
+        self.start_api()
+        for index in range(self.engine_count):
+            self.start_engine(index)
+        self.wait_for_engines(self.engine_count * self.workers)
+
+    def _remove_dir(self):
+        if not getattr(self, '_keep_dir', False):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _admin_engine(self):
+        url = MYSQL_URL if self.database == 'mysql' else POSTGRESQL_URL
+        return sa.create_engine(url, isolation_level='AUTOCOMMIT')
+
+    def _create_database(self):
+        admin = self._admin_engine()
+        with admin.connect() as conn:
+            if self.database == 'mysql':
+                conn.execute(sa.text('CREATE DATABASE %s CHARACTER SET utf8'
+                                     % self.name))
+            else:
+                conn.execute(sa.text('CREATE DATABASE %s' % self.name))
+        url = admin.url.set(database=self.name)
+        admin.dispose()
+        self.db_url = url.render_as_string(hide_password=False)
+        if self.database == 'mysql':
+            self.db_url += '?charset=utf8'
+        self.addCleanup(self._drop_database)
+        self.db = sa.create_engine(self.db_url, poolclass=sa.pool.NullPool)
+
+    def _drop_database(self):
+        self.db.dispose()
+        admin = self._admin_engine()
+        with admin.connect() as conn:
+            if self.database == 'postgresql':
+                conn.execute(sa.text(
+                    'SELECT pg_terminate_backend(pid) FROM pg_stat_activity '
+                    'WHERE datname = :name AND pid <> pg_backend_pid()'),
+                    {'name': self.name})
+            conn.execute(sa.text('DROP DATABASE IF EXISTS %s' % self.name))
+        admin.dispose()
+
+    def _rabbitmqctl(self, *args):
+        subprocess.run(['rabbitmqctl', '-q'] + list(args), check=True,
+                       capture_output=True, timeout=60)
+
+    def _create_vhost(self):
+        self._rabbitmqctl('add_vhost', self.name)
+        self.addCleanup(self._rabbitmqctl, 'delete_vhost', self.name)
+        self._rabbitmqctl('add_user', self.name, self.name)
+        self.addCleanup(self._rabbitmqctl, 'delete_user', self.name)
+        self._rabbitmqctl('set_permissions', '-p', self.name, self.name,
+                          '.*', '.*', '.*')
+        self.transport_url = 'rabbit://%s:%s@%s/%s' % (
+            self.name, self.name, RABBIT_HOST, self.name)
+
+    def _write_config(self):
+        etc = os.path.join(sysconfig.get_paths()['data'], 'etc', 'heat')
+        for item in ('api-paste.ini', 'environment.d', 'templates'):
+            source = os.path.join(etc, item)
+            target = os.path.join(self.dir, item)
+            if os.path.isdir(source):
+                shutil.copytree(source, target)
+            else:
+                shutil.copy(source, target)
+        conf = {
+            'DEFAULT': {
+                'debug': 'true',
+                'log_dir': self.log_dir,
+                'host': self.name,
+                'transport_url': self.transport_url,
+                'num_engine_workers': str(self.workers),
+                'auth_encryption_key': '767c3ed056cbaa3b9dfedb8c6f825bf0',
+                'environment_dir': os.path.join(self.dir, 'environment.d'),
+                'template_dir': os.path.join(self.dir, 'templates'),
+                'convergence_engine': 'true',
+                # noauth has no keystone to create trusts with.
+                'deferred_auth_method': 'password',
+                'periodic_interval': '5',
+                'engine_life_check_timeout': '2',
+                'executor_thread_pool_size': '16',
+            },
+            'database': {'connection': self.db_url,
+                         'max_pool_size': '16', 'max_overflow': '16'},
+            'paste_deploy': {
+                'flavor': 'noauth',
+                'api_paste_config': os.path.join(self.dir, 'api-paste.ini'),
+            },
+            # noauth gives every request the admin role, project-scoped.
+            'oslo_policy': {'enforce_scope': 'false',
+                            'enforce_new_defaults': 'false'},
+            'oslo_messaging_notifications': {'driver': 'noop'},
+            'heat_convergence': {'driver': self.driver},
+        }
+        for section, values in self.extra_conf.items():
+            conf.setdefault(section, {}).update(values)
+        self.conf_file = os.path.join(self.dir, 'heat.conf')
+        with open(self.conf_file, 'w') as f:
+            for section, values in conf.items():
+                f.write('[%s]\n' % section)
+                for key, value in values.items():
+                    f.write('%s = %s\n' % (key, value))
+                f.write('\n')
+
+    def manage(self, command, *args):
+        return self._run([_bin(command), '--config-file', self.conf_file] +
+                         list(args), timeout=300)
+
+    # Processes --------------------------------------------------------------
+
+    def _spawn(self, name, argv):
+        out = open(os.path.join(self.log_dir, '%s.out' % name), 'ab')
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL,
+                                start_new_session=True, cwd=self.dir)
+        out.close()
+        self.processes[name] = proc
+        return proc
+
+    def start_api(self):
+        self._spawn('api', [_bin('heat-wsgi-api'), '--host', '127.0.0.1',
+                            '--port', str(self.api_port), '--',
+                            '--config-file', self.conf_file])
+        wait_for(self._api_up, 60, what='heat-wsgi-api')
+
+    def _api_up(self):
+        try:
+            with socket.create_connection(('127.0.0.1', self.api_port), 1):
+                return True
+        except OSError:
+            return False
+
+    def start_engine(self, index, binary=None):
+        """Start engine ``index`` (a launcher and its worker processes)."""
+        name = 'engine-%d' % index
+        log = os.path.join(self.log_dir, '%s.log' % name)
+        return self._spawn(name, [_bin(binary or self.engine_binary),
+                                  '--config-file', self.conf_file,
+                                  '--log-file', log])
+
+    def engine_pids(self, index):
+        """Return the pids of engine ``index``: launcher and workers."""
+        proc = self.processes['engine-%d' % index]
+        children = subprocess.run(
+            ['pgrep', '-P', str(proc.pid)], capture_output=True, text=True
+        ).stdout.split()
+        return [proc.pid] + [int(pid) for pid in children]
+
+    def signal_engine(self, index, sig):
+        """Send ``sig`` to every process of engine ``index``."""
+        for pid in self.engine_pids(index):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def kill_engine(self, index):
+        """kill -9 engine ``index``, workers included, and reap it."""
+        pids = self.engine_pids(index)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.processes.pop('engine-%d' % index).wait(30)
+
+    def wait_for_engines(self, count, timeout=90):
+        """Wait until ``count`` engine workers have reported as services."""
+        def registered():
+            with self.db.connect() as conn:
+                return conn.execute(sa.text(
+                    "SELECT count(*) FROM service WHERE deleted_at IS NULL "
+                    "AND topic = 'engine'")).scalar() >= count
+        wait_for(registered, timeout, what='%d engine workers' % count)
+        # The RPC servers start a moment after the service row exists.
+        time.sleep(1)
+
+    def stop_all(self):
+        for name, proc in list(self.processes.items()):
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for name, proc in list(self.processes.items()):
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+        self.processes.clear()
+
+    def attach_logs(self, test):
+        """Attach every log file to ``test`` (call when it failed)."""
+        self._keep_dir = True
+        for name in sorted(os.listdir(self.log_dir)):
+            path = os.path.join(self.log_dir, name)
+            test.addDetail('log:%s' % name,
+                           content.content_from_file(path, buffer_now=True))
+
+    # The CLI ----------------------------------------------------------------
+
+    def _run(self, argv, timeout=120, env=None):
+        proc = subprocess.run(argv, capture_output=True, text=True,
+                              timeout=timeout, env=env, cwd=self.dir)
+        if proc.returncode:
+            raise CommandFailed(argv, proc)
+        return proc.stdout
+
+    def openstack(self, *args, timeout=180):
+        """Run ``openstack <args>`` against this cloud; return stdout."""
+        env = dict(os.environ, OS_AUTH_TYPE='none',
+                   OS_ENDPOINT=self.endpoint)
+        for var in ('OS_CLOUD', 'OS_AUTH_URL', 'OS_TOKEN'):
+            env.pop(var, None)
+        return self._run([_bin('openstack')] + list(args), timeout=timeout,
+                         env=env)
+
+    def openstack_json(self, *args, **kwargs):
+        return json.loads(self.openstack(*(args + ('-f', 'json')), **kwargs))
+
+    def write_template(self, name, template):
+        path = os.path.join(self.dir, name)
+        with open(path, 'w') as f:
+            yaml.safe_dump(template, f)
+        return path
+
+    def stack(self, name):
+        return self.openstack_json('stack', 'show', name)
+
+    def wait_stack(self, name, statuses, timeout=300):
+        """Wait until the stack is in one of ``statuses``; return it."""
+        if isinstance(statuses, str):
+            statuses = (statuses,)
+        seen = {}
+
+        def settled():
+            stack = self.stack(name)
+            seen['last'] = stack['stack_status']
+            if not stack['stack_status'].endswith('IN_PROGRESS'):
+                return stack
+            return None
+        stack = wait_for(settled, timeout, interval=1,
+                         what='stack %s to leave IN_PROGRESS (last: %s)' %
+                         (name, seen))
+        if stack['stack_status'] not in statuses:
+            raise AssertionError('stack %s is %s (%s), expected %s' % (
+                name, stack['stack_status'], stack['stack_status_reason'],
+                ' or '.join(statuses)))
+        return stack
+
+    def resources(self, name, nested_depth=0):
+        """Return {resource name: resource dict} of a stack."""
+        args = ['stack', 'resource', 'list', name, '--long']
+        if nested_depth:
+            args += ['--nested-depth', str(nested_depth)]
+        return {r['resource_name']: r for r in self.openstack_json(*args)}
+
+    # The database -----------------------------------------------------------
+
+    def query(self, sql, **params):
+        with self.db.connect() as conn:
+            return conn.execute(sa.text(sql), params).all()
+
+
+class LiveTestCase(testtools.TestCase):
+    """A test with a HeatCloud in ``self.cloud`` (see cloud_kwargs)."""
+
+    cloud_kwargs = {}
+
+    def setUp(self):
+        super().setUp()
+        self.cloud = self.useFixture(HeatCloud(**self.cloud_kwargs))
+        self.addOnException(lambda exc_info: self.cloud.attach_logs(self))

@@ -1,0 +1,144 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""A stack's whole life through the openstack CLI, on real services.
+
+Stock heat-wsgi-api, two heat-convergence-engine processes, MariaDB or
+PostgreSQL and RabbitMQ; run with the ``heat`` driver (proving the binding
+changes nothing) and the ``reduced`` driver. Every step asserts the stack's
+and the resources' final states through the API, and the values that flow
+between resources, including across edges the reduction removed.
+"""
+
+import testscenarios
+
+from heat_convergence_tests.live import cloud
+
+
+def template(value='one', replace_a=False, fail_b=False):
+    """Return a <- b <- c, where c also references a directly.
+
+    The reduction removes c -> a, since c -> b -> a implies it.
+    """
+    a_props = {'value': value}
+    if replace_a:
+        a_props['update_replace'] = True
+    b_props = {'value': {'get_attr': ['a', 'output']}}
+    if fail_b:
+        b_props['fail'] = True
+    return {
+        'heat_template_version': '2018-08-31',
+        'resources': {
+            'a': {'type': 'OS::Heat::TestResource', 'properties': a_props},
+            'b': {'type': 'OS::Heat::TestResource', 'properties': b_props},
+            'c': {'type': 'OS::Heat::TestResource', 'depends_on': ['b'],
+                  'properties': {'value': {'list_join': ['/', [
+                      {'get_resource': 'a'},
+                      {'get_attr': ['a', 'output']},
+                      {'get_attr': ['b', 'output']}]]}}},
+        },
+        'outputs': {'c': {'value': {'get_attr': ['c', 'output']}}},
+    }
+
+
+class TestLifecycle(cloud.LiveTestCase):
+
+    scenarios = [
+        ('%s-%s' % (driver, database),
+         {'cloud_kwargs': {'driver': driver, 'database': database}})
+        for driver in ('reduced', 'heat')
+        for database in ('mysql', 'postgresql')]
+
+    def deploy(self, action, tmpl, *extra):
+        path = self.cloud.write_template('t.yaml', tmpl)
+        self.cloud.openstack('stack', action, '-t', path, *extra, 'life')
+
+    def output(self):
+        return self.cloud.openstack_json('stack', 'output', 'show', 'life',
+                                         'c')['output_value']
+
+    def assert_resources(self, states):
+        resources = self.cloud.resources('life')
+        self.assertEqual(states, {name: r['resource_status']
+                                  for name, r in resources.items()})
+        return resources
+
+    def assert_values(self, value):
+        ids = {n: r['physical_resource_id']
+               for n, r in self.cloud.resources('life').items()}
+        # c references a directly (get_resource and get_attr) and through b.
+        self.assertEqual('%s/%s/%s' % (ids['a'], value, value),
+                         self.output())
+        return ids
+
+    def test_lifecycle(self):
+        # Create.
+        self.deploy('create', template())
+        self.cloud.wait_stack('life', 'CREATE_COMPLETE')
+        self.assert_resources({n: 'CREATE_COMPLETE' for n in 'abc'})
+        created = self.assert_values('one')
+
+        # Update in place: same physical resources, new values everywhere.
+        self.deploy('update', template('two'))
+        self.cloud.wait_stack('life', 'UPDATE_COMPLETE')
+        self.assert_resources({n: 'UPDATE_COMPLETE' for n in 'abc'})
+        updated = self.assert_values('two')
+        self.assertEqual(created, updated)
+
+        # Update with replacement of a: c gets the new a's id although its
+        # edge to a may have been removed by the reduction.
+        self.deploy('update', template('three', replace_a=True))
+        self.cloud.wait_stack('life', 'UPDATE_COMPLETE')
+        self.assert_resources({'a': 'CREATE_COMPLETE',
+                               'b': 'UPDATE_COMPLETE',
+                               'c': 'UPDATE_COMPLETE'})
+        replaced = self.assert_values('three')
+        self.assertNotEqual(updated['a'], replaced['a'])
+        self.assertEqual(updated['c'], replaced['c'])
+
+        # A failed update rolls back to the previous template.
+        self.deploy('update', template('four', fail_b=True),
+                    '--rollback', 'enabled')
+        stack = self.cloud.wait_stack('life', 'ROLLBACK_COMPLETE')
+        self.assertIn('Stack ROLLBACK completed successfully',
+                      stack['stack_status_reason'])
+        self.assertEqual('three', self.output().split('/')[1])
+
+        # Check, suspend, resume.
+        self.cloud.openstack('stack', 'check', 'life')
+        self.cloud.wait_stack('life', 'CHECK_COMPLETE')
+        self.assert_resources({n: 'CHECK_COMPLETE' for n in 'abc'})
+        self.cloud.openstack('stack', 'suspend', 'life')
+        self.cloud.wait_stack('life', 'SUSPEND_COMPLETE')
+        self.assert_resources({n: 'SUSPEND_COMPLETE' for n in 'abc'})
+        self.cloud.openstack('stack', 'resume', 'life')
+        self.cloud.wait_stack('life', 'RESUME_COMPLETE')
+        self.assert_resources({n: 'RESUME_COMPLETE' for n in 'abc'})
+
+        # Delete.
+        self.cloud.openstack('stack', 'delete', '--yes', 'life')
+        cloud.wait_for(lambda: not self.cloud.query(
+            "SELECT id FROM stack WHERE name = 'life' AND "
+            "deleted_at IS NULL"), 120, what='stack deletion')
+        self.assertEqual([], self.cloud.query(
+            'SELECT id FROM resource'))
+        if self.cloud_kwargs['driver'] == 'reduced':
+            for table in ('traversal', 'sync_point', 'arrival'):
+                self.assertEqual(0, self.cloud.query(
+                    'SELECT count(*) FROM heat_convergence_%s' % table
+                )[0][0], table)
+            self.assertEqual(0, self.cloud.query(
+                'SELECT count(*) FROM sync_point')[0][0])
+
+
+def load_tests(loader, tests, pattern):
+    return testscenarios.load_tests_apply_scenarios(loader, tests, pattern)
