@@ -1,0 +1,598 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Benchmark: stock heat-engine against heat-convergence, in one run.
+
+Each side gets the same setup: stock heat-wsgi-api, the same number of
+engine processes and workers, a fresh MariaDB database and RabbitMQ vhost
+(see heat_convergence_tests.live.cloud). Stock runs ``heat-engine``; ours
+runs ``heat-convergence-engine`` with the reduced driver. Workloads use
+OS::Heat::TestResource and OS::Heat::None without waits:
+
+    independent  N resources, no dependencies
+    update       every resource of "independent" updated in place
+    replace      every resource of "independent" replaced
+    delete       "independent" deleted
+    chain        r(i) depends on r(i-1)
+    dense        r(i) depends on every r(j < i)
+    fanin        N independent resources and one that depends on all
+    group        an OS::Heat::ResourceGroup of N OS::Heat::None
+    cancel       N resources updating at once (each would take 2N + 60 s),
+                 then "stack cancel --no-rollback"; not in the default set
+
+Measured for cancel: seconds from the cancel call returning until no
+resource of the stack is IN_PROGRESS (polled every 0.05 s). Stock Heat lets
+running actions finish, so its figure is what was left of their wait; the
+reduced driver interrupts them (cancel_running_actions). The engines need a
+worker thread per running action: run it with ``--executor-threads`` of at
+least N / engines.
+
+Measured per workload: seconds from the API call to the stack settling
+(polled in the database every 0.1 s), DB statements per resource (MariaDB's
+general log, counting the connections to the side's database only), RPC
+casts per resource (oslo.messaging's CAST log lines), edges stored in
+``current_deps``, SyncPoint statements and CAS conflicts (SyncPoint updates
+beyond one per arrival), and the engines' peak RSS. Stock Heat sleeps 1 s
+per leaf, so its sizes are capped (``--stock-max``); a workload that does
+not finish within ``--timeout`` is reported as such.
+
+    tools/bench.py                        # both sides, N = 50 and 200
+    tools/bench.py --sizes 50,200,1000,2000 --side ours
+    tools/bench.py --json results.json
+    tools/bench.py --workloads cancel --sizes 50 --executor-threads 64
+"""
+
+import argparse
+import collections
+import glob
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+
+import requests
+import sqlalchemy as sa
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+
+from heat_convergence_tests.live import cloud  # noqa: E402
+
+WORKLOADS = ('independent', 'update', 'replace', 'delete', 'chain', 'dense',
+             'fanin', 'group', 'cancel')
+DEFAULT_WORKLOADS = WORKLOADS[:-1]
+# Workloads whose stock run time grows by a second per leaf, and the
+# dense graph whose stock run time grows with N^2.
+LEAFY = ('independent', 'update', 'replace', 'delete', 'fanin', 'group')
+
+SYNC_TABLE = re.compile(r'\b(sync_point|heat_convergence_sync_point|'
+                        r'heat_convergence_arrival|heat_convergence_'
+                        r'traversal)\b', re.I)
+# The statement that records one arrival: stock Heat's compare-and-swap of
+# the whole input_data (retried on conflict), and our counter decrement.
+ARRIVAL_UPDATE = re.compile(
+    r'^\s*UPDATE sync_point SET .*atomic_key|'
+    r'pending\s*=\s*(last_insert_id\()?\(*\s*'
+    r'(heat_convergence_sync_point\.)?pending\s*-',
+    re.I)
+CAST = 'CAST unique_id'
+
+
+def test_resources(n, value='v', deps=None, replace=False, wait=None):
+    resources = {}
+    for i in range(n):
+        props = {'value': value}
+        if wait:
+            props['action_wait_secs'] = wait
+        if replace:
+            props['update_replace'] = True
+        res = {'type': 'OS::Heat::TestResource', 'properties': props}
+        if deps:
+            required = deps(i)
+            if required:
+                res['depends_on'] = ['r%d' % j for j in required]
+        resources['r%d' % i] = res
+    return resources
+
+
+def template(resources):
+    return {'heat_template_version': '2018-08-31', 'resources': resources}
+
+
+def build(workload, n):
+    """Return the template of a create workload."""
+    if workload == 'independent':
+        return template(test_resources(n))
+    if workload == 'chain':
+        return template(test_resources(
+            n, deps=lambda i: [i - 1] if i else []))
+    if workload == 'dense':
+        return template(test_resources(n, deps=range))
+    if workload == 'fanin':
+        resources = test_resources(n)
+        resources['sink'] = {'type': 'OS::Heat::None',
+                             'depends_on': sorted(resources)}
+        return template(resources)
+    if workload == 'group':
+        return template({'group': {
+            'type': 'OS::Heat::ResourceGroup',
+            'properties': {'count': n,
+                           'resource_def': {'type': 'OS::Heat::None'}}}})
+    raise ValueError(workload)
+
+
+def shape(sql):
+    """Return a statement's verb and table, e.g. 'UPDATE resource'."""
+    words = sql.split()
+    if not words:
+        return '?'
+    verb = words[0].upper()
+    table = re.search(r'\b(?:FROM|INTO|UPDATE)\s+`?(\w+)', sql, re.I)
+    return '%s %s' % (verb, table.group(1)) if table else verb
+
+
+class GeneralLog(object):
+    """Count the statements of one database from MariaDB's general log."""
+
+    def __init__(self, admin, path):
+        self.admin = admin
+        self.path = path
+
+    def start(self, database):
+        self.database = database
+        with self.admin.connect() as conn:
+            self.threads = {row[0] for row in conn.execute(sa.text(
+                'SELECT id FROM information_schema.processlist '
+                'WHERE db = :db'), {'db': database})}
+            self.own = conn.execute(sa.text(
+                'SELECT CONNECTION_ID()')).scalar()
+            if os.path.exists(self.path):
+                os.truncate(self.path, 0)
+            conn.execute(sa.text("SET GLOBAL general_log_file = '%s'" %
+                                 self.path))
+            conn.execute(sa.text('SET GLOBAL general_log = 1'))
+
+    def stop(self, exclude=()):
+        """Return statements, SyncPoint ones, arrival updates, and shapes.
+
+        The shapes count the statements by verb and table (COMMIT and
+        ROLLBACK included), most frequent first.
+        """
+        with self.admin.connect() as conn:
+            conn.execute(sa.text('SET GLOBAL general_log = 0'))
+        threads = set(self.threads)
+        total = sync = sync_updates = 0
+        shapes = collections.Counter()
+        statements = []
+        with open(self.path, errors='replace') as f:
+            for line in f:
+                match = re.match(r'^(?:\d{6}\s+[\d:]+\s+)?\s*(\d+)\s+(\w+)'
+                                 r'\s?(.*)$', line.rstrip('\n'))
+                if not match:
+                    # A statement continued on the next lines.
+                    if statements:
+                        statements[-1][2] += ' ' + line.strip()
+                    continue
+                thread, kind, rest = match.groups()
+                thread = int(thread)
+                if kind == 'Connect' and (' on %s ' % self.database) in \
+                        rest + ' ':
+                    threads.add(thread)
+                elif kind == 'Init' and rest.strip() == \
+                        'DB %s' % self.database:
+                    threads.add(thread)
+                statements.append([thread, kind, rest])
+        for thread, kind, sql in statements:
+            if (kind in ('Query', 'Execute') and thread in threads and
+                    thread not in exclude and thread != self.own):
+                total += 1
+                shapes[shape(sql)] += 1
+                if SYNC_TABLE.search(sql):
+                    sync += 1
+                    if ARRIVAL_UPDATE.search(sql):
+                        sync_updates += 1
+        return total, sync, sync_updates, shapes.most_common()
+
+
+def graph_shape(current_deps):
+    """Return the stored edges and the roots of a stored graph."""
+    edges = json.loads(current_deps or '{}').get('edges', [])
+    nodes = {tuple(e[0]) for e in edges}
+    required = {tuple(e[1]) for e in edges if e[1] is not None}
+    return {'stored_edges': sum(1 for e in edges if e[1] is not None),
+            'roots': len(nodes | required) - len(required)}
+
+
+class Side(object):
+    """One side of the comparison: a cloud and its measurements."""
+
+    def __init__(self, name, args):
+        self.name = name
+        self.args = args
+        binary = (cloud.STOCK_ENGINE if name == 'stock'
+                  else cloud.PLUGIN_ENGINE)
+        levels = ','.join(DEFAULT_LOG_LEVELS +
+                          ['oslo_messaging._drivers.amqpdriver=DEBUG'])
+        self.stacks = {}
+        self.cloud = cloud.HeatCloud(
+            engines=args.engines, workers=args.workers, engine_binary=binary,
+            database='mysql', conf={
+                'DEFAULT': {'debug': 'false', 'default_log_levels': levels,
+                            'executor_thread_pool_size': str(
+                                args.executor_threads),
+                            'max_resources_per_stack': '-1'},
+                # As many pooled connections as worker threads: with
+                # Heat's default pool of 5 every burst opens and closes
+                # overflow connections (and pymysql sets up TLS for each).
+                'database': {'max_pool_size': '16',
+                             'max_overflow': str(max(
+                                 16, args.executor_threads - 16))}})
+
+    def __enter__(self):
+        self.cloud.setUp()
+        self.poll_db = sa.create_engine(self.cloud.db_url,
+                                        isolation_level='AUTOCOMMIT')
+        with self.poll_db.connect() as conn:
+            self.poll_thread = conn.execute(sa.text(
+                'SELECT CONNECTION_ID()')).scalar()
+        self.session = requests.Session()
+        return self
+
+    def __exit__(self, *exc):
+        self.poll_db.dispose()
+        self.cloud.cleanUp()
+
+    # API -----------------------------------------------------------------
+
+    def api(self, method, path, **kwargs):
+        resp = self.session.request(method, self.cloud.endpoint + path,
+                                    timeout=300, **kwargs)
+        if resp.status_code >= 400:
+            raise RuntimeError('%s %s: %s %s' % (method, path,
+                                                 resp.status_code,
+                                                 resp.text[:500]))
+        if 'json' in resp.headers.get('Content-Type', ''):
+            return resp.json()
+        return None
+
+    def create(self, name, tmpl):
+        return self.api('POST', '/stacks', json={
+            'stack_name': name, 'template': tmpl, 'timeout_mins': 600,
+            'disable_rollback': True})['stack']['id']
+
+    def update(self, name, stack_id, tmpl):
+        self.api('PUT', '/stacks/%s/%s' % (name, stack_id),
+                 json={'template': tmpl, 'timeout_mins': 600,
+                       'disable_rollback': True})
+
+    def delete(self, name, stack_id):
+        self.api('DELETE', '/stacks/%s/%s' % (name, stack_id))
+
+    def cancel(self, name, stack_id):
+        self.api('POST', '/stacks/%s/%s/actions' % (name, stack_id),
+                 json={'cancel_without_rollback': None})
+
+    def resource_statuses(self, stack_id):
+        """{status: count} of the stack's resources."""
+        with self.poll_db.connect() as conn:
+            return dict(conn.execute(sa.text(
+                'SELECT status, COUNT(*) FROM resource WHERE stack_id = :id '
+                'GROUP BY status'), {'id': stack_id}).all())
+
+    def state(self, stack_id):
+        with self.poll_db.connect() as conn:
+            return conn.execute(sa.text(
+                'SELECT action, status, deleted_at, current_deps, '
+                'status_reason FROM stack WHERE id = :id'),
+                {'id': stack_id}).first()
+
+    def wait(self, stack_id, action, timeout):
+        """Poll until the stack's ``action`` settles; return (row, polls)."""
+        polls = 0
+        deadline = time.monotonic() + timeout
+        while True:
+            row = self.state(stack_id)
+            polls += 1
+            if row is None or (action == 'DELETE' and row.deleted_at):
+                return row, polls
+            # A deleted stack is COMPLETE a moment before it is soft-deleted.
+            if row.action == action and (
+                    row.status == 'FAILED' or
+                    (row.status == 'COMPLETE' and action != 'DELETE')):
+                return row, polls
+            if time.monotonic() > deadline:
+                return None, polls
+            time.sleep(0.1)
+
+    # Measurement ---------------------------------------------------------
+
+    def log_casts(self):
+        count = 0
+        for path in glob.glob(os.path.join(self.cloud.log_dir,
+                                           'engine-*.log')):
+            with open(path, errors='replace') as f:
+                count += sum(1 for line in f if CAST in line)
+        return count
+
+    def peak_rss_mb(self):
+        peak = 0
+        for index in range(self.args.engines):
+            for pid in self.cloud.engine_pids(index):
+                try:
+                    with open('/proc/%d/status' % pid) as f:
+                        for line in f:
+                            if line.startswith('VmHWM:'):
+                                peak = max(peak, int(line.split()[1]))
+                except OSError:
+                    pass
+        return round(peak / 1024.0, 1)
+
+    def measure(self, general_log, workload, n, action, start, timeout):
+        """Run ``start()`` and wait; return the measurements of it."""
+        casts = self.log_casts()
+        if general_log:
+            general_log.start(self.cloud.name)
+        began = time.monotonic()
+        stack_id = start()
+        row, polls = self.wait(stack_id, action, timeout)
+        took = time.monotonic() - began
+        result = {'workload': workload, 'n': n, 'side': self.name,
+                  'seconds': round(took, 2)}
+        if general_log:
+            total, sync, sync_updates, shapes = general_log.stop(
+                exclude={self.poll_thread})
+            transaction = sum(count for key, count in shapes
+                              if key in ('COMMIT', 'ROLLBACK'))
+            result.update(statements=total,
+                          statements_per_resource=round(total / n, 1),
+                          data_statements_per_resource=round(
+                              (total - transaction) / n, 1),
+                          sync_statements=sync, arrival_updates=sync_updates,
+                          statement_shapes=shapes[:25])
+        if row is None:
+            result['outcome'] = 'timeout after %ds' % timeout
+        elif action == 'DELETE':
+            result['outcome'] = 'DELETE_COMPLETE' if (
+                row is None or row.deleted_at) else row.status
+            result.update(graph_shape(row.current_deps))
+        else:
+            result['outcome'] = '%s_%s' % (row.action, row.status)
+            result.update(graph_shape(row.current_deps))
+            if row.status == 'FAILED':
+                result['reason'] = row.status_reason
+        result['casts_per_resource'] = round(
+            (self.log_casts() - casts) / n, 2)
+        result['peak_rss_mb'] = self.peak_rss_mb()
+        return result, stack_id
+
+
+DEFAULT_LOG_LEVELS = [
+    'amqp=WARN', 'amqplib=WARN', 'boto=WARN', 'qpid=WARN',
+    'sqlalchemy=WARN', 'suds=INFO', 'oslo.messaging=INFO',
+    'oslo_messaging=INFO', 'iso8601=WARN', 'requests=WARN',
+    'urllib3.connectionpool=WARN', 'websocket=WARN',
+    'keystonemiddleware=WARN', 'routes.middleware=WARN',
+    'stevedore=WARN', 'taskflow=WARN', 'keystoneauth=WARN',
+    'oslo.cache=INFO', 'oslo_policy=INFO', 'dogpile.core.dogpile=INFO']
+
+
+def run_side(name, args, general_log):
+    results = []
+    with Side(name, args) as side:
+        for n in args.sizes:
+            capped = name == 'stock' and n > args.stock_max
+            for workload in args.workloads:
+                if capped and (workload in LEAFY or workload == 'dense'):
+                    results.append({'workload': workload, 'n': n,
+                                    'side': name,
+                                    'outcome': 'skipped (stock capped at '
+                                               'N=%d)' % args.stock_max})
+                    continue
+                results.extend(run_workload(side, workload, n, args,
+                                            general_log))
+                print(json.dumps(results[-1]), flush=True)
+    return results
+
+
+def run_workload(side, workload, n, args, general_log):
+    """Run one workload; the update/replace/delete ones reuse a stack."""
+    if workload == 'cancel':
+        return [measure_cancel(side, n, args)]
+    name = '%s-%d' % (workload, n)
+    base = 'independent-%d' % n
+    if workload in ('independent', 'chain', 'dense', 'fanin', 'group'):
+        tmpl = build(workload, n)
+        result, stack_id = side.measure(
+            general_log, workload, n, 'CREATE',
+            lambda: side.create(name, tmpl), args.timeout)
+        side.stacks[name] = stack_id
+        if workload != 'independent':
+            cleanup(side, name, stack_id, args)
+        return [result]
+    stack_id = side.stacks.get(base)
+    if stack_id is None:
+        return [{'workload': workload, 'n': n, 'side': side.name,
+                 'outcome': 'skipped (needs the independent workload)'}]
+    if workload == 'update':
+        tmpl = template(test_resources(n, value='updated'))
+        action, start = 'UPDATE', lambda: side.update(base, stack_id, tmpl)
+    elif workload == 'replace':
+        tmpl = template(test_resources(n, value='replaced', replace=True))
+        action, start = 'UPDATE', lambda: side.update(base, stack_id, tmpl)
+    else:
+        action, start = 'DELETE', lambda: side.delete(base, stack_id)
+
+    def started():
+        start()
+        return stack_id
+    result, _ = side.measure(general_log, workload, n, action, started,
+                             args.timeout)
+    return [result]
+
+
+def measure_cancel(side, n, args):
+    """Seconds from a cancel returning to the last running action ending."""
+    name = 'cancel-%d' % n
+    result = {'workload': 'cancel', 'n': n, 'side': side.name}
+    wait = {'update': 2 * n + 60}
+    stack_id = side.create(name, template(test_resources(n, wait=wait)))
+    side.wait(stack_id, 'CREATE', args.timeout)
+    side.update(name, stack_id,
+                template(test_resources(n, value='updated', wait=wait)))
+    deadline = time.monotonic() + 2 * n + 50
+    while side.resource_statuses(stack_id).get('IN_PROGRESS', 0) < n:
+        if time.monotonic() > deadline:
+            result['outcome'] = 'not all %d resources started' % n
+            cleanup(side, name, stack_id, args)
+            return result
+        time.sleep(0.1)
+    side.cancel(name, stack_id)
+    returned = time.monotonic()
+    while side.resource_statuses(stack_id).get('IN_PROGRESS'):
+        time.sleep(0.05)
+    result['seconds'] = round(time.monotonic() - returned, 2)
+    row, _polls = side.wait(stack_id, 'UPDATE', args.timeout)
+    result['outcome'] = '%s_%s' % (row.action, row.status) if row else (
+        'timeout after %ds' % args.timeout)
+    result['resources'] = side.resource_statuses(stack_id)
+    cleanup(side, name, stack_id, args)
+    return result
+
+
+def cleanup(side, name, stack_id, args):
+    side.delete(name, stack_id)
+    side.wait(stack_id, 'DELETE', args.timeout)
+
+
+def table(results):
+    rows = {}
+    for r in results:
+        rows.setdefault((r['workload'], r['n']), {})[r['side']] = r
+    out = ['%-12s %5s %9s %9s %8s %11s %11s %9s %9s %9s %9s' % (
+        'workload', 'N', 'stock s', 'ours s', 'ratio', 'stmts/res',
+        'casts/res', 'edges', 'arrivals', 'conflicts', 'RSS MB')]
+    for (workload, n), sides in sorted(
+            rows.items(), key=lambda i: (WORKLOADS.index(i[0][0]),
+                                         i[0][1])):
+        stock, ours = sides.get('stock', {}), sides.get('ours', {})
+
+        def secs(r):
+            if 'seconds' in r and r.get('outcome', '').endswith(
+                    ('COMPLETE', 'FAILED')):
+                return '%.1f' % r['seconds']
+            return r.get('outcome', '-')[:9] if r else '-'
+
+        ratio = '-'
+        if stock.get('seconds') and ours.get('seconds') and \
+                'timeout' not in stock.get('outcome', ''):
+            ratio = '%.1fx' % (stock['seconds'] / ours['seconds'])
+
+        def pair(key):
+            return '%s/%s' % (stock.get(key, '-'), ours.get(key, '-'))
+
+        out.append('%-12s %5d %9s %9s %8s %11s %11s %9s %9s %9s %9s' % (
+            workload, n, secs(stock), secs(ours), ratio,
+            pair('statements_per_resource'), pair('casts_per_resource'),
+            pair('stored_edges'), pair('arrival_updates'),
+            pair('conflicts'), pair('peak_rss_mb')))
+    return '\n'.join(out)
+
+
+def add_conflicts(results):
+    """SyncPoint write conflicts: arrival updates beyond one per arrival.
+
+    Each arrival at a node (one per stored edge, plus one per root at the
+    stack's own point) takes one successful update; stock Heat's
+    compare-and-swap is retried on conflict, our counter decrement cannot
+    conflict.
+    """
+    for r in results:
+        if 'arrival_updates' in r and 'stored_edges' in r:
+            r['conflicts'] = (r['arrival_updates'] - r['stored_edges'] -
+                              r['roots'])
+
+
+def versions():
+    out = {}
+    for dist in ('openstack-heat', 'heat-convergence', 'oslo.db',
+                 'oslo.messaging', 'SQLAlchemy'):
+        try:
+            from importlib import metadata
+            out[dist] = metadata.version(dist)
+        except Exception:
+            out[dist] = None
+    with subprocess.Popen(['mysql', '--version'],
+                          stdout=subprocess.PIPE, text=True) as proc:
+        out['mariadb'] = proc.stdout.read().strip()
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog='\n'.join(__doc__.splitlines()[2:]))
+    parser.add_argument('--side', choices=('both', 'stock', 'ours'),
+                        default='both')
+    parser.add_argument('--sizes', default='50,200',
+                        type=lambda s: [int(x) for x in s.split(',')])
+    parser.add_argument('--workloads', default=','.join(DEFAULT_WORKLOADS),
+                        type=lambda s: s.split(','))
+    parser.add_argument('--engines', type=int, default=2)
+    parser.add_argument('--workers', type=int, default=1)
+    parser.add_argument('--stock-max', type=int, default=200,
+                        help='Largest N stock runs the leaf-heavy and dense '
+                             'workloads at (1 s per leaf).')
+    parser.add_argument('--executor-threads', type=int, default=16,
+                        help='executor_thread_pool_size of each engine.')
+    parser.add_argument('--timeout', type=int, default=900)
+    parser.add_argument('--no-statements', action='store_true',
+                        help='Do not count DB statements (MariaDB general '
+                             'log).')
+    parser.add_argument('--json', help='Also write the results here.')
+    args = parser.parse_args()
+    unknown = set(args.workloads) - set(WORKLOADS)
+    if unknown:
+        parser.error('unknown workloads: %s' % ', '.join(sorted(unknown)))
+
+    admin = sa.create_engine(cloud.MYSQL_URL, isolation_level='AUTOCOMMIT')
+    general_log = None if args.no_statements else GeneralLog(
+        admin, '/tmp/heat-convergence-bench-general.log')
+    results = []
+    sides = ('stock', 'ours') if args.side == 'both' else (args.side,)
+    started = time.time()
+    for name in sides:
+        results.extend(run_side(name, args, general_log))
+    add_conflicts(results)
+    print()
+    print(table(results))
+    report = {'machine': {'platform': platform.platform(),
+                          'cpus': os.cpu_count(),
+                          'python': platform.python_version()},
+              'versions': versions(),
+              'settings': {'engines': args.engines,
+                           'workers': args.workers,
+                           'stock_max': args.stock_max,
+                           'timeout': args.timeout},
+              'wall_seconds': round(time.time() - started),
+              'results': results}
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(report, f, indent=2)
+        print('\nWrote %s' % args.json)
+
+
+if __name__ == '__main__':
+    main()
