@@ -30,7 +30,9 @@ def create_heat_accounts(run):
     auth = v3.Password(auth_url=run.keystone_url, username='admin',
                        password=run.admin_password, project_name='admin',
                        user_domain_id='default', project_domain_id='default')
-    ks = ks_client.Client(session=ks_session.Session(auth=auth),
+    # A timeout, so that a keystone whose workers keep dying fails the
+    # gate's retry loop instead of hanging it.
+    ks = ks_client.Client(session=ks_session.Session(auth=auth, timeout=30),
                           interface='public')
 
     roles = {r.name: r for r in ks.roles.list()}

@@ -245,9 +245,12 @@ class Cloud(object):
         ini = run.path('etc/keystone/uwsgi.ini')
         configs.write_ini(ini, configs.uwsgi_ini(
             run, 'keystone', run.keystone_port,
-            'keystone.wsgi.api:application', processes=2, threads=1,
-            env='OS_KEYSTONE_CONFIG_FILES=%s' % conf))
-        svc = self._service('keystone', [run.binary('uwsgi'), '--ini', ini])
+            'keystone.wsgi.api:application', processes=2, threads=1))
+        # In the environment, not the ini's "env": the pyuwsgi wheel starts
+        # Python before it reads the ini, so os.environ never sees those.
+        env = dict(os.environ, OS_KEYSTONE_CONFIG_FILES=conf)
+        svc = self._service('keystone', [run.binary('uwsgi'), '--ini', ini],
+                            env=env)
         svc.wait_port(run.keystone_port)
         run.heat_domain_id = self._retry(accounts.create_heat_accounts, run)
 

@@ -140,8 +140,7 @@ def engine_conf(run, index):
     return {'DEFAULT': {'host': 'hcgate-engine-%d' % index}}
 
 
-def uwsgi_ini(run, name, port, module, processes, threads, env=None,
-              pyargv=None):
+def uwsgi_ini(run, name, port, module, processes, threads, pyargv=None):
     """A foreground uWSGI ini (the gate supervises the process itself)."""
     ini = {
         'http-socket': '127.0.0.1:%d' % port,
@@ -158,8 +157,6 @@ def uwsgi_ini(run, name, port, module, processes, threads, env=None,
         'add-header': 'Connection: close',
         'procname-prefix-spaced': 'hcgate-%s' % name,
     }
-    if env:
-        ini['env'] = env
     if pyargv:
         ini['pyargv'] = pyargv
     return {'uwsgi': ini}
