@@ -73,6 +73,9 @@ from heat_convergence_tests.live import cloud  # noqa: E402
 WORKLOADS = ('independent', 'update', 'replace', 'delete', 'chain', 'dense',
              'fanin', 'group', 'cancel')
 DEFAULT_WORKLOADS = WORKLOADS[:-1]
+# Each engine's executor_thread_pool_size, the same on both sides
+# (oslo.messaging's default is 64).
+DEFAULT_EXECUTOR_THREADS = 16
 # Workloads whose stock run time grows by a second per leaf, and the
 # dense graph whose stock run time grows with N^2.
 LEAFY = ('independent', 'update', 'replace', 'delete', 'fanin', 'group')
@@ -555,7 +558,8 @@ def main():
     parser.add_argument('--stock-max', type=int, default=200,
                         help='Largest N stock runs the leaf-heavy and dense '
                              'workloads at (1 s per leaf).')
-    parser.add_argument('--executor-threads', type=int, default=16,
+    parser.add_argument('--executor-threads', type=int,
+                        default=DEFAULT_EXECUTOR_THREADS,
                         help='executor_thread_pool_size of each engine.')
     parser.add_argument('--timeout', type=int, default=900)
     parser.add_argument('--no-statements', action='store_true',

@@ -55,6 +55,7 @@ def main():
     parser.add_argument('--json', help='Also write the samples here.')
     args = parser.parse_args()
     args.engines, args.workers = 1, 1
+    args.executor_threads = bench.DEFAULT_EXECUTOR_THREADS
     n = args.resources
     samples = []
     actions = 0
