@@ -35,12 +35,23 @@ Here a cancel, before Heat's own handling runs:
 Then Heat's cancel proceeds: a new traversal id (``--no-rollback``) or the
 rollback traversal, which starts after the message went out and so is not
 hit by it.
+
+A running action reads its messages between two steps, and Heat's
+``TaskRunner`` sleeps a second between steps in ``time.sleep``, which
+nothing interrupts: the last of many actions would notice a cancel a second
+after it arrived. A node's message queue is a :class:`WakingQueue`, and
+within :func:`waking` the action's step sleep (a
+:class:`heat_convergence.hooks.ThreadHook` on ``TaskRunner._sleep``) ends as
+soon as a message arrives, so the action stops at once.
 """
 
 import concurrent.futures
+import queue
+import threading
 
 from heat.common import messaging as rpc_messaging
 from heat.common import service_utils
+from heat.engine import scheduler
 from heat.engine import stack as parser
 from heat.engine import worker as heat_worker
 from heat.objects import service as service_objects
@@ -50,11 +61,40 @@ from oslo_config import cfg
 from oslo_log import log as logging
 import oslo_messaging
 
+from heat_convergence import hooks
 from heat_convergence import sync_points
 
 LOG = logging.getLogger(__name__)
 
 LISTENER_VERSION = '1.0'
+
+
+class WakingQueue(queue.Queue):
+    """A node's message queue: a message wakes the node's action."""
+
+    def __init__(self):
+        super().__init__()
+        self.arrived = threading.Event()
+
+    def _put(self, item):
+        super()._put(item)
+        self.arrived.set()
+
+
+def _sleep_until_message(heat_sleep, arrived, runner, wait_time):
+    """``TaskRunner._sleep``, cut short when a message arrives."""
+    if wait_time is None or not scheduler.ENABLE_SLEEP:
+        return heat_sleep(runner, wait_time)
+    if arrived.wait(wait_time):
+        arrived.clear()
+
+
+WAKE = hooks.ThreadHook(scheduler.TaskRunner, '_sleep', _sleep_until_message)
+
+
+def waking(msg_queue):
+    """Within, a message on the :class:`WakingQueue` wakes the action."""
+    return WAKE.active(msg_queue.arrived)
 
 
 def live_engines(cnxt):

@@ -20,8 +20,10 @@ rather than as a traceback in the middle of a stack operation.
 
 from heat.common import context
 from heat.engine import check_resource
+from heat.engine import scheduler
 from heat.engine import service
 from heat.engine import stack
+from heat.engine import stk_defn
 from heat.engine import worker
 from heat import version
 
@@ -55,6 +57,8 @@ HEAT_NAMES = (
     (check_resource.CheckResource, 'retrigger_check_resource'),
     (check_resource.CheckResource, '_do_check_resource'),
     (check_resource, 'load_resource'),
+    (stk_defn.StackDefinition, '_load_rsrc_defns'),
+    (scheduler.TaskRunner, '_sleep'),
 )
 
 

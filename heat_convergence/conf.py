@@ -61,6 +61,25 @@ OPTS = [
              '"<ACTION> aborted (user triggered cancel)". Set to false for '
              'stock Heat\'s behaviour, which lets them finish: the '
              'traversal still stops and nothing new starts.'),
+    cfg.BoolOpt(
+        'run_successor_locally',
+        default=True,
+        help='Whether a graph node that makes successors ready runs one '
+             'of them next in its own thread instead of sending it over '
+             'the message bus (reduced driver). Along a chain this saves '
+             'a broker round trip per resource; the other ready '
+             'successors are still sent, so work spreads over the '
+             'engines. Set to false to send every ready node, as stock '
+             'Heat does.'),
+    cfg.BoolOpt(
+        'parse_definitions_on_demand',
+        default=True,
+        help='Whether a graph node parses only the resource definitions it '
+             'uses (its own and those it references) instead of every '
+             'resource of the stack, as Heat does (reduced driver). Makes '
+             'a node\'s cost independent of the stack\'s size. Templates '
+             'with resource conditions are always parsed whole. Set to '
+             'false to use Heat\'s parse unchanged.'),
     cfg.IntOpt(
         'max_concurrent_resources_per_stack',
         default=0, min=0,

@@ -24,9 +24,16 @@ the SyncPoint rows; then Heat's own ``CheckResource`` runs the resource
 action. Only the hand-over to the successors differs from Heat:
 :class:`ForwardingCheckResource` delivers to each successor, in one
 transaction, the node's own data plus what its plan says to forward.
+
+A node that makes successors ready keeps one of them for its own thread
+(``[heat_convergence] run_successor_locally``) and casts the others: along
+a chain no node waits for a broker round trip, and the stack's nodes still
+spread over the engines as they fan out. A kept successor is claimed like
+any dispatched node; if the engine dies before claiming it, the periodic
+recovery dispatches it once it has been ready too long, as it does for a
+message lost in the broker.
 """
 
-import queue
 import time
 
 from heat.common import context
@@ -39,6 +46,8 @@ from heat.engine import worker as heat_worker
 from heat.objects import resource as resource_objects
 from oslo_log import log as logging
 
+from heat_convergence import cancellation
+from heat_convergence import definitions
 from heat_convergence import sync_points
 from heat_convergence import traversal
 
@@ -134,6 +143,8 @@ class ForwardingCheckResource(check_resource.CheckResource):
         self.inputs = inputs
         # Whether this engine holds the node's claim (see release()).
         self.held = inputs is not None
+        # The ready successor this thread runs next (see run_node()).
+        self.follow_on = None
 
     def release(self, cnxt):
         """Give the node back unfinished; True if it must run again."""
@@ -152,7 +163,8 @@ class ForwardingCheckResource(check_resource.CheckResource):
         for succ in sync_points.successors(self.inputs.plan):
             if succ.is_update:
                 if own is None:
-                    own = rsrc.node_data().as_dict()
+                    own = definitions.node_data(
+                        rsrc, current_traversal).as_dict()
                 data = {item: (own if item == str(node.rsrc_id)
                                else self.inputs.item(item))
                         for item in self.inputs.plan['fwd'].get(
@@ -185,9 +197,15 @@ class ForwardingCheckResource(check_resource.CheckResource):
             if not ready:
                 continue
             if isinstance(target, sync_points.Successor):
-                self.driver.dispatch(cnxt, current_traversal, target,
-                                     stack.adopt_stack_data, stack.converge,
-                                     rsrc.abandon_in_progress)
+                args = (stack.adopt_stack_data, stack.converge,
+                        rsrc.abandon_in_progress)
+                if (self.follow_on is None and self.driver.run_locally and
+                        target.node_type == parser.NODE_TYPE_RESOURCE):
+                    self.follow_on = (parser.ConvergenceNode(
+                        target.rsrc_id, target.is_update),) + args
+                else:
+                    self.driver.dispatch(cnxt, current_traversal, target,
+                                         *args)
             else:
                 traversal.finish(cnxt, stack, current_traversal,
                                  self.engine_id)
@@ -222,18 +240,31 @@ class ForwardingCheckResource(check_resource.CheckResource):
 
 def run_node(driver, worker, cnxt, resource_id, current_traversal, data,
              is_update, adopt_stack_data, converge=False, abandon=False):
-    """Process one resource node of a reduced traversal."""
+    """Process one resource node of a reduced traversal.
+
+    Then the successor it made ready and kept for this thread, if any, and
+    so on.
+    """
     envelope = (data or {}).get(ENVELOPE)
     node = parser.ConvergenceNode(*(envelope or (resource_id, is_update)))
-    with driver.tracking(current_traversal, node):
-        _run_node(driver, worker, cnxt, resource_id, current_traversal,
-                  envelope, node, is_update, adopt_stack_data, converge,
-                  abandon)
+    while node is not None:
+        with driver.tracking(current_traversal, node), \
+                definitions.on_demand(driver.parse_on_demand):
+            follow_on = _run_node(driver, worker, cnxt, resource_id,
+                                  current_traversal, envelope, node,
+                                  is_update, adopt_stack_data, converge,
+                                  abandon)
+        node = None
+        if follow_on is not None:
+            node, adopt_stack_data, converge, abandon = follow_on
+            resource_id, is_update, envelope = (node.rsrc_id,
+                                                node.is_update, None)
 
 
 def _run_node(driver, worker, cnxt, resource_id, current_traversal,
               envelope, node, is_update, adopt_stack_data, converge,
               abandon):
+    """Run one node; return the follow-on it kept for this thread."""
     claimed_at = time.monotonic()
     inputs = sync_points.claim(cnxt, current_traversal, node,
                                worker.engine_id, driver.limit)
@@ -252,7 +283,7 @@ def _run_node(driver, worker, cnxt, resource_id, current_traversal,
         inputs.consumed()) if is_update else {}
     rsrc, stk_defn, stack = check_resource.load_resource(
         cnxt, resource_id, resource_data, current_traversal, is_update)
-    msg_queue = queue.Queue()
+    msg_queue = cancellation.WakingQueue()
     check = ForwardingCheckResource(driver, worker.engine_id,
                                     worker.thread_group_mgr, msg_queue,
                                     current_traversal, node, inputs)
@@ -278,10 +309,20 @@ def _run_node(driver, worker, cnxt, resource_id, current_traversal,
                      current_traversal, node)
             check.held = False
         else:
-            check.check(cnxt, resource_id, current_traversal, resource_data,
-                        is_update, adopt_stack_data, rsrc, stack,
-                        skip_propagate=inputs.skip,
-                        accumulated_failures=inputs.failures or None)
+            with cancellation.waking(msg_queue):
+                check.check(cnxt, resource_id, current_traversal,
+                            resource_data, is_update, adopt_stack_data,
+                            rsrc, stack, skip_propagate=inputs.skip,
+                            accumulated_failures=inputs.failures or None)
+    except BaseException:
+        # Send the successor this thread kept: it is ready, and nothing
+        # else would run it before ready_timeout.
+        if check.follow_on is not None:
+            succ, adopt_stack_data, converge, abandon = check.follow_on
+            check.follow_on = None
+            driver.dispatch(cnxt, current_traversal, succ, adopt_stack_data,
+                            converge, abandon)
+        raise
     finally:
         worker.thread_group_mgr.remove_msg_queue(None, stack.id, msg_queue)
         if check.release(cnxt):
@@ -292,6 +333,7 @@ def _run_node(driver, worker, cnxt, resource_id, current_traversal,
             # This node failed the stack (mark_failed cleared or replaced
             # the traversal id): its rows have nothing left to coordinate.
             sync_points.delete_traversal(cnxt, current_traversal)
+    return check.follow_on
 
 
 def _superseded_replacement(cnxt, traversal_id, resource_id):

@@ -104,6 +104,16 @@ class ReducedDriver(base.ConvergenceDriver):
         """Running resource actions allowed per stack (0: no limit)."""
         return self.conf.heat_convergence.max_concurrent_resources_per_stack
 
+    @property
+    def run_locally(self):
+        """Whether a node runs a successor it made ready itself."""
+        return self.conf.heat_convergence.run_successor_locally
+
+    @property
+    def parse_on_demand(self):
+        """Whether nodes parse only the resource definitions they use."""
+        return self.conf.heat_convergence.parse_definitions_on_demand
+
     def slot_freed(self, cnxt, traversal_id):
         """A node of the traversal stopped running: wake throttled ones."""
         if self.limit:

@@ -71,6 +71,32 @@ def all_scenarios():
              for name, path in heat_scenario.list_all()] + own_scenarios())
 
 
+class Replacement(object):
+    """For a scenario: remember a resource, later check it was replaced.
+
+    ``store`` and ``check`` go to ``engine.call`` so that they run at that
+    point of the scenario; ``check`` returns the replacement.
+    """
+
+    def __init__(self, reality, test, name):
+        self.reality = reality
+        self.test = test
+        self.name = name
+        self.uuid = None
+
+    def store(self):
+        self.uuid = self._current().uuid
+
+    def check(self):
+        self.test.assertIsNotNone(self.uuid)
+        current = self._current()
+        self.test.assertNotEqual(self.uuid, current.uuid)
+        return current
+
+    def _current(self):
+        return next(iter(self.reality.resources_by_logical_name(self.name)))
+
+
 class SynchronousThreadGroupManager(engine.ThreadGroupManager):
     """Our thread group manager, running everything inline."""
 
@@ -92,10 +118,18 @@ class ScenarioFramework(fixtures.Fixture):
         resource._register_class('OS::Heat::TestResource',
                                  fake_resource.TestResource)
         self.procs = processes.Processes()
-        self.useFixture(fixtures.MockPatch(
+        # Every check_resource cast, in casts.call_args_list.
+        self.casts = self.useFixture(fixtures.MockPatch(
             'heat.rpc.worker_client.WorkerClient.check_resource',
-            side_effect=self.procs.worker.check_resource))
+            side_effect=self.procs.worker.check_resource)).mock
         cfg.CONF.set_default('convergence_engine', True)
+        # The scenarios interleave operations between single messages; a
+        # node running its successor in the same message would move their
+        # interleaving points. test_reduced_driver covers that option.
+        cfg.CONF.set_override('run_successor_locally', False,
+                              group='heat_convergence')
+        self.addCleanup(cfg.CONF.clear_override, 'run_successor_locally',
+                        group='heat_convergence')
         self.db_engine = db_api.context_manager.writer.get_engine()
         models.BASE.metadata.create_all(self.db_engine)
 

@@ -14,19 +14,9 @@
 # removed by the reduction, must get the *new* A's id and attribute from
 # this traversal's messages, not the old A's.
 
-a_uuid = None
+from heat_convergence.tests import scenario_harness
 
-
-def store_a_uuid():
-    global a_uuid
-    a_uuid = next(iter(reality.resources_by_logical_name('A'))).uuid
-
-
-def check_a_replaced():
-    test.assertIsNotNone(a_uuid)
-    current = next(iter(reality.resources_by_logical_name('A')))
-    test.assertNotEqual(a_uuid, current.uuid)
-
+a = scenario_harness.Replacement(reality, test, 'A')
 
 example_template = Template({
     'A': RsrcDef({'!a': 'initial'}, []),
@@ -36,7 +26,7 @@ example_template = Template({
 engine.create_stack('foo', example_template)
 engine.noop(6)
 engine.call(verify, example_template)
-engine.call(store_a_uuid)
+engine.call(a.store)
 
 example_template_updated = Template({
     'A': RsrcDef({'!a': 'replaced'}, []),
@@ -46,7 +36,7 @@ example_template_updated = Template({
 engine.update_stack('foo', example_template_updated)
 engine.noop(12)
 engine.call(verify, example_template_updated)
-engine.call(check_a_replaced)
+engine.call(a.check)
 
 engine.delete_stack('foo')
 engine.noop(6)

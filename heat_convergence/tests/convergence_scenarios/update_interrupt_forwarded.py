@@ -20,21 +20,18 @@
 # be dropped, and C must be updated in the newest traversal with what it
 # forwards: the replacement's id and its newest attribute value.
 
-a_uuid = None
+from heat_convergence.tests import scenario_harness
 
 
-def store_a_uuid():
-    global a_uuid
-    a_uuid = next(iter(reality.resources_by_logical_name('A'))).uuid
-
-
-def check_a_replaced():
-    test.assertIsNotNone(a_uuid)
+def check_a_replaced(replacement):
+    replacement.check()
     a, = reality.resources_by_logical_name('A')
-    test.assertNotEqual(a_uuid, a.uuid)
     c, = reality.resources_by_logical_name('C')
     b, = reality.resources_by_logical_name('B')
     test.assertEqual(sorted([a.id, b.id]), sorted(c.requires))
+
+
+a = scenario_harness.Replacement(reality, test, 'A')
 
 
 def template(a_props):
@@ -48,7 +45,7 @@ def template(a_props):
 engine.create_stack('foo', template({'a': 'one'}))
 engine.noop(4)
 engine.call(verify, template({'a': 'one'}))
-engine.call(store_a_uuid)
+engine.call(a.store)
 
 # Replace A. Iteration 1 runs A (which creates its replacement), 2 the
 # replacement, 3 B; the second update comes in the 4th, before C.
@@ -57,7 +54,7 @@ engine.noop(2)
 engine.update_stack('foo', template({'a': 'three', '!a': 'two'}))
 engine.noop(12)
 engine.call(verify, template({'a': 'three', '!a': 'two'}))
-engine.call(check_a_replaced)
+engine.call(check_a_replaced, a)
 
 engine.delete_stack('foo')
 engine.noop(6)

@@ -12,13 +12,17 @@
 
 """The ``reduced`` driver on Heat's convergence scenarios and ours."""
 
+import os
+
 from heat.db import api as heat_db_api
 from heat.engine import sync_point as heat_sync_point
+from oslo_config import cfg
 import sqlalchemy as sa
 
 from heat_convergence.db import api as db_api
 from heat_convergence.drivers import reduced
 from heat_convergence import sync_points
+from heat_convergence.tests import base
 from heat_convergence.tests import scenario_harness
 
 
@@ -54,3 +58,35 @@ class ReducedDriverScenarios(scenario_harness.DriverScenarioTest):
                 self.assertEqual(0, conn.execute(sa.select(
                     sa.func.count()).select_from(table)).scalar(),
                     table.name)
+
+
+class RunSuccessorLocally(base.HeatTestCase):
+    """A node runs the successor it made ready in its own thread.
+
+    The dense_graph scenario reduces to a chain of 8: with the option, its
+    create takes one message (the leaf's) instead of one per node, and the
+    scenario's checks of every resource's values still pass.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.framework = self.useFixture(scenario_harness.ScenarioFramework())
+        self.useFixture(scenario_harness.DriverBinding(
+            reduced.ReducedDriver(cfg.CONF)))
+
+    def create_casts(self, local):
+        """Run dense_graph; return how many messages its create sent."""
+        cfg.CONF.set_override('run_successor_locally', local,
+                              group='heat_convergence')
+        self.framework.casts.reset_mock()
+        self.framework.run_scenario(self, 'dense_graph', os.path.join(
+            scenario_harness.SCENARIO_DIR, 'dense_graph.py'))
+        traversals = [call.args[2]
+                      for call in self.framework.casts.call_args_list]
+        return traversals.count(traversals[0])
+
+    def test_chain_in_one_message(self):
+        self.assertEqual(1, self.create_casts(local=True))
+
+    def test_one_message_per_node_without(self):
+        self.assertEqual(8, self.create_casts(local=False))

@@ -1,0 +1,207 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Resource definitions parsed on demand while a graph node runs.
+
+To load the one resource of a node, Heat's ``Resource.load`` asks the
+stack's ``StackDefinition`` for its definition, and the StackDefinition
+parses the definition of *every* resource of the template
+(``_load_rsrc_defns``). A node then costs O(N) in the size of the stack and
+a traversal O(N^2), in time and in memory: each engine thread holds N
+parsed definitions. A node needs only its own definition and those of the
+resources it references.
+
+Within :func:`on_demand` (the worker wraps each node in it), a
+StackDefinition loaded in that thread parses each resource's definition
+when it is first asked for, with Heat's own template code applied to a view
+of the template that holds that one resource. Elsewhere (the API, stack
+validation, the start of a traversal, the ``heat`` driver) Heat's eager
+parse runs unchanged. Templates with resource conditions are parsed eagerly
+too: whether a resource exists depends on evaluating them. The templates a
+node loads were validated when the stack was created or updated, so
+deferring the parse of the other resources defers no error a user could
+see.
+
+A node also asks which of its attributes other resources reference
+(``Resource.node_data``, for the data it hands on), which Heat answers by
+reading every resource's definition. :func:`node_data` gives Heat's method
+only the definitions that reference the resource, from an index of the
+template's references built once per traversal and template on each engine
+(:class:`ReferenceIndex`): the same answer, from a few definitions.
+
+Heat has no seam for parsing on demand: :func:`on_demand` activates a
+:class:`heat_convergence.hooks.ThreadHook` on
+``StackDefinition._load_rsrc_defns``. ``[heat_convergence]
+parse_definitions_on_demand = false`` leaves Heat's class untouched.
+"""
+
+import collections
+import collections.abc
+import contextlib
+import threading
+
+from heat.engine import stk_defn
+from heat.engine import template_common
+
+from heat_convergence import hooks
+
+
+def _parse_on_demand(heat_load_rsrc_defns, _active, stack_defn):
+    if _lazy_parse_possible(stack_defn.t):
+        stack_defn._resource_defns = OnDemandDefinitions(stack_defn)
+    else:
+        heat_load_rsrc_defns(stack_defn)
+
+
+ON_DEMAND = hooks.ThreadHook(stk_defn.StackDefinition, '_load_rsrc_defns',
+                             _parse_on_demand)
+
+
+def on_demand(enabled=True):
+    """Parse resource definitions on demand in this thread, within."""
+    return ON_DEMAND.active() if enabled else contextlib.nullcontext()
+
+
+def _lazy_parse_possible(tmpl):
+    """Whether every resource of the template is enabled unconditionally."""
+    if not isinstance(tmpl, template_common.CommonTemplate):
+        return False
+    condition_key = getattr(tmpl, 'RES_CONDITION', None)
+    for snippet in (tmpl.t.get(tmpl.RESOURCES) or {}).values():
+        if not isinstance(snippet, collections.abc.Mapping):
+            return False
+        if condition_key is not None and condition_key in snippet:
+            return False
+    return True
+
+
+class OnDemandDefinitions(collections.abc.MutableMapping):
+    """A StackDefinition's ``{name: ResourceDefinition}``, parsed on access.
+
+    The names are the template's resources (all enabled, see
+    :func:`_lazy_parse_possible`); Heat's ``add_resource`` and
+    ``remove_resource`` change the template and this mapping together.
+    """
+
+    def __init__(self, stack_defn):
+        self._stack_defn = stack_defn
+        self._parsed = {}
+
+    def _snippets(self):
+        tmpl = self._stack_defn.t
+        return tmpl.t.get(tmpl.RESOURCES) or {}
+
+    def _parse(self, name, snippet):
+        """Heat's parse of the template, restricted to one resource."""
+        tmpl = self._stack_defn.t
+        view = object.__new__(type(tmpl))
+        view.__dict__.update(tmpl.__dict__)
+        view.t = dict(tmpl.t)
+        view.t[tmpl.RESOURCES] = {name: snippet}
+        return view.resource_definitions(self._stack_defn)[name]
+
+    def __getitem__(self, name):
+        if name not in self._parsed:
+            self._parsed[name] = self._parse(name, self._snippets()[name])
+        return self._parsed[name]
+
+    def __setitem__(self, name, defn):
+        self._parsed[name] = defn
+
+    def __delitem__(self, name):
+        if name not in self:
+            raise KeyError(name)
+        self._parsed.pop(name, None)
+
+    def __contains__(self, name):
+        return name in self._parsed or name in self._snippets()
+
+    def __iter__(self):
+        snippets = self._snippets()
+        yield from snippets
+        yield from (name for name in self._parsed if name not in snippets)
+
+    def __len__(self):
+        return sum(1 for _name in self)
+
+
+class ReferenceIndex(object):
+    """For each resource of a template, the resources using its attributes.
+
+    Built from the template's definitions once per (traversal, template) on
+    each engine and kept for the most recent ``size`` of them: a traversal
+    never changes the template it runs, and an entry of another traversal
+    is never read, so nothing needs invalidating.
+    """
+
+    def __init__(self, size=32):
+        self._size = size
+        self._lock = threading.Lock()
+        self._users = collections.OrderedDict()
+
+    def users(self, traversal_id, stk_defn):
+        """Return {name: frozenset(names of resources reading its attrs)}."""
+        key = (traversal_id, stk_defn.t.id)
+        with self._lock:
+            users = self._users.get(key)
+            if users is not None:
+                self._users.move_to_end(key)
+                return users
+        found = collections.defaultdict(set)
+        # Heat's parse of the whole template, once. Only references to
+        # attributes count (not depends_on, nor get_resource), as in
+        # Resource.referenced_attrs.
+        for name, defn in stk_defn.t.resource_definitions(stk_defn).items():
+            for required in defn.required_resource_names():
+                if defn.dep_attrs(required, load_all=True):
+                    found[required].add(name)
+        users = {name: frozenset(names) for name, names in found.items()}
+        with self._lock:
+            self._users[key] = users
+            while len(self._users) > self._size:
+                self._users.popitem(last=False)
+        return users
+
+
+class _Referencing(object):
+    """What ``Resource.referenced_attrs`` reads of a StackDefinition.
+
+    Only the resources in ``names`` are listed; outputs are the stack's.
+    """
+
+    def __init__(self, stk_defn, names):
+        self._stk_defn = stk_defn
+        self._names = names
+
+    def enabled_rsrc_names(self):
+        return set(self._names)
+
+    def resource_definition(self, name):
+        return self._stk_defn.resource_definition(name)
+
+    def enabled_output_names(self):
+        return self._stk_defn.enabled_output_names()
+
+    def output_definition(self, name):
+        return self._stk_defn.output_definition(name)
+
+
+INDEX = ReferenceIndex()
+
+
+def node_data(rsrc, traversal_id):
+    """``rsrc.node_data()``, reading only the definitions that use it."""
+    stk_defn = rsrc.stack.defn
+    if stk_defn.t.id is None:
+        return rsrc.node_data()
+    users = INDEX.users(traversal_id, stk_defn).get(rsrc.name, ())
+    return rsrc.node_data(stk_defn=_Referencing(stk_defn, users))

@@ -1,0 +1,78 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Heat internals changed for the threads running graph nodes only.
+
+The binding goes through Heat's constructor seams wherever there is one. A
+few things a node needs have none: how a StackDefinition parses resource
+definitions (:mod:`heat_convergence.definitions`) and how a resource
+action sleeps between its steps (:mod:`heat_convergence.cancellation`).
+A :class:`ThreadHook` replaces such a method, once per process and only
+when first used, by a wrapper that calls the replacement in threads where
+the hook is active (:meth:`ThreadHook.active`, around a node) and Heat's
+own method everywhere else, so the API, validation, the start of a
+traversal and the ``heat`` driver run Heat's code unchanged. The names are
+checked at start-up with the other Heat internals the binding relies on
+(:mod:`heat_convergence.checks`).
+"""
+
+import contextlib
+import functools
+import threading
+
+
+class ThreadHook(object):
+    """Replace ``owner.name`` in the threads where the hook is active.
+
+    :param owner: the class holding the method.
+    :param name: the method's name.
+    :param replacement: ``replacement(heat_method, value, self, *args,
+        **kwargs)``, called instead of the method in an active thread;
+        ``value`` is what the thread activated the hook with, and
+        ``heat_method`` Heat's own (unbound) method.
+    """
+
+    def __init__(self, owner, name, replacement):
+        self._owner = owner
+        self._name = name
+        self._replacement = replacement
+        self._heat_method = None
+        self._state = threading.local()
+        self._lock = threading.Lock()
+
+    def _install(self):
+        with self._lock:
+            if self._heat_method is not None:
+                return
+            heat_method = getattr(self._owner, self._name)
+
+            @functools.wraps(heat_method)
+            def wrapper(obj, *args, **kwargs):
+                value = getattr(self._state, 'value', None)
+                if value is None:
+                    return heat_method(obj, *args, **kwargs)
+                return self._replacement(heat_method, value, obj, *args,
+                                         **kwargs)
+
+            setattr(self._owner, self._name, wrapper)
+            self._heat_method = heat_method
+
+    @contextlib.contextmanager
+    def active(self, value=True):
+        """Activate the hook in this thread, with ``value`` (not None)."""
+        self._install()
+        outer = getattr(self._state, 'value', None)
+        self._state.value = value
+        try:
+            yield
+        finally:
+            self._state.value = outer

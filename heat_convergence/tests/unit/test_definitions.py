@@ -1,0 +1,172 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Resource definitions parsed on demand equal Heat's eager parse."""
+
+import copy
+
+from heat.engine import rsrc_defn
+from heat.engine import stk_defn
+from heat.engine import template_common
+from heat.tests import utils
+
+from heat_convergence import definitions
+from heat_convergence.tests import base
+
+HOT = {
+    'heat_template_version': '2018-08-31',
+    'parameters': {'p': {'type': 'string', 'default': 'x'}},
+    'resources': {
+        'a': {'type': 'OS::Heat::TestResource',
+              'properties': {'value': {'get_param': 'p'}},
+              'deletion_policy': 'retain',
+              'metadata': {'m': 1}},
+        'b': {'type': 'OS::Heat::TestResource',
+              'properties': {'value': {'get_attr': ['a', 'output']}},
+              'update_policy': {'u': 2}},
+        'c': {'type': 'OS::Heat::TestResource', 'depends_on': ['b'],
+              'properties': {'value': {'list_join': ['/', [
+                  {'get_resource': 'a'}, {'get_attr': ['b', 'output']}]]}}},
+    },
+}
+
+CFN = {
+    'AWSTemplateFormatVersion': '2010-09-09',
+    'Resources': {
+        'a': {'Type': 'OS::Heat::TestResource',
+              'Properties': {'value': 'x'}},
+        'b': {'Type': 'OS::Heat::TestResource', 'DependsOn': 'a',
+              'Properties': {'value': {'Fn::GetAtt': ['a', 'output']}}},
+    },
+}
+
+CONDITIONAL = dict(HOT, conditions={'never': False}, resources=dict(
+    HOT['resources'], d={'type': 'OS::Heat::None', 'condition': 'never'}))
+
+
+def parse(template):
+    # Heat's remove_resource edits the template dict it was given.
+    return utils.parse_stack(copy.deepcopy(template))
+
+
+class TestOnDemand(base.HeatTestCase):
+
+    def definition(self, template, lazy):
+        stack = parse(template)
+        with definitions.on_demand(lazy):
+            stack.defn.enabled_rsrc_names()
+        return stack.defn
+
+    def parse_count(self):
+        return self.patchobject(
+            template_common.CommonTemplate, '_rsrc_defn_args',
+            autospec=True,
+            side_effect=template_common.CommonTemplate._rsrc_defn_args)
+
+    def assert_same(self, template):
+        heat = self.definition(template, lazy=False)
+        ours = self.definition(template, lazy=True)
+        self.assertIsInstance(ours._resource_defns,
+                              definitions.OnDemandDefinitions)
+        self.assertEqual(heat.enabled_rsrc_names(), ours.enabled_rsrc_names())
+        for name in heat.enabled_rsrc_names():
+            expected = heat.resource_definition(name)
+            actual = ours.resource_definition(name)
+            self.assertEqual(expected.render_hot(), actual.render_hot())
+            self.assertEqual(expected.required_resource_names(),
+                             actual.required_resource_names())
+            self.assertEqual(expected, actual)
+
+    def test_hot_same_as_heat(self):
+        self.assert_same(HOT)
+
+    def test_cfn_same_as_heat(self):
+        self.assert_same(CFN)
+
+    def test_parses_only_what_is_asked_for(self):
+        stack = parse(HOT)
+        parses = self.parse_count()
+        with definitions.on_demand():
+            defn = stack.defn.resource_definition('c')
+            self.assertIn('a', stack.defn)
+            self.assertNotIn('z', stack.defn)
+        self.assertEqual(['c'], [c.args[2] for c in parses.call_args_list])
+        # c's references resolve through definitions parsed when used,
+        # each once.
+        self.assertEqual({'a', 'b'}, defn.required_resource_names())
+        stack.defn['a']
+        stack.defn['b']
+        self.assertEqual(['a', 'b', 'c'], sorted(
+            c.args[2] for c in parses.call_args_list))
+
+    def test_heat_parses_everything(self):
+        stack = parse(HOT)
+        parses = self.parse_count()
+        stack.defn.resource_definition('c')
+        self.assertEqual(3, parses.call_count)
+        self.assertIsInstance(stack.defn._resource_defns, dict)
+
+    def test_conditions_parse_eagerly(self):
+        defn = self.definition(CONDITIONAL, lazy=True)
+        self.assertIsInstance(defn._resource_defns, dict)
+        self.assertEqual({'a', 'b', 'c'}, defn.enabled_rsrc_names())
+
+    def test_add_and_remove_resource(self):
+        stack = parse(HOT)
+        with definitions.on_demand():
+            stack.defn.resource_definition('a')
+        new = rsrc_defn.ResourceDefinition('n', 'OS::Heat::None')
+        stk_defn.add_resource(stack.defn, new)
+        self.assertEqual(new, stack.defn.resource_definition('n'))
+        self.assertEqual({'a', 'b', 'c', 'n'}, stack.defn.enabled_rsrc_names())
+        stk_defn.remove_resource(stack.defn, 'b')
+        self.assertNotIn('b', stack.defn)
+        self.assertEqual({'a', 'c', 'n'}, stack.defn.enabled_rsrc_names())
+        self.assertRaises(KeyError, stack.defn.resource_definition, 'b')
+
+
+class TestNodeData(base.HeatTestCase):
+    """node_data() from the reference index equals Heat's."""
+
+    def test_users(self):
+        stack = parse(HOT)
+        users = definitions.ReferenceIndex().users('t', stack.defn)
+        # c's get_resource a reads no attribute of a.
+        self.assertEqual({'a': {'b'}, 'b': {'c'}}, users)
+
+    def test_same_as_heat(self):
+        stack = parse(dict(HOT, outputs={
+            'o': {'value': {'get_attr': ['c', 'output']}}}))
+        for name in 'abc':
+            rsrc = stack[name]
+            expected = rsrc.node_data().as_dict()
+            self.assertEqual(expected, definitions.node_data(
+                rsrc, 'traversal').as_dict())
+        # a's output is referenced by b only: it is in a's data.
+        self.assertEqual({'output': None}, definitions.node_data(
+            stack['a'], 'traversal').as_dict()['attrs'])
+
+    def test_index_kept_per_traversal(self):
+        index = definitions.ReferenceIndex(size=2)
+        stack = parse(HOT)
+        parses = self.patchobject(stack.defn.t, 'resource_definitions',
+                                  wraps=stack.defn.t.resource_definitions)
+        first = index.users('t1', stack.defn)
+        built = parses.call_count
+        self.assertIs(first, index.users('t1', stack.defn))
+        self.assertEqual(built, parses.call_count)
+        index.users('t2', stack.defn)
+        index.users('t3', stack.defn)
+        # t1 was evicted: built again.
+        calls = parses.call_count
+        self.assertIsNot(first, index.users('t1', stack.defn))
+        self.assertLess(calls, parses.call_count)
