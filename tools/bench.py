@@ -96,12 +96,9 @@ CAST = 'CAST unique_id'
 def test_resources(n, value='v', deps=None, replace=False, wait=None):
     resources = {}
     for i in range(n):
-        props = {'value': value}
+        res = cloud.test_resource(value, replace=replace)
         if wait:
-            props['action_wait_secs'] = wait
-        if replace:
-            props['update_replace'] = True
-        res = {'type': 'OS::Heat::TestResource', 'properties': props}
+            res['properties']['action_wait_secs'] = wait
         if deps:
             required = deps(i)
             if required:

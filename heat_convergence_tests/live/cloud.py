@@ -77,6 +77,18 @@ def wait_for(predicate, timeout, interval=0.5, what='condition'):
         time.sleep(interval)
 
 
+def test_resource(value, replace=False, **properties):
+    """An ``OS::Heat::TestResource`` whose ``value`` is ``value``.
+
+    ``replace``: an update of its properties replaces it. Other keyword
+    arguments are further properties (``fail``, ``action_wait_secs``...).
+    """
+    props = dict(properties, value=value)
+    if replace:
+        props['update_replace'] = True
+    return {'type': 'OS::Heat::TestResource', 'properties': props}
+
+
 class CommandFailed(Exception):
     def __init__(self, args, proc):
         self.returncode = proc.returncode

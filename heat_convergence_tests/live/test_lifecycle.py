@@ -29,17 +29,14 @@ def template(value='one', replace_a=False, fail_b=False):
 
     The reduction removes c -> a, since c -> b -> a implies it.
     """
-    a_props = {'value': value}
-    if replace_a:
-        a_props['update_replace'] = True
-    b_props = {'value': {'get_attr': ['a', 'output']}}
+    b = cloud.test_resource({'get_attr': ['a', 'output']})
     if fail_b:
-        b_props['fail'] = True
+        b['properties']['fail'] = True
     return {
         'heat_template_version': '2018-08-31',
         'resources': {
-            'a': {'type': 'OS::Heat::TestResource', 'properties': a_props},
-            'b': {'type': 'OS::Heat::TestResource', 'properties': b_props},
+            'a': cloud.test_resource(value, replace=replace_a),
+            'b': b,
             'c': {'type': 'OS::Heat::TestResource', 'depends_on': ['b'],
                   'properties': {'value': {'list_join': ['/', [
                       {'get_resource': 'a'},
