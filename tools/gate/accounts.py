@@ -40,14 +40,18 @@ def create_heat_accounts(run):
         if name not in roles:
             roles[name] = ks.roles.create(name=name)
 
+    def project_user(project, user, password, role_names):
+        """A project, and a user holding ``role_names`` in it."""
+        project = ks.projects.create(name=project, domain='default')
+        user = ks.users.create(name=user, domain='default',
+                               password=password, default_project=project)
+        for role in role_names:
+            ks.roles.grant(roles[role], user=user, project=project)
+
     # The keystone database is new on every run: nothing exists yet but
     # what keystone-manage bootstrap made.
-    service_project = ks.projects.create(name='service', domain='default')
-    heat_user = ks.users.create(name='heat', domain='default',
-                                password=run.service_password,
-                                default_project=service_project)
-    for role in ('admin', 'service'):
-        ks.roles.grant(roles[role], user=heat_user, project=service_project)
+    project_user('service', 'heat', run.service_password,
+                 ('admin', 'service'))
 
     service = ks.services.create(name='heat', type='orchestration',
                                  description='Heat Orchestration Service')
@@ -56,12 +60,8 @@ def create_heat_accounts(run):
         ks.endpoints.create(service=service, url=url, interface=interface,
                             region='RegionOne')
 
-    demo_project = ks.projects.create(name='demo', domain='default')
-    demo = ks.users.create(name='demo', domain='default',
-                           password=run.demo_password,
-                           default_project=demo_project)
-    for role in ('member', 'heat_stack_owner'):
-        ks.roles.grant(roles[role], user=demo, project=demo_project)
+    project_user('demo', 'demo', run.demo_password,
+                 ('member', 'heat_stack_owner'))
 
     domain = ks.domains.create(
         name='heat', description='Owns users and projects created by heat')
