@@ -132,9 +132,10 @@ def empty_tables(engine):
 class Database(fixtures.Fixture):
     """A migrated scratch database of one backend, wired into Heat."""
 
-    def __init__(self, backend):
+    def __init__(self, backend, **engine_kwargs):
         super().__init__()
         self.backend = backend
+        self.engine_kwargs = engine_kwargs
 
     def _setUp(self):
         try:
@@ -144,7 +145,7 @@ class Database(fixtures.Fixture):
                 raise testtools.TestCase.skipException(
                     '%s unavailable: %s' % (self.backend, exc))
             raise
-        self.engine = make_engine(self.url)
+        self.engine = make_engine(self.url, **self.engine_kwargs)
         self.addCleanup(self.engine.dispose)
         self.addCleanup(use_heat_engine(self.engine))
         self.addCleanup(empty_tables, self.engine)

@@ -47,6 +47,11 @@ from heat_convergence.tests import stack_rows
 TRIALS = int(os.environ.get('HC_TEST_SYNC_TRIALS', '1000'))
 MAX_K = 64
 PROCESSES = 8
+# Database connections one test may hold. The two tests of a backend may run
+# at the same time (stestr runs tests in parallel), and PostgreSQL's default
+# max_connections is 100: each test stays at 40, in one pool or in eight.
+# Arrivals beyond that wait for a connection, and still race with the 40.
+CONNECTIONS = 40
 TARGET = api.Node('target', True)
 
 BACKENDS = [(name, {'backend': name})
@@ -88,7 +93,8 @@ def arrive(traversal_id, sender, go):
 def worker_process(url, jobs, results, go):
     """A process that delivers the arrivals it is given, in threads."""
     quick_thread_switches()
-    engine = db_fixture.make_engine(url)
+    engine = db_fixture.make_engine(url, max_pool_size=CONNECTIONS // PROCESSES,
+                                    max_overflow=0)
     db_fixture.use_heat_engine(engine)
     pool = concurrent.futures.ThreadPoolExecutor(MAX_K)
     while True:
@@ -123,7 +129,8 @@ class TestConcurrentArrivals(testtools.TestCase):
     def setUp(self):
         super().setUp()
         self.addCleanup(quick_thread_switches())
-        self.db = self.useFixture(db_fixture.Database(self.backend))
+        self.db = self.useFixture(db_fixture.Database(
+            self.backend, max_pool_size=CONNECTIONS, max_overflow=0))
         self.stack = stack_rows.create_stack(context.get_admin_context())
 
     def check_trial(self, traversal_id, k, outcomes):
