@@ -93,8 +93,8 @@ def arrive(traversal_id, sender, go):
 def worker_process(url, jobs, results, go):
     """A process that delivers the arrivals it is given, in threads."""
     quick_thread_switches()
-    engine = db_fixture.make_engine(url, max_pool_size=CONNECTIONS // PROCESSES,
-                                    max_overflow=0)
+    engine = db_fixture.make_engine(
+        url, max_pool_size=CONNECTIONS // PROCESSES, max_overflow=0)
     db_fixture.use_heat_engine(engine)
     pool = concurrent.futures.ThreadPoolExecutor(MAX_K)
     while True:
