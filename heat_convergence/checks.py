@@ -19,12 +19,15 @@ rather than as a traceback in the middle of a stack operation.
 """
 
 from heat.common import context
+from heat.db import api as db_api
 from heat.engine import check_resource
 from heat.engine import scheduler
 from heat.engine import service
 from heat.engine import stack
 from heat.engine import stk_defn
 from heat.engine import worker
+from heat.objects import raw_template as raw_template_object
+from heat.objects import stack as stack_object
 from heat import version
 
 from heat_convergence.db import migration
@@ -59,6 +62,12 @@ HEAT_NAMES = (
     (check_resource, 'load_resource'),
     (stk_defn.StackDefinition, '_load_rsrc_defns'),
     (scheduler.TaskRunner, '_sleep'),
+    (stack_object.Stack, 'get_by_id'),
+    (stack_object.Stack, '_from_db_object'),
+    (raw_template_object.RawTemplate, 'get_by_id'),
+    (raw_template_object.RawTemplate, 'from_db_object'),
+    (db_api, 'raw_template_get'),
+    (db_api, 'stack_get'),
 )
 
 

@@ -80,6 +80,14 @@ OPTS = [
              'a node\'s cost independent of the stack\'s size. Templates '
              'with resource conditions are always parsed whole. Set to '
              'false to use Heat\'s parse unchanged.'),
+    cfg.BoolOpt(
+        'cache_templates',
+        default=True,
+        help='Whether the engine reads and decodes the stack\'s templates '
+             'once per traversal (reduced driver) instead of once per '
+             'resource, as Heat does. The cost of decoding grows with the '
+             'stack\'s size. Set to false to use Heat\'s loads '
+             'unchanged.'),
     cfg.IntOpt(
         'max_concurrent_resources_per_stack',
         default=0, min=0,

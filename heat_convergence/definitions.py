@@ -47,12 +47,12 @@ parse_definitions_on_demand = false`` leaves Heat's class untouched.
 import collections
 import collections.abc
 import contextlib
-import threading
 
 from heat.engine import stk_defn
 from heat.engine import template_common
 
 from heat_convergence import hooks
+from heat_convergence import traversal_cache
 
 
 def _parse_on_demand(heat_load_rsrc_defns, _active, stack_defn):
@@ -138,24 +138,19 @@ class ReferenceIndex(object):
     """For each resource of a template, the resources using its attributes.
 
     Built from the template's definitions once per (traversal, template) on
-    each engine and kept for the most recent ``size`` of them: a traversal
-    never changes the template it runs, and an entry of another traversal
-    is never read, so nothing needs invalidating.
+    each engine (see :mod:`heat_convergence.traversal_cache`).
     """
 
     def __init__(self, size=32):
-        self._size = size
-        self._lock = threading.Lock()
-        self._users = collections.OrderedDict()
+        self._cache = traversal_cache.TraversalCache(size)
 
     def users(self, traversal_id, stk_defn):
         """Return {name: frozenset(names of resources reading its attrs)}."""
-        key = (traversal_id, stk_defn.t.id)
-        with self._lock:
-            users = self._users.get(key)
-            if users is not None:
-                self._users.move_to_end(key)
-                return users
+        return self._cache.get(traversal_id, stk_defn.t.id,
+                               lambda: self._build(stk_defn))
+
+    @staticmethod
+    def _build(stk_defn):
         found = collections.defaultdict(set)
         # Heat's parse of the whole template, once. Only references to
         # attributes count (not depends_on, nor get_resource), as in
@@ -164,12 +159,7 @@ class ReferenceIndex(object):
             for required in defn.required_resource_names():
                 if defn.dep_attrs(required, load_all=True):
                     found[required].add(name)
-        users = {name: frozenset(names) for name, names in found.items()}
-        with self._lock:
-            self._users[key] = users
-            while len(self._users) > self._size:
-                self._users.popitem(last=False)
-        return users
+        return {name: frozenset(names) for name, names in found.items()}
 
 
 class _Referencing(object):

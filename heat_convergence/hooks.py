@@ -27,6 +27,7 @@ checked at start-up with the other Heat internals the binding relies on
 
 import contextlib
 import functools
+import inspect
 import threading
 
 
@@ -34,7 +35,8 @@ class ThreadHook(object):
     """Replace ``owner.name`` in the threads where the hook is active.
 
     :param owner: the class holding the method.
-    :param name: the method's name.
+    :param name: the method's name: a method, or a classmethod (then
+        ``self`` below is the class the method was called on).
     :param replacement: ``replacement(heat_method, value, self, *args,
         **kwargs)``, called instead of the method in an active thread;
         ``value`` is what the thread activated the hook with, and
@@ -53,7 +55,10 @@ class ThreadHook(object):
         with self._lock:
             if self._heat_method is not None:
                 return
-            heat_method = getattr(self._owner, self._name)
+            heat_method = inspect.getattr_static(self._owner, self._name)
+            is_classmethod = isinstance(heat_method, classmethod)
+            if is_classmethod:
+                heat_method = heat_method.__func__
 
             @functools.wraps(heat_method)
             def wrapper(obj, *args, **kwargs):
@@ -63,7 +68,8 @@ class ThreadHook(object):
                 return self._replacement(heat_method, value, obj, *args,
                                          **kwargs)
 
-            setattr(self._owner, self._name, wrapper)
+            setattr(self._owner, self._name,
+                    classmethod(wrapper) if is_classmethod else wrapper)
             self._heat_method = heat_method
 
     @contextlib.contextmanager

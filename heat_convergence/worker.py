@@ -49,6 +49,7 @@ from oslo_log import log as logging
 from heat_convergence import cancellation
 from heat_convergence import definitions
 from heat_convergence import sync_points
+from heat_convergence import templates
 from heat_convergence import traversal
 
 LOG = logging.getLogger(__name__)
@@ -249,7 +250,8 @@ def run_node(driver, worker, cnxt, resource_id, current_traversal, data,
     node = parser.ConvergenceNode(*(envelope or (resource_id, is_update)))
     while node is not None:
         with driver.tracking(current_traversal, node), \
-                definitions.on_demand(driver.parse_on_demand):
+                definitions.on_demand(driver.parse_on_demand), \
+                templates.cached(current_traversal, driver.cache_templates):
             follow_on = _run_node(driver, worker, cnxt, resource_id,
                                   current_traversal, envelope, node,
                                   is_update, adopt_stack_data, converge,

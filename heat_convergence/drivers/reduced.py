@@ -114,6 +114,11 @@ class ReducedDriver(base.ConvergenceDriver):
         """Whether nodes parse only the resource definitions they use."""
         return self.conf.heat_convergence.parse_definitions_on_demand
 
+    @property
+    def cache_templates(self):
+        """Whether nodes decode each template once per traversal."""
+        return self.conf.heat_convergence.cache_templates
+
     def slot_freed(self, cnxt, traversal_id):
         """A node of the traversal stopped running: wake throttled ones."""
         if self.limit:

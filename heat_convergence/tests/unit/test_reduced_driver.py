@@ -12,6 +12,7 @@
 
 """The ``reduced`` driver on Heat's convergence scenarios and ours."""
 
+import copy
 import os
 
 from heat.db import api as heat_db_api
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 from heat_convergence.db import api as db_api
 from heat_convergence.drivers import reduced
 from heat_convergence import sync_points
+from heat_convergence import templates
 from heat_convergence.tests import base
 from heat_convergence.tests import scenario_harness
 
@@ -43,6 +45,18 @@ class ReducedDriverScenarios(scenario_harness.DriverScenarioTest):
             return create(cnxt, stack, deps, plans, *args, **kwargs)
 
         self.patchobject(sync_points, 'fill_traversal', side_effect=record)
+        # The template rows the nodes share through the engine's cache
+        # (templates.py), each with a copy of what the database returned.
+        self.template_rows = []
+        read = heat_db_api.raw_template_get
+
+        def keep(cnxt, template_id):
+            row = read(cnxt, template_id)
+            self.template_rows.append((row, copy.deepcopy(row.template)))
+            return row
+
+        self.patchobject(templates.db_api, 'raw_template_get',
+                         side_effect=keep)
 
     def test_scenario(self):
         super().test_scenario()
@@ -50,6 +64,11 @@ class ReducedDriverScenarios(scenario_harness.DriverScenarioTest):
         if self.name == 'dense_graph':
             # R(i) depends on every R(j < i): only the chain is stored.
             self.assertEqual(('CREATE', 7), self.traversals[0])
+        # The nodes read their templates from the cache, and nothing
+        # changed a shared template.
+        self.assertNotEqual([], self.template_rows)
+        for row, as_read in self.template_rows:
+            self.assertEqual(as_read, row.template)
         # Every traversal was finished or superseded: no rows are left.
         engine = heat_db_api.get_engine()
         with engine.connect() as conn:

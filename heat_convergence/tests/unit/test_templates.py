@@ -1,0 +1,159 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Templates read once per traversal, and the cache that keeps them."""
+
+import threading
+
+from heat.db import api as db_api
+from heat.engine import environment
+from heat.engine import stack as parser
+from heat.engine import template
+from heat.objects import raw_template as raw_template_object
+from heat.objects import stack as stack_object
+from heat.tests import utils
+from oslo_utils import uuidutils
+
+from heat_convergence import templates
+from heat_convergence.tests import base
+from heat_convergence import traversal_cache
+
+HOT = {
+    'heat_template_version': '2015-04-30',
+    'parameters': {'p': {'type': 'string'}},
+    'resources': {
+        'a': {'type': 'OS::Heat::None'},
+        'b': {'type': 'OS::Heat::None', 'depends_on': ['a']},
+    },
+}
+
+
+class TestTraversalCache(base.HeatTestCase):
+
+    def test_built_once_per_traversal_and_key(self):
+        cache = traversal_cache.TraversalCache(4)
+        builds = []
+
+        def build(value):
+            return lambda: builds.append(value) or value
+
+        self.assertEqual('x', cache.get('t1', 1, build('x')))
+        self.assertEqual('x', cache.get('t1', 1, build('y')))
+        self.assertEqual('z', cache.get('t2', 1, build('z')))
+        self.assertEqual(['x', 'z'], builds)
+
+    def test_least_recently_used_evicted(self):
+        cache = traversal_cache.TraversalCache(2)
+        cache.get('t1', 1, lambda: 'one')
+        cache.get('t2', 1, lambda: 'two')
+        cache.get('t1', 1, lambda: 'not built')
+        cache.get('t3', 1, lambda: 'three')
+        # t2 was the least recently used.
+        self.assertEqual('one', cache.get('t1', 1, lambda: 'rebuilt'))
+        self.assertEqual('rebuilt', cache.get('t2', 1, lambda: 'rebuilt'))
+
+    def test_concurrent_callers_share_one_build(self):
+        cache = traversal_cache.TraversalCache(4)
+        started, release = threading.Event(), threading.Event()
+        builds = []
+
+        def build():
+            builds.append(1)
+            started.set()
+            release.wait(10)
+            return 'value'
+
+        results = []
+        threads = [threading.Thread(
+            target=lambda: results.append(cache.get('t', 1, build)))
+            for _ in range(8)]
+        threads[0].start()
+        self.assertTrue(started.wait(10))
+        for thread in threads[1:]:
+            thread.start()
+        release.set()
+        for thread in threads:
+            thread.join(10)
+        self.assertEqual(['value'] * 8, results)
+        self.assertEqual([1], builds)
+
+    def test_failed_build_is_not_cached(self):
+        cache = traversal_cache.TraversalCache(4)
+
+        def fail():
+            raise ValueError('no database')
+
+        self.assertRaises(ValueError, cache.get, 't', 1, fail)
+        self.assertEqual('value', cache.get('t', 1, lambda: 'value'))
+
+
+class TestCachedTemplates(base.HeatTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.ctx = utils.dummy_context()
+        tmpl = template.Template(HOT, env=environment.Environment(
+            {'parameters': {'p': 'v'}}))
+        stack = parser.Stack(self.ctx, 'cached', tmpl)
+        stack.store()
+        self.stack_id = stack.id
+        self.template_id = stack.t.id
+        self.reads = self.patchobject(db_api, 'raw_template_get',
+                                      wraps=db_api.raw_template_get)
+        self.warnings = self.patchobject(stack_object.LOG, 'warning')
+        # The cache is the engine's: new traversal ids for each test.
+        self.t1 = uuidutils.generate_uuid()
+        self.t2 = uuidutils.generate_uuid()
+
+    def load(self):
+        return parser.Stack.load(self.ctx, stack_id=self.stack_id)
+
+    def test_read_once_per_traversal(self):
+        with templates.cached(self.t1):
+            first, second = self.load(), self.load()
+            raw = raw_template_object.RawTemplate.get_by_id(
+                self.ctx, self.template_id)
+        self.assertEqual(1, self.reads.call_count)
+        for stack in (first, second):
+            self.assertEqual(HOT['resources'], stack.t.t['resources'])
+            self.assertEqual('v', stack.t.env.params['p'])
+        self.assertEqual(HOT, raw.template)
+        # Each load has its own environment: Heat may change it in place.
+        self.assertIsNot(first.t.env.params, second.t.env.params)
+        with templates.cached(self.t2):
+            self.load()
+        self.assertEqual(2, self.reads.call_count)
+        self.warnings.assert_not_called()
+
+    def test_heat_unchanged_outside_nodes(self):
+        self.load()
+        with templates.cached(self.t1, enabled=False):
+            self.load()
+        # Heat joins the template into the stack's query.
+        self.reads.assert_not_called()
+        with templates.cached(self.t1):
+            self.load()
+        self.assertEqual(1, self.reads.call_count)
+        self.load()
+        self.assertEqual(1, self.reads.call_count)
+
+    def test_row_alone_when_asked(self):
+        with templates.cached(self.t1):
+            stack = stack_object.Stack.get_by_id(self.ctx, self.stack_id,
+                                                 eager_load=False)
+        self.assertEqual(self.template_id, stack.raw_template_id)
+        self.reads.assert_not_called()
+
+    def test_missing_stack(self):
+        with templates.cached(self.t1):
+            self.assertIsNone(stack_object.Stack.get_by_id(
+                self.ctx, 'f2b9a7d2-0000-4000-8000-000000000000'))
