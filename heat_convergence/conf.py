@@ -81,7 +81,7 @@ OPTS = [
              'with resource conditions are always parsed whole. Set to '
              'false to use Heat\'s parse unchanged.'),
     cfg.BoolOpt(
-        'cache_templates',
+        'cache_stack_reads',
         default=True,
         help='Whether the engine reads and decodes the stack\'s templates '
              'once per traversal (reduced driver) instead of once per '

@@ -34,6 +34,7 @@ recovery dispatches it once it has been ready too long, as it does for a
 message lost in the broker.
 """
 
+import contextlib
 import time
 
 from heat.common import context
@@ -48,8 +49,8 @@ from oslo_log import log as logging
 
 from heat_convergence import cancellation
 from heat_convergence import definitions
+from heat_convergence import stack_cache
 from heat_convergence import sync_points
-from heat_convergence import templates
 from heat_convergence import traversal
 
 LOG = logging.getLogger(__name__)
@@ -239,6 +240,15 @@ class ForwardingCheckResource(check_resource.CheckResource):
             return
 
 
+@contextlib.contextmanager
+def _node_scope(driver, traversal_id, node):
+    """Where a node runs: tracked, with Heat's per-node loads made cheap."""
+    with driver.tracking(traversal_id, node), \
+            definitions.on_demand(driver.parse_on_demand), \
+            stack_cache.cached(traversal_id, driver.cache_stack_reads):
+        yield
+
+
 def run_node(driver, worker, cnxt, resource_id, current_traversal, data,
              is_update, adopt_stack_data, converge=False, abandon=False):
     """Process one resource node of a reduced traversal.
@@ -249,9 +259,7 @@ def run_node(driver, worker, cnxt, resource_id, current_traversal, data,
     envelope = (data or {}).get(ENVELOPE)
     node = parser.ConvergenceNode(*(envelope or (resource_id, is_update)))
     while node is not None:
-        with driver.tracking(current_traversal, node), \
-                definitions.on_demand(driver.parse_on_demand), \
-                templates.cached(current_traversal, driver.cache_templates):
+        with _node_scope(driver, current_traversal, node):
             follow_on = _run_node(driver, worker, cnxt, resource_id,
                                   current_traversal, envelope, node,
                                   is_update, adopt_stack_data, converge,

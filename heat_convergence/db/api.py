@@ -35,9 +35,11 @@ cost two or three statements per arrival.
 import collections
 
 from heat.db import api as heat_db_api
+from heat.db import models as heat_models
 from oslo_db import exception as db_exception
 from oslo_utils import timeutils
 import sqlalchemy as sa
+from sqlalchemy import orm
 
 from heat_convergence.db import models
 
@@ -595,3 +597,33 @@ def take_over_start(context, traversal_id, dead_engine, engine_id):
                                  TRAVERSAL.c.node_count == 0,
                                  TRAVERSAL.c.engine_id == dead_engine)
         .values(engine_id=engine_id)).rowcount)
+
+
+@context_manager.reader
+def stack_get_without_graph(context, stack_id, show_deleted=False):
+    """Heat's ``stack_get`` without the raw template and ``current_deps``.
+
+    The row is first loaded into the session with ``current_deps``
+    deferred; Heat's own lookup then finds it there, and applies Heat's
+    rules for deleted stacks and project scoping to it.
+    """
+    row = context.session.execute(sa.select(heat_models.Stack).options(
+        orm.defer(heat_models.Stack.current_deps)).where(
+            heat_models.Stack.id == stack_id)).scalar()
+    if row is None:
+        return None
+    return heat_db_api._stack_get(context, stack_id,
+                                  show_deleted=show_deleted,
+                                  eager_load=False)
+
+
+@context_manager.reader.connection
+def stack_graph(context, stack_id, traversal_id):
+    """Return the row of the stack's ``current_deps`` for the traversal.
+
+    None if the stack runs another traversal now.
+    """
+    return context.connection.execute(sa.select(
+        heat_models.Stack.current_deps).where(
+            heat_models.Stack.id == stack_id,
+            heat_models.Stack.current_traversal == traversal_id)).first()

@@ -115,9 +115,9 @@ class ReducedDriver(base.ConvergenceDriver):
         return self.conf.heat_convergence.parse_definitions_on_demand
 
     @property
-    def cache_templates(self):
+    def cache_stack_reads(self):
         """Whether nodes decode each template once per traversal."""
-        return self.conf.heat_convergence.cache_templates
+        return self.conf.heat_convergence.cache_stack_reads
 
     def slot_freed(self, cnxt, traversal_id):
         """A node of the traversal stopped running: wake throttled ones."""

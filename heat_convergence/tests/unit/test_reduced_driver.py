@@ -23,7 +23,6 @@ import sqlalchemy as sa
 from heat_convergence.db import api as db_api
 from heat_convergence.drivers import reduced
 from heat_convergence import sync_points
-from heat_convergence import templates
 from heat_convergence.tests import base
 from heat_convergence.tests import scenario_harness
 
@@ -55,7 +54,7 @@ class ReducedDriverScenarios(scenario_harness.DriverScenarioTest):
             self.template_rows.append((row, copy.deepcopy(row.template)))
             return row
 
-        self.patchobject(templates.db_api, 'raw_template_get',
+        self.patchobject(heat_db_api, 'raw_template_get',
                          side_effect=keep)
 
     def test_scenario(self):

@@ -10,11 +10,12 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Templates read once per traversal, and the cache that keeps them."""
+"""Stack reads once per traversal, and the cache that keeps them."""
 
 import threading
+from unittest import mock
 
-from heat.db import api as db_api
+from heat.db import api as heat_db_api
 from heat.engine import environment
 from heat.engine import stack as parser
 from heat.engine import template
@@ -23,9 +24,13 @@ from heat.objects import stack as stack_object
 from heat.tests import utils
 from oslo_utils import uuidutils
 
-from heat_convergence import templates
+from heat_convergence.db import api as db_api
+from heat_convergence import stack_cache
 from heat_convergence.tests import base
 from heat_convergence import traversal_cache
+
+GRAPH = {'edges': [[[1, True], [2, True]], [[2, True], None]]}
+OTHER_GRAPH = {'edges': [[[3, True], None]]}
 
 HOT = {
     'heat_template_version': '2015-04-30',
@@ -96,64 +101,106 @@ class TestTraversalCache(base.HeatTestCase):
         self.assertEqual('value', cache.get('t', 1, lambda: 'value'))
 
 
-class TestCachedTemplates(base.HeatTestCase):
+class TestCachedStackReads(base.HeatTestCase):
 
     def setUp(self):
         super().setUp()
         self.ctx = utils.dummy_context()
-        tmpl = template.Template(HOT, env=environment.Environment(
-            {'parameters': {'p': 'v'}}))
-        stack = parser.Stack(self.ctx, 'cached', tmpl)
-        stack.store()
-        self.stack_id = stack.id
-        self.template_id = stack.t.id
-        self.reads = self.patchobject(db_api, 'raw_template_get',
-                                      wraps=db_api.raw_template_get)
-        self.warnings = self.patchobject(stack_object.LOG, 'warning')
         # The cache is the engine's: new traversal ids for each test.
         self.t1 = uuidutils.generate_uuid()
         self.t2 = uuidutils.generate_uuid()
+        tmpl = template.Template(HOT, env=environment.Environment(
+            {'parameters': {'p': 'v'}}))
+        self.stack = parser.Stack(self.ctx, 'cached', tmpl,
+                                  current_traversal=self.t1)
+        self.stack.current_deps = GRAPH
+        self.stack.store()
+        self.template_id = self.stack.t.id
+        self.reads = self.patchobject(heat_db_api, 'raw_template_get',
+                                      wraps=heat_db_api.raw_template_get)
+        self.graphs = self.patchobject(db_api, 'stack_graph',
+                                       wraps=db_api.stack_graph)
+        self.warnings = self.patchobject(stack_object.LOG, 'warning')
 
     def load(self):
-        return parser.Stack.load(self.ctx, stack_id=self.stack_id)
+        return parser.Stack.load(self.ctx, stack_id=self.stack.id)
+
+    def new_traversal(self, traversal_id, graph):
+        self.stack.current_traversal = traversal_id
+        self.stack.current_deps = graph
+        self.stack.store()
 
     def test_read_once_per_traversal(self):
-        with templates.cached(self.t1):
+        with stack_cache.cached(self.t1):
             first, second = self.load(), self.load()
             raw = raw_template_object.RawTemplate.get_by_id(
                 self.ctx, self.template_id)
-        self.assertEqual(1, self.reads.call_count)
+        self.assertEqual((1, 1), (self.reads.call_count,
+                                  self.graphs.call_count))
         for stack in (first, second):
             self.assertEqual(HOT['resources'], stack.t.t['resources'])
             self.assertEqual('v', stack.t.env.params['p'])
+            self.assertEqual(GRAPH, stack.current_deps)
+            self.assertEqual(self.t1, stack.current_traversal)
         self.assertEqual(HOT, raw.template)
         # Each load has its own environment: Heat may change it in place.
         self.assertIsNot(first.t.env.params, second.t.env.params)
-        with templates.cached(self.t2):
-            self.load()
-        self.assertEqual(2, self.reads.call_count)
+        self.new_traversal(self.t2, OTHER_GRAPH)
+        with stack_cache.cached(self.t2):
+            self.assertEqual(OTHER_GRAPH, self.load().current_deps)
+        self.assertEqual((2, 2), (self.reads.call_count,
+                                  self.graphs.call_count))
         self.warnings.assert_not_called()
+
+    def test_node_of_an_older_traversal_gets_heats_load(self):
+        with stack_cache.cached(self.t1):
+            self.load()
+        self.new_traversal(self.t2, OTHER_GRAPH)
+        with stack_cache.cached(self.t1):
+            stack = self.load()
+        self.assertEqual((self.t2, OTHER_GRAPH),
+                         (stack.current_traversal, stack.current_deps))
+
+    def test_update_between_the_reads_gets_heats_load(self):
+        read_row = db_api.stack_get_without_graph
+
+        def row_then_update(*args, **kwargs):
+            row = read_row(*args, **kwargs)
+            self.new_traversal(self.t2, OTHER_GRAPH)
+            return row
+
+        with mock.patch.object(db_api, 'stack_get_without_graph',
+                               side_effect=row_then_update):
+            with stack_cache.cached(self.t1):
+                stack = self.load()
+        self.assertEqual((self.t2, OTHER_GRAPH),
+                         (stack.current_traversal, stack.current_deps))
+        # Nothing was cached for t1.
+        self.new_traversal(self.t1, GRAPH)
+        with stack_cache.cached(self.t1):
+            self.assertEqual(GRAPH, self.load().current_deps)
 
     def test_heat_unchanged_outside_nodes(self):
         self.load()
-        with templates.cached(self.t1, enabled=False):
+        with stack_cache.cached(self.t1, enabled=False):
             self.load()
         # Heat joins the template into the stack's query.
         self.reads.assert_not_called()
-        with templates.cached(self.t1):
+        self.graphs.assert_not_called()
+        with stack_cache.cached(self.t1):
             self.load()
         self.assertEqual(1, self.reads.call_count)
         self.load()
         self.assertEqual(1, self.reads.call_count)
 
     def test_row_alone_when_asked(self):
-        with templates.cached(self.t1):
-            stack = stack_object.Stack.get_by_id(self.ctx, self.stack_id,
+        with stack_cache.cached(self.t1):
+            stack = stack_object.Stack.get_by_id(self.ctx, self.stack.id,
                                                  eager_load=False)
         self.assertEqual(self.template_id, stack.raw_template_id)
         self.reads.assert_not_called()
 
     def test_missing_stack(self):
-        with templates.cached(self.t1):
+        with stack_cache.cached(self.t1):
             self.assertIsNone(stack_object.Stack.get_by_id(
                 self.ctx, 'f2b9a7d2-0000-4000-8000-000000000000'))
