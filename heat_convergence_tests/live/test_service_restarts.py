@@ -79,9 +79,12 @@ class TestServiceRestarts(test_recovery.RecoveryTestCase):
         else:
             self.assertEqual('COMPLETE', state)
             self.assert_one_live_each(COUNT)
-        self.assertEqual([], self.cloud.query(
+        # A resource action that started before the stack failed may still
+        # be running (Heat lets it finish): it must end, and unlock.
+        cloud.wait_for(lambda: not self.cloud.query(
             "SELECT name FROM resource WHERE status = 'IN_PROGRESS' OR "
-            "engine_id IS NOT NULL"))
+            "engine_id IS NOT NULL"), 60, interval=1,
+            what='every resource to finish its action and unlock')
 
     def test_mariadb_restart(self):
         self.restart_during_create(restart_mariadb)
