@@ -58,6 +58,7 @@ import json
 import os
 import platform
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -539,6 +540,12 @@ def versions():
     return out
 
 
+def exit_on_sigterm():
+    """Turn SIGTERM into SystemExit, so the Heat processes are stopped."""
+    signal.signal(signal.SIGTERM,
+                  lambda signum, _frame: sys.exit(128 + signum))
+
+
 def main():
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
@@ -564,6 +571,7 @@ def main():
                              'log).')
     parser.add_argument('--json', help='Also write the results here.')
     args = parser.parse_args()
+    exit_on_sigterm()
     unknown = set(args.workloads) - set(WORKLOADS)
     if unknown:
         parser.error('unknown workloads: %s' % ', '.join(sorted(unknown)))

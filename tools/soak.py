@@ -54,6 +54,7 @@ def main():
     parser.add_argument('--timeout', type=int, default=900)
     parser.add_argument('--json', help='Also write the samples here.')
     args = parser.parse_args()
+    bench.exit_on_sigterm()
     args.engines, args.workers = 1, 1
     args.executor_threads = bench.DEFAULT_EXECUTOR_THREADS
     n = args.resources
