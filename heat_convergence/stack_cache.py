@@ -84,9 +84,10 @@ def _get_raw_template(_heat_get_by_id, traversal_id, cls, context,
 
 def _get_stack(heat_get_by_id, traversal_id, cls, context, stack_id,
                **kwargs):
-    if not kwargs.get('eager_load', True):
+    if not kwargs.pop('eager_load', True):
         # The caller wants the stack row alone (Stack._persist_state).
-        return heat_get_by_id(cls, context, stack_id, **kwargs)
+        return heat_get_by_id(cls, context, stack_id, eager_load=False,
+                              **kwargs)
     db_stack = db_api.stack_get_without_graph(context, stack_id, **kwargs)
     if db_stack is None:
         return None

@@ -200,6 +200,13 @@ class TestCachedStackReads(base.HeatTestCase):
         self.assertEqual(self.template_id, stack.raw_template_id)
         self.reads.assert_not_called()
 
+    def test_template_asked_for_explicitly(self):
+        with stack_cache.cached(self.t1):
+            stack = stack_object.Stack.get_by_id(self.ctx, self.stack.id,
+                                                 eager_load=True)
+        self.assertEqual(HOT, stack.raw_template.template)
+        self.assertEqual(1, self.reads.call_count)
+
     def test_missing_stack(self):
         with stack_cache.cached(self.t1):
             self.assertIsNone(stack_object.Stack.get_by_id(
