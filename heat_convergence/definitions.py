@@ -36,7 +36,11 @@ A node also asks which of its attributes other resources reference
 reading every resource's definition. :func:`node_data` gives Heat's method
 only the definitions that reference the resource, from an index of the
 template's references built once per traversal and template on each engine
-(:class:`ReferenceIndex`): the same answer, from a few definitions.
+(:class:`ReferenceIndex`): the same answer, from a few definitions. The
+``reduced`` driver answers the same question that way in every thread of
+its engines when a stack is validated (:data:`VALIDATION`), where Heat's
+O(N^2) reads made validation the largest part of creating a stack of
+thousands of resources.
 
 Heat has no seam for parsing on demand: :func:`on_demand` activates a
 :class:`heat_convergence.hooks.ThreadHook` on
@@ -48,6 +52,7 @@ import collections
 import collections.abc
 import contextlib
 
+from heat.engine import stack as parser
 from heat.engine import stk_defn
 from heat.engine import template_common
 
@@ -147,19 +152,22 @@ class ReferenceIndex(object):
     def users(self, traversal_id, stk_defn):
         """Return {name: frozenset(names of resources reading its attrs)}."""
         return self._cache.get(traversal_id, stk_defn.t.id,
-                               lambda: self._build(stk_defn))
+                               lambda: attribute_users(stk_defn))
 
-    @staticmethod
-    def _build(stk_defn):
-        found = collections.defaultdict(set)
-        # Heat's parse of the whole template, once. Only references to
-        # attributes count (not depends_on, nor get_resource), as in
-        # Resource.referenced_attrs.
-        for name, defn in stk_defn.t.resource_definitions(stk_defn).items():
-            for required in defn.required_resource_names():
-                if defn.dep_attrs(required, load_all=True):
-                    found[required].add(name)
-        return {name: frozenset(names) for name, names in found.items()}
+
+def attribute_users(stk_defn):
+    """Return {name: frozenset(names of resources reading its attrs)}.
+
+    One parse of the whole template. Only references to attributes count
+    (not depends_on, nor get_resource), as in
+    ``Resource.referenced_attrs``.
+    """
+    found = collections.defaultdict(set)
+    for name, defn in stk_defn.t.resource_definitions(stk_defn).items():
+        for required in defn.required_resource_names():
+            if defn.dep_attrs(required, load_all=True):
+                found[required].add(name)
+    return {name: frozenset(names) for name, names in found.items()}
 
 
 class _Referencing(object):
@@ -195,3 +203,27 @@ def node_data(rsrc, traversal_id):
         return rsrc.node_data()
     users = INDEX.users(traversal_id, stk_defn).get(rsrc.name, ())
     return rsrc.node_data(stk_defn=_Referencing(stk_defn, users))
+
+
+def _update_all_resource_data(heat_method, _active, stack, for_resources,
+                              for_outputs):
+    """Heat's ``Stack._update_all_resource_data``, in O(N) definitions.
+
+    Validating a stack (create, update, preview) gathers every resource's
+    data, and Heat finds the attributes of each resource that others use by
+    reading every definition: O(N^2) reads, 17 s of a 2,000-resource
+    create. Here each resource reads only the definitions of its users,
+    from one :func:`attribute_users` of the stack's definition.
+    """
+    if not for_resources:
+        return heat_method(stack, for_resources, for_outputs)
+    users = attribute_users(stack.defn)
+    for rsrc in stack._explicit_dependencies():
+        data = rsrc.node_data(
+            stk_defn=_Referencing(stack.defn, users.get(rsrc.name, ())),
+            for_resources=for_resources, for_outputs=for_outputs)
+        stk_defn.update_resource_data(stack.defn, rsrc.name, data)
+
+
+VALIDATION = hooks.ThreadHook(parser.Stack, '_update_all_resource_data',
+                              _update_all_resource_data)

@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Heat internals changed for the threads running graph nodes only.
+"""Heat internals changed for the threads running graph nodes.
 
 The binding goes through Heat's constructor seams wherever there is one. A
 few things a node needs have none: how a StackDefinition parses resource
@@ -23,6 +23,11 @@ own method everywhere else, so the API, validation, the start of a
 traversal and the ``heat`` driver run Heat's code unchanged. The names are
 checked at start-up with the other Heat internals the binding relies on
 (:mod:`heat_convergence.checks`).
+
+A hook whose replacement gives Heat's own answer, only faster, may instead
+be activated for the whole process (:meth:`ThreadHook.activate_everywhere`):
+the ``reduced`` driver does so for the validation of a stack's attribute
+references (:mod:`heat_convergence.definitions`).
 """
 
 import contextlib
@@ -49,6 +54,7 @@ class ThreadHook(object):
         self._replacement = replacement
         self._heat_method = None
         self._state = threading.local()
+        self._everywhere = None
         self._lock = threading.Lock()
 
     def _install(self):
@@ -63,6 +69,8 @@ class ThreadHook(object):
             @functools.wraps(heat_method)
             def wrapper(obj, *args, **kwargs):
                 value = getattr(self._state, 'value', None)
+                if value is None:
+                    value = self._everywhere
                 if value is None:
                     return heat_method(obj, *args, **kwargs)
                 return self._replacement(heat_method, value, obj, *args,
@@ -82,3 +90,13 @@ class ThreadHook(object):
             yield
         finally:
             self._state.value = outer
+
+    def activate_everywhere(self, value=True):
+        """Activate the hook in every thread of the process.
+
+        With ``value`` None, deactivate it. Either way, a thread within
+        :meth:`active` keeps its own value.
+        """
+        if value is not None:
+            self._install()
+        self._everywhere = value

@@ -30,6 +30,7 @@ from heat.rpc import worker_client
 
 from heat_convergence import cancellation
 from heat_convergence.db import connections
+from heat_convergence import definitions
 from heat_convergence.drivers import base
 from heat_convergence import recovery
 from heat_convergence import sync_points
@@ -57,6 +58,7 @@ class ReducedDriver(base.ConvergenceDriver):
     def start(self, engine):
         super().start(engine)
         connections.skip_redundant_rollbacks(heat_db_api.get_engine())
+        definitions.VALIDATION.activate_everywhere()
         self.recovery = recovery.Recovery(self)
         self.recovery.start()
 
@@ -75,6 +77,7 @@ class ReducedDriver(base.ConvergenceDriver):
             return self._cancels.get(stack_id, since) > since
 
     def stop(self):
+        definitions.VALIDATION.activate_everywhere(None)
         if self.recovery is not None:
             self.recovery.stop()
 

@@ -170,3 +170,62 @@ class TestNodeData(base.HeatTestCase):
         calls = parses.call_count
         self.assertIsNot(first, index.users('t1', stack.defn))
         self.assertLess(calls, parses.call_count)
+
+
+def wide(n):
+    """n resources, each reading the attributes of the one before it."""
+    resources = {'r0': {'type': 'OS::Heat::TestResource'}}
+    for i in range(1, n):
+        resources['r%d' % i] = {
+            'type': 'OS::Heat::TestResource',
+            'properties': {'value': {'list_join': ['-', [
+                {'get_attr': ['r%d' % (i - 1), 'output']},
+                {'get_attr': ['r%d' % (i - 1), 'attr1']}]]}}}
+    return {'heat_template_version': '2018-08-31', 'resources': resources,
+            'outputs': {'o': {'value': {'get_attr': ['r0', 'output']}}}}
+
+
+class TestValidation(base.HeatTestCase):
+    """A stack's validation gathers the same resource data, in O(N)."""
+
+    def setUp(self):
+        super().setUp()
+        self.reads = self.patchobject(
+            rsrc_defn.ResourceDefinition, 'dep_attrs', autospec=True,
+            side_effect=rsrc_defn.ResourceDefinition.dep_attrs)
+        self.addCleanup(definitions.VALIDATION.activate_everywhere, None)
+
+    def gathered(self, template, everywhere):
+        """Return the resource data validation gathers, and its reads."""
+        stack = parse(template)
+        definitions.VALIDATION.activate_everywhere(everywhere)
+        before = self.reads.call_count
+        stack._update_all_resource_data(for_resources=True, for_outputs=True)
+        data = {name: stack.defn._resource_data[name].as_dict()
+                for name in stack.defn.enabled_rsrc_names()}
+        return data, self.reads.call_count - before
+
+    def test_same_as_heat(self):
+        for template in (HOT, CFN, wide(6), dict(HOT, outputs={
+                'o': {'value': {'get_attr': ['c', 'output']}}})):
+            heat, _ = self.gathered(template, None)
+            ours, _ = self.gathered(template, True)
+            self.assertEqual(heat, ours)
+        # b's output is read by c: it is part of b's data.
+        self.assertIn('output', ours['b']['attrs'])
+
+    def test_linear_in_resources(self):
+        _, heat_small = self.gathered(wide(20), None)
+        _, heat_big = self.gathered(wide(40), None)
+        _, ours_small = self.gathered(wide(20), True)
+        _, ours_big = self.gathered(wide(40), True)
+        # Heat reads every definition for every resource: 4x for 2x N.
+        self.assertGreater(heat_big, 3.5 * heat_small)
+        self.assertLess(ours_big, 2.5 * ours_small)
+        self.assertLess(ours_big, heat_big / 5)
+
+    def test_inactive_is_heat(self):
+        stack = parse(HOT)
+        own = self.patchobject(definitions, 'attribute_users')
+        stack._update_all_resource_data(for_resources=True, for_outputs=True)
+        own.assert_not_called()
