@@ -196,13 +196,22 @@ class _Referencing(object):
 INDEX = ReferenceIndex()
 
 
+def _node_data(rsrc, users, **kwargs):
+    """``rsrc.node_data()`` reading only its users' definitions.
+
+    :param users: an :func:`attribute_users` of the resource's stack.
+    """
+    return rsrc.node_data(
+        stk_defn=_Referencing(rsrc.stack.defn, users.get(rsrc.name, ())),
+        **kwargs)
+
+
 def node_data(rsrc, traversal_id):
     """``rsrc.node_data()``, reading only the definitions that use it."""
     stk_defn = rsrc.stack.defn
     if stk_defn.t.id is None:
         return rsrc.node_data()
-    users = INDEX.users(traversal_id, stk_defn).get(rsrc.name, ())
-    return rsrc.node_data(stk_defn=_Referencing(stk_defn, users))
+    return _node_data(rsrc, INDEX.users(traversal_id, stk_defn))
 
 
 def _update_all_resource_data(heat_method, _active, stack, for_resources,
@@ -219,9 +228,8 @@ def _update_all_resource_data(heat_method, _active, stack, for_resources,
         return heat_method(stack, for_resources, for_outputs)
     users = attribute_users(stack.defn)
     for rsrc in stack._explicit_dependencies():
-        data = rsrc.node_data(
-            stk_defn=_Referencing(stack.defn, users.get(rsrc.name, ())),
-            for_resources=for_resources, for_outputs=for_outputs)
+        data = _node_data(rsrc, users, for_resources=for_resources,
+                          for_outputs=for_outputs)
         stk_defn.update_resource_data(stack.defn, rsrc.name, data)
 
 
