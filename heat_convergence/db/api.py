@@ -284,11 +284,12 @@ def deliver(context, traversal_id, deliveries, done=None):
         results = _deliver_all(context, traversal_id, ordered, done)
     except db_exception.DBDuplicateEntry:
         results = []
-        for i, delivery in enumerate(ordered):
+        for delivery in ordered:
             try:
+                # Each replay marks the sender done again: the first one
+                # may be the duplicate, whose transaction rolls back.
                 results.append(_deliver_all(context, traversal_id,
-                                            [delivery],
-                                            done if i == 0 else None))
+                                            [delivery], done))
             except db_exception.DBDuplicateEntry:
                 results.append([False])
         results = [r[0] for r in results]

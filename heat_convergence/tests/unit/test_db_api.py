@@ -159,6 +159,20 @@ class TestDeliver(DBAPITestCase):
         self.assertEqual(1, self.node_row('t1', N('3', True)).pending)
         self.assertEqual(models.DONE, self.node_row('t1', N('1', True)).state)
 
+    def test_replay_marks_sender_done_after_a_first_duplicate(self):
+        # The duplicate comes first in the lock order: its replay rolls
+        # back, and the sender must still end DONE.
+        self.create('t2', [node(1, 0), node(3, 2), node(4, 1)])
+        api.claim(self.ctx, 't2', N('1', True), 'engine-a')
+        dup = D(N('3', True), N('1', True), None, None, False)
+        api.deliver(self.ctx, 't2', [dup])
+        results = api.deliver(
+            self.ctx, 't2',
+            [D(N('4', True), N('1', True), None, None, False), dup],
+            done=N('1', True))
+        self.assertEqual([True, False], results)
+        self.assertEqual(models.DONE, self.node_row('t2', N('1', True)).state)
+
     def test_gone(self):
         api.traversal_delete(self.ctx, 't1')
         self.assertEqual([api.GONE], api.deliver(
