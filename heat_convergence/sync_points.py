@@ -189,20 +189,30 @@ def poke(cnxt, traversal_id, node):
 
 
 def deliver(cnxt, traversal_id, sender, deliveries, failures=None,
-            skip=False):
+            skip=False, claim_for=None):
     """Mark ``sender`` done and deliver to its successors atomically.
 
     :param deliveries: (target key, data) pairs; a target is a
         ConvergenceNode-like tuple or the result of :func:`stack_key`.
-    :returns: one result per delivery: True (the target became ready),
-        False, or GONE (the traversal no longer exists).
+    :param claim_for: optionally, the sender's engine id: the first
+        resource node made ready is claimed for it in the same transaction
+        (see :func:`heat_convergence.db.api.deliver`).
+    :returns: one result per delivery: True (the target became ready), its
+        :class:`NodeInputs` (it became ready and was claimed), False, or
+        GONE (the traversal no longer exists).
     """
     sender_key = key(sender)
-    return db_api.deliver(cnxt, traversal_id, [
+    results = db_api.deliver(cnxt, traversal_id, [
         db_api.Delivery(target if isinstance(target, db_api.Node)
                         else key(target), sender_key, _encode(data),
-                        failures, skip)
-        for target, data in deliveries], done=sender_key)
+                        failures, skip,
+                        getattr(target, 'node_type', None) ==
+                        parser.NODE_TYPE_RESOURCE)
+        for target, data in deliveries], done=sender_key,
+        claim_for=claim_for)
+    return [NodeInputs(target, result)
+            if isinstance(result, db_api.Inputs) else result
+            for (target, _data), result in zip(deliveries, results)]
 
 
 def _encode(data):

@@ -28,12 +28,16 @@ transaction, the node's own data plus what its plan says to forward.
 A node that makes successors ready keeps one of them for its own thread
 (``[heat_convergence] run_successor_locally``) and casts the others: along
 a chain no node waits for a broker round trip, and the stack's nodes still
-spread over the engines as they fan out. A kept successor is claimed like
-any dispatched node; if the engine dies before claiming it, the periodic
-recovery dispatches it once it has been ready too long, as it does for a
-message lost in the broker.
+spread over the engines as they fan out. The kept successor is claimed in
+the transaction that made it ready (without a limit of running nodes per
+stack; with one, like any dispatched node, once the limit allows): along a
+chain, a node costs one transaction of the plugin's own less. If the
+engine dies holding it, the survivors take it over like any node it held;
+if it dies before claiming it, the periodic recovery dispatches it once it
+has been ready too long, as it does for a message lost in the broker.
 """
 
+import collections
 import contextlib
 import time
 
@@ -59,6 +63,13 @@ LOG = logging.getLogger(__name__)
 # that is not (resource_id, is_update): a replacement resource runs the node
 # of the resource it replaces.
 ENVELOPE = 'heat_convergence_node'
+
+# A ready successor a node keeps for its own thread, with the arguments of
+# its dispatch. ``inputs`` are its NodeInputs if it is claimed already (at
+# monotonic time ``claimed_at``), else None.
+FollowOn = collections.namedtuple(
+    'FollowOn', ['node', 'adopt_stack_data', 'converge', 'abandon',
+                 'inputs', 'claimed_at'])
 
 
 class ConvergenceWorkerService(heat_worker.WorkerService):
@@ -182,9 +193,13 @@ class ForwardingCheckResource(check_resource.CheckResource):
         if self.inputs.plan.get('root'):
             deliveries.append((sync_points.stack_key(stack.id), None))
 
-        results = sync_points.deliver(cnxt, current_traversal, node,
-                                      deliveries, failures=rsrc_failure,
-                                      skip=is_skip)
+        keep = (self.follow_on is None and self.driver.run_locally and
+                not self.driver.limit)
+        claimed_at = time.monotonic()
+        results = sync_points.deliver(
+            cnxt, current_traversal, node, deliveries,
+            failures=rsrc_failure, skip=is_skip,
+            claim_for=self.engine_id if keep else None)
         self.held = False
         if is_update:
             if own is None:
@@ -195,16 +210,22 @@ class ForwardingCheckResource(check_resource.CheckResource):
         if sync_points.GONE in results:
             self._superseded(cnxt, resource_id, current_traversal, rsrc)
             return
+        args = (stack.adopt_stack_data, stack.converge,
+                rsrc.abandon_in_progress)
         for (target, _data), ready in zip(deliveries, results):
-            if not ready:
+            if isinstance(ready, sync_points.NodeInputs):
+                self.follow_on = FollowOn(parser.ConvergenceNode(
+                    target.rsrc_id, target.is_update), *args,
+                    inputs=ready, claimed_at=claimed_at)
+        for (target, _data), ready in zip(deliveries, results):
+            if not ready or isinstance(ready, sync_points.NodeInputs):
                 continue
             if isinstance(target, sync_points.Successor):
-                args = (stack.adopt_stack_data, stack.converge,
-                        rsrc.abandon_in_progress)
                 if (self.follow_on is None and self.driver.run_locally and
                         target.node_type == parser.NODE_TYPE_RESOURCE):
-                    self.follow_on = (parser.ConvergenceNode(
-                        target.rsrc_id, target.is_update),) + args
+                    self.follow_on = FollowOn(parser.ConvergenceNode(
+                        target.rsrc_id, target.is_update), *args,
+                        inputs=None, claimed_at=None)
                 else:
                     self.driver.dispatch(cnxt, current_traversal, target,
                                          *args)
@@ -258,26 +279,36 @@ def run_node(driver, worker, cnxt, resource_id, current_traversal, data,
     """
     envelope = (data or {}).get(ENVELOPE)
     node = parser.ConvergenceNode(*(envelope or (resource_id, is_update)))
+    claimed = None
     while node is not None:
         with _node_scope(driver, current_traversal, node):
             follow_on = _run_node(driver, worker, cnxt, resource_id,
                                   current_traversal, envelope, node,
                                   is_update, adopt_stack_data, converge,
-                                  abandon)
-        node = None
+                                  abandon, claimed)
+        node = claimed = None
         if follow_on is not None:
-            node, adopt_stack_data, converge, abandon = follow_on
+            node, adopt_stack_data, converge, abandon = follow_on[:4]
             resource_id, is_update, envelope = (node.rsrc_id,
                                                 node.is_update, None)
+            if follow_on.inputs is not None:
+                claimed = follow_on
 
 
 def _run_node(driver, worker, cnxt, resource_id, current_traversal,
               envelope, node, is_update, adopt_stack_data, converge,
-              abandon):
-    """Run one node; return the follow-on it kept for this thread."""
-    claimed_at = time.monotonic()
-    inputs = sync_points.claim(cnxt, current_traversal, node,
-                               worker.engine_id, driver.limit)
+              abandon, claimed=None):
+    """Run one node; return the :class:`FollowOn` it kept, or None.
+
+    ``claimed`` is the node's own FollowOn if its predecessor claimed it
+    for this thread already.
+    """
+    if claimed is not None:
+        inputs, claimed_at = claimed.inputs, claimed.claimed_at
+    else:
+        claimed_at = time.monotonic()
+        inputs = sync_points.claim(cnxt, current_traversal, node,
+                                   worker.engine_id, driver.limit)
     if inputs is None:
         if envelope is not None or _superseded_replacement(
                 cnxt, current_traversal, resource_id):
@@ -328,7 +359,10 @@ def _run_node(driver, worker, cnxt, resource_id, current_traversal,
         # Send the successor this thread kept: it is ready, and nothing
         # else would run it before ready_timeout.
         if check.follow_on is not None:
-            succ, adopt_stack_data, converge, abandon = check.follow_on
+            succ, adopt_stack_data, converge, abandon = check.follow_on[:4]
+            if check.follow_on.inputs is not None:
+                sync_points.release(cnxt, current_traversal, succ,
+                                    worker.engine_id)
             check.follow_on = None
             driver.dispatch(cnxt, current_traversal, succ, adopt_stack_data,
                             converge, abandon)

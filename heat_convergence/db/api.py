@@ -52,9 +52,11 @@ ARRIVAL = models.Arrival.__table__
 # A node, as stored: (entity_id, is_update). entity_id is a string.
 Node = collections.namedtuple('Node', ['entity_id', 'is_update'])
 
-# What one predecessor delivers to a node.
+# What one predecessor delivers to a node. ``keep``: the sender's engine
+# may claim the target in the same transaction (see deliver()).
 Delivery = collections.namedtuple(
-    'Delivery', ['target', 'sender', 'data', 'failures', 'skip'])
+    'Delivery', ['target', 'sender', 'data', 'failures', 'skip', 'keep'],
+    defaults=[False])
 
 # The inputs of a node: its plan, and {sender Node: (data, failures, skip)}.
 Inputs = collections.namedtuple('Inputs', ['plan', 'arrivals'])
@@ -248,40 +250,56 @@ def _record(conn, traversal_id, delivery, now):
 
 @heat_db_api.retry_on_db_error
 @context_manager.writer.connection
-def _deliver_all(context, traversal_id, deliveries, done):
+def _deliver_all(context, traversal_id, deliveries, done, claim_for=None):
+    conn = context.connection
     now = timeutils.utcnow()
     if done is not None:
-        context.connection.execute(
+        conn.execute(
             SYNC_POINT.update().where(_node_clause(traversal_id, done))
             .values(state=models.DONE, updated_at=now))
-    return [_record(context.connection, traversal_id, d, now)
-            for d in deliveries]
+    results = [_record(conn, traversal_id, d, now) for d in deliveries]
+    if claim_for is not None:
+        for i, delivery in enumerate(deliveries):
+            if results[i] is True and delivery.keep:
+                results[i] = _claim(conn, traversal_id, delivery.target,
+                                    claim_for, now) or True
+                break
+    return results
 
 
-def deliver(context, traversal_id, deliveries, done=None):
+def deliver(context, traversal_id, deliveries, done=None, claim_for=None):
     """Record deliveries to successor nodes, atomically where possible.
 
     :param deliveries: :class:`Delivery` tuples; ``target`` and ``sender``
         are :class:`Node`.
     :param done: optionally, the sending node, marked DONE in the same
         transaction.
+    :param claim_for: optionally, the sender's engine id: the first
+        delivery marked ``keep`` that makes its target ready also claims
+        the target for that engine, as :func:`claim` would right after,
+        without a transaction of its own. Only for traversals without a
+        limit of running nodes (a claim under a limit locks the traversal
+        row first).
     :returns: one result per delivery, in order: True if it made its target
-        ready (exactly one delivery per node ever gets True), False if the
-        target still waits or had already counted this sender, GONE if the
-        target does not exist (its traversal was superseded or cancelled).
+        ready (exactly one delivery per node ever gets True), the target's
+        :class:`Inputs` if it also claimed it, False if the target still
+        waits or had already counted this sender, GONE if the target does
+        not exist (its traversal was superseded or cancelled).
 
     All deliveries share one transaction, taking their row locks in a fixed
     order so that concurrent senders cannot deadlock. A sender that had
     already delivered (a redelivered message, or a node resumed after its
     engine died) violates the arrival key; the batch is then rolled back and
-    replayed one delivery per transaction, skipping the duplicates.
+    replayed one delivery per transaction, skipping the duplicates, and
+    claiming nothing.
     """
     order = sorted(range(len(deliveries)),
                    key=lambda i: (deliveries[i].target.entity_id,
                                   deliveries[i].target.is_update))
     ordered = [deliveries[i] for i in order]
     try:
-        results = _deliver_all(context, traversal_id, ordered, done)
+        results = _deliver_all(context, traversal_id, ordered, done,
+                               claim_for)
     except db_exception.DBDuplicateEntry:
         results = []
         for delivery in ordered:
@@ -318,6 +336,10 @@ def claim(context, traversal_id, node, engine_id, limit=0):
             SYNC_POINT.c.state == models.READY).values(
                 state=models.THROTTLED, updated_at=now))
         return None
+    return _claim(conn, traversal_id, node, engine_id, now)
+
+
+def _claim(conn, traversal_id, node, engine_id, now):
     claimed = conn.execute(
         SYNC_POINT.update()
         .where(_node_clause(traversal_id, node),

@@ -17,6 +17,7 @@ from heat_convergence.tests.unit import test_db_api
 
 for _backend in ('mysql', 'postgresql'):
     for _case in (test_db_api.TestTraversalCreate, test_db_api.TestDeliver,
+                  test_db_api.TestDeliverAndClaim,
                   test_db_api.TestClaims, test_db_api.TestLimit,
                   test_db_api.TestDelete):
         _name = '%s_%s' % (_case.__name__, _backend)

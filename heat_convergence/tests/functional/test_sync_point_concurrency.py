@@ -17,7 +17,10 @@ k arrivals at the same moment, from threads of this process or from threads
 of several worker processes, against a real database. The node must become
 ready exactly once, in the arrival that committed last (the caller that is
 told "ready" must already see all k inputs), and the database must hold
-pending = 0, state READY and exactly k arrivals.
+pending = 0, state READY and exactly k arrivals. In every other trial, each
+sender also asks to claim the node for its own engine in the same
+transaction (as a node keeping its successor does): the node must then be
+RUNNING, held by the engine of the one arrival told it was ready.
 
 HC_TEST_SYNC_TRIALS (default 1000) trials run per backend: 30% with all
 arrivals from threads of one process, 70% from threads of eight processes.
@@ -76,18 +79,29 @@ def start_trial(k, stack_id):
     return traversal_id
 
 
-def arrive(traversal_id, sender, go):
-    """Deliver one arrival once ``go`` is set; return (ready, inputs seen)."""
+def engine(sender):
+    return 'engine-%d' % sender
+
+
+def arrive(traversal_id, sender, go, claim=False):
+    """Deliver one arrival once ``go`` is set; return (ready, inputs seen).
+
+    With ``claim``, the arrival also claims the node for its sender's
+    engine if it makes the node ready: ``ready`` is then the sender.
+    """
     go.wait()
     ctx = context.get_admin_context()
     ready = api.deliver(ctx, traversal_id, [api.Delivery(
         TARGET, api.Node(str(sender), True), {'sender': sender}, None,
-        False)])[0]
-    seen = None
-    if ready:
-        seen = sorted(d['sender'] for d, _, _ in
-                      api.inputs(ctx, traversal_id, TARGET).arrivals.values())
-    return ready, seen
+        False, claim)], claim_for=engine(sender) if claim else None)[0]
+    if not ready:
+        return ready, None
+    inputs = ready
+    if claim:
+        ready = sender
+    else:
+        inputs = api.inputs(ctx, traversal_id, TARGET)
+    return ready, sorted(d['sender'] for d, _, _ in inputs.arrivals.values())
 
 
 def worker_process(url, jobs, results, go):
@@ -101,8 +115,9 @@ def worker_process(url, jobs, results, go):
         job = jobs.get()
         if job is None:
             break
-        traversal_id, senders = job
-        futures = [pool.submit(arrive, traversal_id, s, go) for s in senders]
+        traversal_id, senders, claim = job
+        futures = [pool.submit(arrive, traversal_id, s, go, claim)
+                   for s in senders]
         results.put('armed')
         results.put([f.result() for f in futures])
     pool.shutdown()
@@ -133,37 +148,43 @@ class TestConcurrentArrivals(testtools.TestCase):
             self.backend, max_pool_size=CONNECTIONS, max_overflow=0))
         self.stack = stack_rows.create_stack(context.get_admin_context())
 
-    def check_trial(self, traversal_id, k, outcomes):
-        ready = [seen for is_ready, seen in outcomes if is_ready]
+    def check_trial(self, traversal_id, k, outcomes, claim):
+        ready = [(is_ready, seen) for is_ready, seen in outcomes
+                 if is_ready is not False]
         self.assertEqual(1, len(ready), 'k=%d: ready %d times' %
                          (k, len(ready)))
-        self.assertEqual(list(range(k)), ready[0],
+        winner, seen = ready[0]
+        self.assertEqual(list(range(k)), seen,
                          'the ready arrival did not see every input')
-        self.assertEqual(0, sum(1 for is_ready, _ in outcomes
-                                if is_ready is None))
         with self.db.engine.connect() as conn:
             node = conn.execute(sa.select(api.SYNC_POINT).where(
                 api.SYNC_POINT.c.traversal_id == traversal_id)).one()
             arrivals = conn.execute(sa.select(sa.func.count()).where(
                 api.ARRIVAL.c.traversal_id == traversal_id)).scalar()
-        self.assertEqual((0, models.READY, k),
-                         (node.pending, node.state, arrivals))
+        if claim:
+            expected = (models.RUNNING, engine(winner))
+        else:
+            expected = (models.READY, None)
+        self.assertEqual((0, k) + expected,
+                         (node.pending, arrivals, node.state,
+                          node.engine_id))
 
     def test_threads(self):
         pool = concurrent.futures.ThreadPoolExecutor(MAX_K + 8)
         self.addCleanup(pool.shutdown)
-        for k in trial_sizes(1, 0.3):
+        for i, k in enumerate(trial_sizes(1, 0.3)):
+            claim = bool(i % 2)
             traversal_id = start_trial(k, self.stack.id)
             go = threading.Event()
             # Some senders deliver twice: a redelivered message must not
             # count again, even when both copies race.
             senders = list(range(k)) + random.sample(range(k), min(k, 8))
             random.shuffle(senders)
-            futures = [pool.submit(arrive, traversal_id, s, go)
+            futures = [pool.submit(arrive, traversal_id, s, go, claim)
                        for s in senders]
             go.set()
             outcomes = [f.result() for f in futures]
-            self.check_trial(traversal_id, k, outcomes)
+            self.check_trial(traversal_id, k, outcomes, claim)
 
     def test_processes(self):
         spawn = multiprocessing.get_context('spawn')
@@ -176,19 +197,20 @@ class TestConcurrentArrivals(testtools.TestCase):
             proc.start()
             workers.append((proc, jobs, results))
         self.addCleanup(self.stop_workers, workers)
-        for k in trial_sizes(2, 0.7):
+        for trial, k in enumerate(trial_sizes(2, 0.7)):
+            claim = bool(trial % 2)
             traversal_id = start_trial(k, self.stack.id)
             go.clear()
             senders = list(range(k))
             for i, (_, jobs, _) in enumerate(workers):
-                jobs.put((traversal_id, senders[i::PROCESSES]))
+                jobs.put((traversal_id, senders[i::PROCESSES], claim))
             for _, _, results in workers:
                 self.assertEqual('armed', results.get(timeout=60))
             go.set()
             outcomes = []
             for _, _, results in workers:
                 outcomes.extend(results.get(timeout=120))
-            self.check_trial(traversal_id, k, outcomes)
+            self.check_trial(traversal_id, k, outcomes, claim)
 
     @staticmethod
     def stop_workers(workers):

@@ -190,6 +190,64 @@ class TestDeliver(DBAPITestCase):
              if not s.startswith(('BEGIN', 'COMMIT', 'SELECT 1'))]))
 
 
+class TestDeliverAndClaim(DBAPITestCase):
+    """A sender's engine claims a successor it made ready, in one go."""
+
+    def setUp(self):
+        super().setUp()
+        self.create('t1', [node(1, 0), node(2, 0), node(3, 2), node(4, 1),
+                           node(5, 1)])
+        api.claim(self.ctx, 't1', N('1', True), 'engine-a')
+
+    def deliver(self, sender, targets, keep=True):
+        return api.deliver(
+            self.ctx, 't1',
+            [D(N(t, True), N(sender, True), {'from': sender}, None, False,
+               keep) for t in targets],
+            done=N(sender, True), claim_for='engine-a')
+
+    def test_claims_the_first_kept_ready_target(self):
+        results = self.deliver('1', ['5', '3', '4'])
+        # 3 still waits for 2; 4 is claimed (first in the lock order), 5 is
+        # only made ready, for the caller to dispatch.
+        self.assertEqual(False, results[1])
+        self.assertIs(True, results[0])
+        self.assertEqual({N('1', True): ({'from': '1'}, None, False)},
+                         results[2].arrivals)
+        row = self.node_row('t1', N('4', True))
+        self.assertEqual((models.RUNNING, 'engine-a'),
+                         (row.state, row.engine_id))
+        self.assertEqual(models.READY, self.node_row('t1', N('5', True)).state)
+        self.assertIsNone(api.claim(self.ctx, 't1', N('4', True), 'engine-b'))
+
+    def test_not_kept_is_not_claimed(self):
+        self.assertEqual([True], self.deliver('1', ['4'], keep=False))
+        self.assertEqual(models.READY, self.node_row('t1', N('4', True)).state)
+
+    def test_waiting_target_is_not_claimed(self):
+        self.assertEqual([False], self.deliver('1', ['3']))
+        self.assertEqual(models.WAITING,
+                         self.node_row('t1', N('3', True)).state)
+
+    def test_last_arrival_claims(self):
+        self.deliver('1', ['3'])
+        api.claim(self.ctx, 't1', N('2', True), 'engine-b')
+        inputs, = self.deliver('2', ['3'])
+        self.assertEqual({N('1', True), N('2', True)}, set(inputs.arrivals))
+        self.assertEqual(models.RUNNING,
+                         self.node_row('t1', N('3', True)).state)
+
+    def test_duplicate_replay_claims_nothing(self):
+        # 3 has counted 1 already: the batch is replayed one by one.
+        api.deliver(self.ctx, 't1', [D(N('3', True), N('1', True), None,
+                                       None, False)])
+        results = self.deliver('1', ['4', '3'])
+        self.assertEqual([True, False], results)
+        self.assertEqual(models.READY, self.node_row('t1', N('4', True)).state)
+        self.assertEqual(1, self.node_row('t1', N('3', True)).pending)
+        self.assertEqual(models.DONE, self.node_row('t1', N('1', True)).state)
+
+
 class TestClaims(DBAPITestCase):
 
     def setUp(self):

@@ -82,8 +82,9 @@ class RunSuccessorLocally(base.HeatTestCase):
     """A node runs the successor it made ready in its own thread.
 
     The dense_graph scenario reduces to a chain of 8: with the option, its
-    create takes one message (the leaf's) instead of one per node, and the
-    scenario's checks of every resource's values still pass.
+    create takes one message (the leaf's) instead of one per node, each
+    node after the leaf is claimed in the transaction that made it ready,
+    and the scenario's checks of every resource's values still pass.
     """
 
     def setUp(self):
@@ -92,19 +93,39 @@ class RunSuccessorLocally(base.HeatTestCase):
         self.useFixture(scenario_harness.DriverBinding(
             reduced.ReducedDriver(cfg.CONF)))
 
-    def create_casts(self, local):
-        """Run dense_graph; return how many messages its create sent."""
+    def create_casts(self, local, limit=0):
+        """Run dense_graph; return its create's messages and claims.
+
+        The claims counted are those made in a transaction of their own
+        (``db_api.claim``), not in the delivery that made a node ready.
+        """
         cfg.CONF.set_override('run_successor_locally', local,
                               group='heat_convergence')
+        cfg.CONF.set_override('max_concurrent_resources_per_stack', limit,
+                              group='heat_convergence')
         self.framework.casts.reset_mock()
+        claims = []
+        claim = db_api.claim
+
+        def record(cnxt, traversal_id, *args, **kwargs):
+            claims.append(traversal_id)
+            return claim(cnxt, traversal_id, *args, **kwargs)
+
+        self.patchobject(db_api, 'claim', side_effect=record)
         self.framework.run_scenario(self, 'dense_graph', os.path.join(
             scenario_harness.SCENARIO_DIR, 'dense_graph.py'))
         traversals = [call.args[2]
                       for call in self.framework.casts.call_args_list]
-        return traversals.count(traversals[0])
+        return (traversals.count(traversals[0]),
+                claims.count(traversals[0]))
 
     def test_chain_in_one_message(self):
-        self.assertEqual(1, self.create_casts(local=True))
+        # One claim for the leaf and one for the stack's completion: every
+        # other node was claimed by the delivery that made it ready.
+        self.assertEqual((1, 2), self.create_casts(local=True))
+
+    def test_claims_of_their_own_under_a_limit(self):
+        self.assertEqual((1, 9), self.create_casts(local=True, limit=4))
 
     def test_one_message_per_node_without(self):
-        self.assertEqual(8, self.create_casts(local=False))
+        self.assertEqual((8, 9), self.create_casts(local=False))
