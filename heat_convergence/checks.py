@@ -40,6 +40,7 @@ SUPPORTED_HEAT_MAJOR = 27
 HEAT_NAMES = (
     (stack.Stack, '_converge_create_or_update'),
     (stack.Stack, '_update_or_store_resources'),
+    (stack.Stack, '_db_resources_get'),
     (stack.Stack, '_compute_convg_dependencies'),
     (stack.Stack, 'converge_stack'),
     (stack.Stack, '_update_all_resource_data'),

@@ -55,12 +55,26 @@ def reduced_graph(stack, current_resources):
     return full.reduced(), consumes, full.edge_count()
 
 
+def _read_resource_rows_once(stack):
+    """Read the stack's resource rows once, even when there are none.
+
+    Heat builds every resource of the template before it stores them, and
+    each looks its row up by name through ``Stack._db_resources_get``,
+    which keeps the rows it reads but not an empty answer: creating a stack
+    of N resources asked the database N times for rows that do not exist
+    yet. No row is stored between those lookups.
+    """
+    if not stack._db_resources_get():
+        stack._db_resources = {}
+
+
 def start(stack, driver, pre_converge=None, abandon=False):
     """Run the traversal ``stack.current_traversal`` over the reduced graph.
 
     Wrapped in Heat's ``reset_state_on_error`` by the caller, as Heat wraps
     ``_converge_create_or_update``.
     """
+    _read_resource_rows_once(stack)
     current_resources = stack._update_or_store_resources()
     deps, consumes, full_edges = reduced_graph(stack, current_resources)
     routes = routing.plan(deps.graph(), consumes)
