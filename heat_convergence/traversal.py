@@ -25,6 +25,7 @@ root has reported.
 
 import datetime
 
+from heat.db import api as heat_db_api
 from oslo_log import log as logging
 
 from heat_convergence import graph
@@ -55,17 +56,24 @@ def reduced_graph(stack, current_resources):
     return full.reduced(), consumes, full.edge_count()
 
 
-def _read_resource_rows_once(stack):
-    """Read the stack's resource rows once, even when there are none.
+def store_resources(stack):
+    """Heat's ``_update_or_store_resources``, in one transaction.
 
-    Heat builds every resource of the template before it stores them, and
-    each looks its row up by name through ``Stack._db_resources_get``,
-    which keeps the rows it reads but not an empty answer: creating a stack
-    of N resources asked the database N times for rows that do not exist
-    yet. No row is stored between those lookups.
+    Heat stores each new resource's row in a transaction of its own (a
+    create of N resources committed N times) and, before that, builds
+    every resource of the template, each looking its row up by name through
+    ``Stack._db_resources_get``, which keeps the rows it reads but not an
+    empty answer: a create asked the database N times for rows that do not
+    exist yet. Here the rows are read once, the empty answer kept (no row
+    is stored between those lookups), and Heat's stores join one
+    transaction: all of the traversal's new rows are stored, or none.
+
+    :returns: what Heat's method returns, {name: resource or row}.
     """
-    if not stack._db_resources_get():
-        stack._db_resources = {}
+    with heat_db_api.context_manager.writer.using(stack.context):
+        if not stack._db_resources_get():
+            stack._db_resources = {}
+        return stack._update_or_store_resources()
 
 
 def start(stack, driver, pre_converge=None, abandon=False):
@@ -74,8 +82,7 @@ def start(stack, driver, pre_converge=None, abandon=False):
     Wrapped in Heat's ``reset_state_on_error`` by the caller, as Heat wraps
     ``_converge_create_or_update``.
     """
-    _read_resource_rows_once(stack)
-    current_resources = stack._update_or_store_resources()
+    current_resources = store_resources(stack)
     deps, consumes, full_edges = reduced_graph(stack, current_resources)
     routes = routing.plan(deps.graph(), consumes)
     stack._convg_deps = deps

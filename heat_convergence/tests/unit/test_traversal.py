@@ -12,10 +12,12 @@
 
 """The start of a traversal: what it reads from the database."""
 
+from heat.db import api as heat_db_api
 from heat.engine import stack as parser
 from heat.engine import template
 from heat.objects import resource as resource_objects
 from heat.tests import utils
+import sqlalchemy as sa
 
 from heat_convergence.tests import base
 from heat_convergence import traversal
@@ -53,32 +55,65 @@ class TestResourceRows(base.HeatTestCase):
         stack.store()
         return stack
 
-    def store_resources(self, stack, read_once):
+    def store_resources(self, stack, ours=True):
+        """Store the stack's resources; count reads and commits."""
         del self.reads[:]
-        if read_once:
-            traversal._read_resource_rows_once(stack)
-        return stack._update_or_store_resources()
+        commits = []
+        engine = heat_db_api.get_engine()
 
-    def test_create_reads_rows_once(self):
+        def commit(conn):
+            commits.append(conn)
+
+        sa.event.listen(engine, 'commit', commit)
+        try:
+            if ours:
+                return traversal.store_resources(stack)
+            return stack._update_or_store_resources()
+        finally:
+            sa.event.remove(engine, 'commit', commit)
+            self.commits = len(commits)
+
+    def test_create_reads_rows_once_and_commits_once(self):
         stack = self.new_stack(self.names)
-        stored = self.store_resources(stack, read_once=True)
+        stored = self.store_resources(stack)
         self.assertEqual([stack.id], self.reads)
+        self.assertEqual(1, self.commits)
         self.assertEqual(sorted(self.names), sorted(stored))
-        self.assertEqual(sorted(self.names), sorted(
-            resource_objects.Resource.get_all_by_stack(self.ctx, stack.id)))
+        rows = resource_objects.Resource.get_all_by_stack(self.ctx, stack.id)
+        self.assertEqual(sorted(self.names), sorted(rows))
+        self.assertEqual({name: stored[name].id for name in self.names},
+                         {name: rows[name].id for name in self.names})
 
-    def test_heat_reads_once_per_resource(self):
-        # What the function is for: Heat alone asks N times.
+    def test_heat_reads_and_commits_once_per_resource(self):
+        # What the function is for: Heat alone asks and commits N times.
         stack = self.new_stack(self.names)
-        self.store_resources(stack, read_once=False)
+        self.store_resources(stack, ours=False)
         self.assertEqual(N, len(self.reads))
+        self.assertEqual(N, self.commits)
+
+    def test_all_or_nothing(self):
+        stack = self.new_stack(self.names)
+        create = resource_objects.Resource.create
+        calls = []
+
+        def fail_late(cnxt, values):
+            calls.append(values['name'])
+            if len(calls) == N // 2:
+                raise RuntimeError('database gone')
+            return create(cnxt, values)
+
+        self.patchobject(resource_objects.Resource, 'create',
+                         side_effect=fail_late)
+        self.assertRaises(RuntimeError, self.store_resources, stack)
+        self.assertEqual({}, resource_objects.Resource.get_all_by_stack(
+            self.ctx, stack.id))
 
     def test_update_finds_the_stored_rows(self):
         stack = self.new_stack(self.names)
-        created = self.store_resources(stack, read_once=True)
+        created = self.store_resources(stack)
         # The next traversal of the same stack, with one more resource.
         again = self.new_stack(self.names + ['extra'], stack_id=stack.id)
-        stored = self.store_resources(again, read_once=True)
+        stored = self.store_resources(again)
         self.assertEqual([stack.id], self.reads)
         self.assertEqual({name: created[name].id for name in self.names},
                          {name: stored[name].id for name in self.names})
