@@ -26,6 +26,7 @@ root has reported.
 import datetime
 
 from heat.db import api as heat_db_api
+from heat.engine import stack as parser
 from oslo_log import log as logging
 
 from heat_convergence import graph
@@ -38,22 +39,38 @@ LOG = logging.getLogger(__name__)
 def reduced_graph(stack, current_resources):
     """Compute the stack's convergence graph and reduce it.
 
-    Heat's ``_compute_convg_dependencies`` builds the graph; it is given
-    our ``Dependencies`` type, whose O(1) membership test turns Heat's
-    per-resource ``node in graph`` from a full sort into a lookup.
+    Heat's ``_compute_convg_dependencies`` builds the graph from the
+    template's dependencies, adding the cleanup nodes and edges of the
+    resources already stored. It is given the template's dependencies
+    already reduced, as our ``Dependencies`` type (whose O(1) membership
+    test turns Heat's per-resource ``node in graph`` from a full sort into a
+    lookup), and the result is reduced again: adding edges to a reduced
+    graph does not change what reaches what, and a graph without cycles has
+    exactly one transitive reduction, so this is the reduction of Heat's
+    full graph, without Heat translating every template edge (O(N^2) of
+    them in a dense stack) into it first.
 
     :returns: (reduced Dependencies, {update node: the update nodes whose
-        data it consumes}, number of edges before the reduction). The
+        data it consumes}, number of edges of Heat's full graph). The
         consumed nodes are the node's direct requirements in the full
-        graph, i.e. exactly what Heat would have sent it.
+        graph, i.e. exactly what Heat would have sent it: its template
+        requirements (Heat adds no edge between two update nodes).
     """
     template_deps = graph.Dependencies(stack.dependencies.graph().edges())
-    stack._compute_convg_dependencies(stack.ext_rsrcs_db, template_deps,
+    reduced_template = template_deps.reduced()
+    stack._compute_convg_dependencies(stack.ext_rsrcs_db, reduced_template,
                                       current_resources)
-    full = stack._convg_deps
-    consumes = {node: [r for r in full.requires(node) if r.is_update]
-                for node in full._graph if node.is_update}
-    return full.reduced(), consumes, full.edge_count()
+
+    def update_node(rsrc):
+        return parser.ConvergenceNode(current_resources[rsrc.name].id, True)
+
+    consumes = {update_node(rsrc): [update_node(r)
+                                    for r in template_deps.requires(rsrc)]
+                for rsrc in template_deps}
+    convg = stack._convg_deps
+    full_edges = (convg.edge_count() - reduced_template.edge_count() +
+                  template_deps.edge_count())
+    return convg.reduced(), consumes, full_edges
 
 
 def store_resources(stack):

@@ -19,6 +19,7 @@ from heat.objects import resource as resource_objects
 from heat.tests import utils
 import sqlalchemy as sa
 
+from heat_convergence import graph
 from heat_convergence.tests import base
 from heat_convergence import traversal
 
@@ -118,3 +119,71 @@ class TestResourceRows(base.HeatTestCase):
         self.assertEqual({name: created[name].id for name in self.names},
                          {name: stored[name].id for name in self.names})
         self.assertIsNotNone(stored['extra'].id)
+
+
+def dense(names):
+    """r(i) depends on every r(j < i)."""
+    return {'heat_template_version': '2015-04-30',
+            'resources': {name: {'type': 'OS::Heat::None',
+                                 'depends_on': names[:i]}
+                          for i, name in enumerate(names)}}
+
+
+class TestReducedGraph(base.HeatTestCase):
+    """The reduced graph is the reduction of Heat's full graph."""
+
+    def setUp(self):
+        super().setUp()
+        self.ctx = utils.dummy_context()
+
+    def load(self, tmpl, stack_id=None):
+        stack = parser.Stack(self.ctx, 'dense', template.Template(tmpl),
+                             stack_id=stack_id)
+        stack.store()
+        current = traversal.store_resources(stack)
+        return stack, current
+
+    def heats(self, stack, current):
+        """Heat's full graph, reduced afterwards, and what nodes consume."""
+        deps = graph.Dependencies(stack.dependencies.graph().edges())
+        stack._compute_convg_dependencies(stack.ext_rsrcs_db, deps, current)
+        full = stack._convg_deps
+        consumes = {node: sorted(r for r in full.requires(node)
+                                 if r.is_update)
+                    for node in full._graph if node.is_update}
+        return sorted(full.reduced().edges()), consumes, full.edge_count()
+
+    def ours(self, stack, current):
+        reduced, consumes, edges = traversal.reduced_graph(stack, current)
+        return (sorted(reduced.edges()),
+                {k: sorted(v) for k, v in consumes.items()}, edges)
+
+    def test_create(self):
+        names = ['r%02d' % i for i in range(12)]
+        stack, current = self.load(dense(names))
+        expected = self.heats(stack, current)
+        self.assertEqual(66, expected[2])
+        self.assertEqual(11, len([e for e in expected[0]
+                                  if e[1] is not None]))
+        self.assertEqual(expected, self.ours(stack, current))
+
+    def test_update_with_stored_resources(self):
+        names = ['r%02d' % i for i in range(8)]
+        stack, current = self.load(dense(names))
+        ids = {name: current[name].id for name in names}
+        # What earlier traversals stored: each row's requirements, and one
+        # resource that replaced another.
+        for i, name in enumerate(names):
+            resource_objects.Resource.update_by_id(
+                self.ctx, ids[name],
+                {'requires': [ids[n] for n in names[:i]]})
+        resource_objects.Resource.update_by_id(
+            self.ctx, ids['r07'], {'replaces': ids['r03']})
+        # The update drops r05 and adds x, which depends on r06 and r01.
+        tmpl = dense([n for n in names if n != 'r05'])
+        tmpl['resources']['x'] = {'type': 'OS::Heat::None',
+                                  'depends_on': ['r06', 'r01']}
+        again, current = self.load(tmpl, stack_id=stack.id)
+        self.assertNotEqual({}, again.ext_rsrcs_db)
+        self.assertEqual(self.heats(again, current),
+                         self.ours(again, current))
