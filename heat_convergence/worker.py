@@ -193,8 +193,7 @@ class ForwardingCheckResource(check_resource.CheckResource):
         if self.inputs.plan.get('root'):
             deliveries.append((sync_points.stack_key(stack.id), None))
 
-        keep = (self.follow_on is None and self.driver.run_locally and
-                not self.driver.limit)
+        keep = self.driver.run_locally and not self.driver.limit
         claimed_at = time.monotonic()
         results = sync_points.deliver(
             cnxt, current_traversal, node, deliveries,
