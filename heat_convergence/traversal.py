@@ -85,10 +85,15 @@ def store_resources(stack):
     is stored between those lookups), and Heat's stores join one
     transaction: all of the traversal's new rows are stored, or none.
 
+    A stack loaded by a node (a rollback started by a failed resource) is
+    in Heat's convergence check: its resources are built from the node's
+    data and never look up their rows, and Heat forbids reading them.
+
     :returns: what Heat's method returns, {name: resource or row}.
     """
     with heat_db_api.context_manager.writer.using(stack.context):
-        if not stack._db_resources_get():
+        if (not stack.in_convergence_check and
+                not stack._db_resources_get()):
             stack._db_resources = {}
         return stack._update_or_store_resources()
 

@@ -109,6 +109,18 @@ class TestResourceRows(base.HeatTestCase):
         self.assertEqual({}, resource_objects.Resource.get_all_by_stack(
             self.ctx, stack.id))
 
+    def test_stack_loaded_by_a_node(self):
+        # A rollback starts from a node's stack, built from the node's data:
+        # Heat forbids it to read resource rows, and it needs none.
+        first = self.new_stack(self.names)
+        created = self.store_resources(first)
+        stack = parser.Stack.load(self.ctx, stack_id=first.id, cache_data={})
+        self.assertTrue(stack.in_convergence_check)
+        stored = self.store_resources(stack)
+        self.assertEqual([], self.reads)
+        self.assertEqual({name: created[name].id for name in self.names},
+                         {name: stored[name].id for name in self.names})
+
     def test_update_finds_the_stored_rows(self):
         stack = self.new_stack(self.names)
         created = self.store_resources(stack)
