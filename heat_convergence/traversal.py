@@ -23,6 +23,7 @@ second between leaves).
 root has reported.
 """
 
+import contextlib
 import datetime
 
 from heat.db import api as heat_db_api
@@ -73,6 +74,11 @@ def reduced_graph(stack, current_resources):
     return convg.reduced(), consumes, full_edges
 
 
+def one_transaction():
+    """Whether a traversal's new resource rows are stored together."""
+    return heat_db_api.get_engine().dialect.name != 'sqlite'
+
+
 def store_resources(stack):
     """Heat's ``_update_or_store_resources``, in one transaction.
 
@@ -89,9 +95,17 @@ def store_resources(stack):
     in Heat's convergence check: its resources are built from the node's
     data and never look up their rows, and Heat forbids reading them.
 
+    On sqlite (the all-in-one's default) the stores keep their own
+    transactions: sqlite has one writer at a time, and a transaction held
+    over all the stores made the nodes of a running traversal fail with
+    "database is locked" when a rollback started.
+
     :returns: what Heat's method returns, {name: resource or row}.
     """
-    with heat_db_api.context_manager.writer.using(stack.context):
+    scope = contextlib.nullcontext()
+    if one_transaction():
+        scope = heat_db_api.context_manager.writer.using(stack.context)
+    with scope:
         if (not stack.in_convergence_check and
                 not stack._db_resources_get()):
             stack._db_resources = {}

@@ -24,6 +24,7 @@ from heat_convergence.tests import base
 from heat_convergence import traversal
 
 N = 20
+ONE_TRANSACTION = traversal.one_transaction
 
 
 def hot(names):
@@ -39,6 +40,9 @@ class TestResourceRows(base.HeatTestCase):
         super().setUp()
         self.ctx = utils.dummy_context()
         self.names = ['r%d' % i for i in range(N)]
+        # As on MariaDB and PostgreSQL (see test_sqlite_commits_per_row).
+        self.one_transaction = self.patchobject(
+            traversal, 'one_transaction', return_value=True)
         self.reads = []
         read = resource_objects.Resource.get_all_by_stack
 
@@ -90,6 +94,14 @@ class TestResourceRows(base.HeatTestCase):
         stack = self.new_stack(self.names)
         self.store_resources(stack, ours=False)
         self.assertEqual(N, len(self.reads))
+        self.assertEqual(N, self.commits)
+
+    def test_sqlite_commits_per_row(self):
+        self.one_transaction.side_effect = ONE_TRANSACTION
+        stack = self.new_stack(self.names)
+        self.store_resources(stack)
+        self.assertEqual('sqlite', heat_db_api.get_engine().dialect.name)
+        self.assertEqual([stack.id], self.reads)
         self.assertEqual(N, self.commits)
 
     def test_all_or_nothing(self):
