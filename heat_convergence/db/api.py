@@ -195,28 +195,36 @@ def _delete_traversals(conn, ids):
 
 # Arrivals -----------------------------------------------------------------
 
-def _decrement(conn, traversal_id, node, now):
+def _decrement(conn, traversal_id, node, now, claim_for=None):
     """Count one arrival at ``node``; return its new ``pending`` or None.
 
-    None means no row matched: the node is gone or was already ready. The
-    SET clause is ordered so that MySQL, which evaluates assignments left to
-    right, computes the new state from the old counter like PostgreSQL does.
-    The new counter comes back with the statement where the database can:
-    UPDATE ... RETURNING (PostgreSQL, sqlite), or LAST_INSERT_ID(expr) in
-    the reply of the UPDATE itself (MySQL).
+    None means no row matched: the node is gone or was already ready. With
+    ``claim_for``, the arrival that makes the node ready also takes it
+    RUNNING for that engine, in the same statement, instead of leaving it
+    READY for :func:`claim`. The SET clause is ordered so that MySQL, which
+    evaluates assignments left to right, computes the new state and owner
+    from the old counter like PostgreSQL does. The new counter comes back
+    with the statement where the database can: UPDATE ... RETURNING
+    (PostgreSQL, sqlite), or LAST_INSERT_ID(expr) in the reply of the
+    UPDATE itself (MySQL).
     """
     mysql = conn.dialect.name == 'mysql'
+    ready = SYNC_POINT.c.pending == 1
     pending = SYNC_POINT.c.pending - 1
     if mysql:
         pending = sa.func.last_insert_id(pending)
+    values = [(SYNC_POINT.c.state,
+               sa.case((ready, models.READY if claim_for is None
+                        else models.RUNNING), else_=SYNC_POINT.c.state))]
+    if claim_for is not None:
+        values.append((SYNC_POINT.c.engine_id,
+                       sa.case((ready, claim_for),
+                               else_=SYNC_POINT.c.engine_id)))
+    values += [(SYNC_POINT.c.pending, pending),
+               (SYNC_POINT.c.updated_at, now)]
     stmt = (SYNC_POINT.update()
             .where(_node_clause(traversal_id, node), SYNC_POINT.c.pending > 0)
-            .ordered_values(
-                (SYNC_POINT.c.state,
-                 sa.case((SYNC_POINT.c.pending == 1, models.READY),
-                         else_=SYNC_POINT.c.state)),
-                (SYNC_POINT.c.pending, pending),
-                (SYNC_POINT.c.updated_at, now)))
+            .ordered_values(*values))
     if conn.dialect.update_returning:
         return conn.execute(
             stmt.returning(SYNC_POINT.c.pending)).scalar_one_or_none()
@@ -229,9 +237,13 @@ def _decrement(conn, traversal_id, node, now):
         _node_clause(traversal_id, node))).scalar_one()
 
 
-def _record(conn, traversal_id, delivery, now):
-    """Record one delivery; return True, False or GONE (see deliver())."""
-    pending = _decrement(conn, traversal_id, delivery.target, now)
+def _record(conn, traversal_id, delivery, now, claim_for=None):
+    """Record one delivery; return True, False or GONE (see deliver()).
+
+    With ``claim_for``, True also means the target was claimed for it.
+    """
+    pending = _decrement(conn, traversal_id, delivery.target, now,
+                         claim_for)
     if pending is None:
         exists = conn.execute(sa.select(SYNC_POINT.c.state).where(
             _node_clause(traversal_id, delivery.target))).first()
@@ -257,13 +269,16 @@ def _deliver_all(context, traversal_id, deliveries, done, claim_for=None):
         conn.execute(
             SYNC_POINT.update().where(_node_clause(traversal_id, done))
             .values(state=models.DONE, updated_at=now))
-    results = [_record(conn, traversal_id, d, now) for d in deliveries]
-    if claim_for is not None:
-        for i, delivery in enumerate(deliveries):
-            if results[i] is True and delivery.keep:
-                results[i] = _claim(conn, traversal_id, delivery.target,
-                                    claim_for, now) or True
-                break
+    results = []
+    claimed = None
+    for i, delivery in enumerate(deliveries):
+        claiming = claim_for if delivery.keep and claimed is None else None
+        results.append(_record(conn, traversal_id, delivery, now, claiming))
+        if claiming is not None and results[i] is True:
+            claimed = i
+    if claimed is not None:
+        results[claimed] = _inputs(conn, traversal_id,
+                                   deliveries[claimed].target)
     return results
 
 
@@ -277,9 +292,9 @@ def deliver(context, traversal_id, deliveries, done=None, claim_for=None):
     :param claim_for: optionally, the sender's engine id: the first
         delivery marked ``keep`` that makes its target ready also claims
         the target for that engine, as :func:`claim` would right after,
-        without a transaction of its own. Only for traversals without a
-        limit of running nodes (a claim under a limit locks the traversal
-        row first).
+        in the statement that counts its arrival (see :func:`_decrement`).
+        Only for traversals without a limit of running nodes (a claim
+        under a limit locks the traversal row first).
     :returns: one result per delivery, in order: True if it made its target
         ready (exactly one delivery per node ever gets True), the target's
         :class:`Inputs` if it also claimed it, False if the target still
