@@ -321,8 +321,9 @@ def _run_node(driver, worker, cnxt, resource_id, current_traversal,
 
     resource_data = node_data.load_resources_data(
         inputs.consumed()) if is_update else {}
-    rsrc, stk_defn, stack = check_resource.load_resource(
-        cnxt, resource_id, resource_data, current_traversal, is_update)
+    with heat_db_api.context_manager.reader.using(cnxt):
+        rsrc, stk_defn, stack = check_resource.load_resource(
+            cnxt, resource_id, resource_data, current_traversal, is_update)
     msg_queue = cancellation.WakingQueue()
     check = ForwardingCheckResource(driver, worker.engine_id,
                                     worker.thread_group_mgr, msg_queue,

@@ -14,8 +14,10 @@
 
 import copy
 import os
+import threading
 
 from heat.db import api as heat_db_api
+from heat.engine import check_resource
 from heat.engine import sync_point as heat_sync_point
 from oslo_config import cfg
 import sqlalchemy as sa
@@ -129,3 +131,45 @@ class RunSuccessorLocally(base.HeatTestCase):
 
     def test_one_message_per_node_without(self):
         self.assertEqual((8, 9), self.create_casts(local=False))
+
+
+class NodeLoad(base.HeatTestCase):
+    """A node reads its resource's row and its stack's in one transaction.
+
+    Heat's ``Resource.load`` reads them in a transaction each; every
+    transaction costs a pooled connection's checkout (with oslo.db's ping)
+    and a ROLLBACK, on every node.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.framework = self.useFixture(scenario_harness.ScenarioFramework())
+        self.useFixture(scenario_harness.DriverBinding(
+            reduced.ReducedDriver(cfg.CONF)))
+
+    def test_one_transaction_per_load(self):
+        begins = []
+
+        def begin(conn):
+            begins.append(threading.get_ident())
+
+        loads = []
+        load = check_resource.load_resource
+
+        def counted(*args, **kwargs):
+            me = threading.get_ident()
+            before = begins.count(me)
+            try:
+                return load(*args, **kwargs)
+            finally:
+                loads.append(begins.count(me) - before)
+
+        self.patchobject(check_resource, 'load_resource',
+                         side_effect=counted)
+        engine = heat_db_api.get_engine()
+        sa.event.listen(engine, 'begin', begin)
+        self.addCleanup(sa.event.remove, engine, 'begin', begin)
+        self.framework.run_scenario(self, 'dense_graph', os.path.join(
+            scenario_harness.SCENARIO_DIR, 'dense_graph.py'))
+        self.assertGreater(len(loads), 8)
+        self.assertEqual({1}, set(loads))
