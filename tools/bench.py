@@ -43,11 +43,14 @@ casts per resource (oslo.messaging's CAST log lines), edges stored in
 ``current_deps``, SyncPoint statements and CAS conflicts (SyncPoint updates
 beyond one per arrival), and the engines' peak RSS. Stock Heat sleeps 1 s
 per leaf, so its sizes are capped (``--stock-max``); a workload that does
-not finish within ``--timeout`` is reported as such.
+not finish within ``--timeout`` is reported as such. Single runs vary by
+20% and more on a small shared machine: ``--repeat`` reports the median of
+several runs of the workloads that create a stack of their own.
 
     tools/bench.py                        # both sides, N = 50 and 200
     tools/bench.py --sizes 50,200,1000,2000 --side ours
     tools/bench.py --json results.json
+    tools/bench.py --workloads chain,dense --sizes 200 --repeat 5
     tools/bench.py --workloads cancel --sizes 50 --executor-threads 64
 """
 
@@ -59,6 +62,7 @@ import os
 import platform
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -80,6 +84,9 @@ DEFAULT_EXECUTOR_THREADS = 16
 # Workloads whose stock run time grows by a second per leaf, and the
 # dense graph whose stock run time grows with N^2.
 LEAFY = ('independent', 'update', 'replace', 'delete', 'fanin', 'group')
+# Workloads that create a stack of their own and delete it: ``--repeat``
+# runs them again (the others share the independent stack).
+REPEATABLE = ('chain', 'dense', 'fanin', 'group')
 
 SYNC_TABLE = re.compile(r'\b(sync_point|heat_convergence_sync_point|'
                         r'heat_convergence_arrival|heat_convergence_'
@@ -413,15 +420,19 @@ def run_workload(side, workload, n, args, general_log):
         return [measure_cancel(side, n, args)]
     name = '%s-%d' % (workload, n)
     base = 'independent-%d' % n
-    if workload in ('independent', 'chain', 'dense', 'fanin', 'group'):
+    if workload in ('independent',) + REPEATABLE:
         tmpl = build(workload, n)
-        result, stack_id = side.measure(
-            general_log, workload, n, 'CREATE',
-            lambda: side.create(name, tmpl), args.timeout)
-        side.stacks[name] = stack_id
-        if workload != 'independent':
-            cleanup(side, name, stack_id, args)
-        return [result]
+        runs = []
+        for _ in range(args.repeat if workload in REPEATABLE else 1):
+            result, stack_id = side.measure(
+                general_log, workload, n, 'CREATE',
+                lambda: side.create(name, tmpl), args.timeout)
+            runs.append(result)
+            if workload == 'independent':
+                side.stacks[name] = stack_id
+            else:
+                cleanup(side, name, stack_id, args)
+        return [median(runs)]
     stack_id = side.stacks.get(base)
     if stack_id is None:
         return [{'workload': workload, 'n': n, 'side': side.name,
@@ -441,6 +452,24 @@ def run_workload(side, workload, n, args, general_log):
     result, _ = side.measure(general_log, workload, n, action, started,
                              args.timeout)
     return [result]
+
+
+def median(runs):
+    """One result for repeated runs: the first's, with the median time.
+
+    ``runs`` lists every run's seconds; a run that did not complete makes
+    the outcome its own.
+    """
+    result = dict(runs[0])
+    if len(runs) > 1:
+        result['runs'] = [r.get('seconds') for r in runs]
+        result['seconds'] = round(statistics.median(result['runs']), 2)
+        result['peak_rss_mb'] = max(r['peak_rss_mb'] for r in runs)
+        failed = [r['outcome'] for r in runs
+                  if not r['outcome'].endswith('_COMPLETE')]
+        if failed:
+            result['outcome'] = failed[0]
+    return result
 
 
 def measure_cancel(side, n, args):
@@ -569,9 +598,15 @@ def main():
     parser.add_argument('--no-statements', action='store_true',
                         help='Do not count DB statements (MariaDB general '
                              'log).')
+    parser.add_argument('--repeat', type=int, default=1,
+                        help='Run each of %s this many times and report '
+                             'the median time (every run\'s is in the '
+                             'JSON).' % ', '.join(REPEATABLE))
     parser.add_argument('--json', help='Also write the results here.')
     args = parser.parse_args()
     exit_on_sigterm()
+    if args.repeat < 1:
+        parser.error('--repeat must be at least 1')
     unknown = set(args.workloads) - set(WORKLOADS)
     if unknown:
         parser.error('unknown workloads: %s' % ', '.join(sorted(unknown)))
@@ -594,6 +629,7 @@ def main():
               'settings': {'engines': args.engines,
                            'workers': args.workers,
                            'stock_max': args.stock_max,
+                           'repeat': args.repeat,
                            'timeout': args.timeout},
               'wall_seconds': round(time.time() - started),
               'results': results}
