@@ -57,7 +57,9 @@ class ReducedDriver(base.ConvergenceDriver):
 
     def start(self, engine):
         super().start(engine)
-        connections.skip_redundant_rollbacks(heat_db_api.get_engine())
+        db_engine = heat_db_api.get_engine()
+        connections.skip_redundant_rollbacks(db_engine)
+        connections.ping_idle_connections_only(db_engine)
         definitions.VALIDATION.activate_everywhere()
         self.recovery = recovery.Recovery(self)
         self.recovery.start()

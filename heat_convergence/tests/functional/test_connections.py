@@ -10,8 +10,11 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Connections return to the pool without a redundant ROLLBACK, safely."""
+"""Pooled connections without redundant round trips, safely."""
 
+from unittest import mock
+
+import fixtures
 import sqlalchemy as sa
 import testscenarios
 import testtools
@@ -78,6 +81,70 @@ class TestSkipRedundantRollbacks(testtools.TestCase):
         conn.close()
         conn = self.checked_out()  # the same connection: pool of one
         self.assertEqual(before, rollbacks(conn.cursor()))
+
+
+class TestPingIdleConnectionsOnly(testtools.TestCase):
+
+    scenarios = [(b, {'backend': b})
+                 for b in ('sqlite', 'mysql', 'postgresql')]
+
+    def setUp(self):
+        super().setUp()
+        self.db = self.useFixture(db_fixture.Database(self.backend))
+        self.engine = db_fixture.make_engine(self.db.url, max_pool_size=1,
+                                             max_overflow=0)
+        self.addCleanup(self.engine.dispose)
+        self.pings = mock.Mock(side_effect=self.engine.dialect.do_ping)
+        self.useFixture(fixtures.MockPatchObject(
+            self.engine.dialect, 'do_ping', self.pings))
+
+    def use(self):
+        """Check a connection out, run a statement; return its backend id."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.text(self.backend_id())).scalar()
+
+    def backend_id(self):
+        return {'mysql': 'SELECT CONNECTION_ID()',
+                'postgresql': 'SELECT pg_backend_pid()',
+                'sqlite': 'SELECT 1'}[self.backend]
+
+    def test_recently_returned_connection_is_not_pinged(self):
+        if isinstance(self.engine.pool, sa.pool.NullPool):
+            self.skipTest('every checkout is a new connection')
+        self.assertTrue(connections.ping_idle_connections_only(self.engine,
+                                                               idle=60))
+        self.use()
+        pinged = self.pings.call_count  # the first checkout pings
+        for _ in range(5):
+            self.use()
+        self.assertEqual(pinged, self.pings.call_count)
+
+    def test_idle_connection_is_pinged(self):
+        connections.ping_idle_connections_only(self.engine, idle=0)
+        self.use()
+        before = self.pings.call_count
+        self.use()
+        self.use()
+        self.assertEqual(before + 2, self.pings.call_count)
+
+    def test_failed_ping_reconnects(self):
+        if self.backend == 'sqlite':
+            self.skipTest('no server to lose the connection')
+        connections.ping_idle_connections_only(self.engine, idle=0)
+        first = self.use()
+        # The server closes the pooled connection while it is idle.
+        killer = db_fixture.make_engine(self.db.url)
+        self.addCleanup(killer.dispose)
+        with killer.connect() as conn:
+            conn.execute(sa.text(
+                'KILL %d' % first if self.backend == 'mysql'
+                else 'SELECT pg_terminate_backend(%d)' % first))
+        second = self.use()
+        self.assertNotEqual(first, second)
+
+    def test_engine_without_pre_ping_is_left_alone(self):
+        self.engine.pool._pre_ping = False
+        self.assertFalse(connections.ping_idle_connections_only(self.engine))
 
 
 def load_tests(loader, tests, pattern):
