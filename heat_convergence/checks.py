@@ -21,6 +21,7 @@ rather than as a traceback in the middle of a stack operation.
 from heat.common import context
 from heat.db import api as db_api
 from heat.engine import check_resource
+from heat.engine import resource
 from heat.engine import scheduler
 from heat.engine import service
 from heat.engine import stack
@@ -45,6 +46,7 @@ HEAT_NAMES = (
     (stack.Stack, 'converge_stack'),
     (stack.Stack, '_update_all_resource_data'),
     (stack.Stack, '_explicit_dependencies'),
+    (stack.Stack, 'dispatch_event'),
     (stack, 'reset_state_on_error'),
     (stack, 'ConvergenceNode'),
     (service.EngineService, '_configure_db_conn_pool_size'),
@@ -63,6 +65,7 @@ HEAT_NAMES = (
     (check_resource.CheckResource, 'retrigger_check_resource'),
     (check_resource.CheckResource, '_do_check_resource'),
     (check_resource, 'load_resource'),
+    (resource.Resource, 'state_set'),
     (stk_defn.StackDefinition, '_load_rsrc_defns'),
     (stk_defn, 'update_resource_data'),
     (scheduler.TaskRunner, '_sleep'),

@@ -54,6 +54,7 @@ from oslo_log import log as logging
 from heat_convergence import cancellation
 from heat_convergence import definitions
 from heat_convergence import stack_cache
+from heat_convergence import state_changes
 from heat_convergence import sync_points
 from heat_convergence import traversal
 
@@ -265,7 +266,8 @@ def _node_scope(driver, traversal_id, node):
     """Where a node runs: tracked, with Heat's per-node loads made cheap."""
     with driver.tracking(traversal_id, node), \
             definitions.on_demand(driver.parse_on_demand), \
-            stack_cache.cached(traversal_id, driver.cache_stack_reads):
+            stack_cache.cached(traversal_id, driver.cache_stack_reads), \
+            state_changes.in_node():
         yield
 
 

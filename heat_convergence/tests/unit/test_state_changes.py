@@ -1,0 +1,87 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""A node's resource state changes: one transaction, no idle dispatch."""
+
+import os
+from unittest import mock
+
+from heat.db import api as heat_db_api
+from heat.engine import stack as parser
+from oslo_config import cfg
+import sqlalchemy as sa
+
+from heat_convergence.drivers import reduced
+from heat_convergence import state_changes
+from heat_convergence.tests import base
+from heat_convergence.tests import scenario_harness
+
+
+class StateStoredWithItsEvent(base.HeatTestCase):
+    """Heat stores properties data, resource row and event separately."""
+
+    def setUp(self):
+        super().setUp()
+        self.framework = self.useFixture(scenario_harness.ScenarioFramework())
+        self.useFixture(scenario_harness.DriverBinding(
+            reduced.ReducedDriver(cfg.CONF)))
+
+    def transactions(self):
+        """Run dense_graph; return the statements of each transaction."""
+        done = []
+        open_ = {}
+
+        def execute(conn, cursor, statement, params, context, many):
+            open_.setdefault(id(conn), []).append(
+                (statement.split()[0].upper(), params))
+
+        def end(conn):
+            done.append(open_.pop(id(conn), []))
+
+        engine = heat_db_api.get_engine()
+        for name, listener in (('before_cursor_execute', execute),
+                               ('commit', end), ('rollback', end)):
+            sa.event.listen(engine, name, listener)
+            self.addCleanup(sa.event.remove, engine, name, listener)
+        self.framework.run_scenario(self, 'dense_graph', os.path.join(
+            scenario_harness.SCENARIO_DIR, 'dense_graph.py'))
+        return done
+
+    def test_state_stored_with_its_event(self):
+        resource_events = 0
+        for statements in self.transactions():
+            for verb, params in statements:
+                if (verb == 'INSERT' and isinstance(params, (tuple, list))
+                        and 'OS::Heat::TestResource' in params):
+                    # A resource's event: its row was updated with it.
+                    resource_events += 1
+                    self.assertIn('UPDATE', [v for v, _ in statements])
+        # 8 resources created and deleted, IN_PROGRESS and COMPLETE each.
+        self.assertGreaterEqual(resource_events, 32)
+
+
+class DispatchToSinks(base.HeatTestCase):
+    """Heat starts a thread per event, even for a stack without sinks."""
+
+    def dispatched(self, sinks):
+        stack = mock.Mock(spec=parser.Stack)
+        stack.env.get_event_sinks.return_value = sinks
+        heat_dispatch = mock.Mock()
+        state_changes._to_sinks(heat_dispatch, True, stack, 'ev')
+        return heat_dispatch.call_args_list
+
+    def test_no_sinks_no_dispatch(self):
+        self.assertEqual([], self.dispatched([]))
+
+    def test_sinks_get_the_event(self):
+        self.assertEqual([mock.call(mock.ANY, 'ev')],
+                         self.dispatched([mock.sentinel.sink]))
