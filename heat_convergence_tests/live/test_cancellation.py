@@ -274,14 +274,16 @@ class TestCancelLettingActionsFinish(CancellationTestCase):
     stack_name = 'letfinish'
 
     def test_cancel_create_without_rollback(self):
+        # Long enough for the cancel to come while w is still creating on
+        # a loaded machine (each openstack command takes seconds there).
         self.deploy('create', self.stack_name, {
-            'w': resource(wait={'create': 10}),
+            'w': resource(wait={'create': 20}),
             'n': resource(depends_on=['w'])})
         self.wait_for_status(['w'], 'CREATE_IN_PROGRESS')
         returned = self.cancel('--no-rollback')
         self.cloud.wait_stack(self.stack_name, 'CREATE_FAILED', timeout=20)
         # The running action finishes; nothing new starts.
-        self.wait_for_status(['w'], 'CREATE_COMPLETE', timeout=30)
+        self.wait_for_status(['w'], 'CREATE_COMPLETE', timeout=45)
         self.assertEqual('INIT_COMPLETE', self.cloud.resources(
             self.stack_name)['n']['resource_status'])
         self.assert_nothing_started_after(returned)
