@@ -75,6 +75,9 @@ HEAT_NAMES = (
     (raw_template_object.RawTemplate, 'from_db_object'),
     (db_api, 'raw_template_get'),
     (db_api, 'stack_get'),
+    (db_api, 'event_create'),
+    (db_api, '_event_count_all_by_stack'),
+    (db_api, '_delete_event_rows'),
 )
 
 

@@ -17,6 +17,7 @@ from unittest import mock
 
 from heat.db import api as heat_db_api
 from heat.engine import stack as parser
+from heat.tests import utils
 from oslo_config import cfg
 import sqlalchemy as sa
 
@@ -42,7 +43,7 @@ class StateStoredWithItsEvent(base.HeatTestCase):
 
         def execute(conn, cursor, statement, params, context, many):
             open_.setdefault(id(conn), []).append(
-                (statement.split()[0].upper(), params))
+                (' '.join(statement.split()).upper(), params))
 
         def end(conn):
             done.append(open_.pop(id(conn), []))
@@ -59,12 +60,16 @@ class StateStoredWithItsEvent(base.HeatTestCase):
     def test_state_stored_with_its_event(self):
         resource_events = 0
         for statements in self.transactions():
-            for verb, params in statements:
-                if (verb == 'INSERT' and isinstance(params, (tuple, list))
-                        and 'OS::Heat::TestResource' in params):
-                    # A resource's event: its row was updated with it.
+            for sql, params in statements:
+                if (sql.startswith('INSERT INTO EVENT') and
+                        'OS::Heat::TestResource' in params):
+                    # A resource's event: its row was updated with it,
+                    # and the event was not read back.
                     resource_events += 1
-                    self.assertIn('UPDATE', [v for v, _ in statements])
+                    self.assertIn('UPDATE RESOURCE SET',
+                                  [s[:19] for s, _ in statements])
+                    self.assertNotIn('SELECT EVENT.ID', ' '.join(
+                        s for s, _ in statements))
         # 8 resources created and deleted, IN_PROGRESS and COMPLETE each.
         self.assertGreaterEqual(resource_events, 32)
 
@@ -85,3 +90,33 @@ class DispatchToSinks(base.HeatTestCase):
     def test_sinks_get_the_event(self):
         self.assertEqual([mock.call(mock.ANY, 'ev')],
                          self.dispatched([mock.sentinel.sink]))
+
+
+class EventInsert(base.HeatTestCase):
+    """Events are inserted without reading them back, purged as by Heat."""
+
+    def insert(self, ctx, name):
+        return state_changes._insert_event(None, True, ctx, {
+            'stack_id': 'stack-1', 'resource_name': name,
+            'resource_action': 'CREATE', 'resource_status': 'COMPLETE',
+            'resource_status_reason': 'state changed'})
+
+    def test_inserted_row_answers_event_store(self):
+        ctx = utils.dummy_context()
+        row = dict(self.insert(ctx, 'r'))
+        self.assertIsNotNone(row['id'])
+        self.assertIsNotNone(row['uuid'])
+        self.assertIsNotNone(row['created_at'])
+        self.assertEqual('state changed', row['_resource_status_reason'])
+
+    def test_oldest_purged_past_the_limit(self):
+        # With a batch of 1, Heat checks the count on every insert and
+        # deletes one event once the stack has the maximum.
+        cfg.CONF.set_override('max_events_per_stack', 3)
+        cfg.CONF.set_override('event_purge_batch_size', 1)
+        ctx = utils.dummy_context()
+        for i in range(6):
+            self.insert(ctx, 'r%d' % i)
+        kept = heat_db_api.event_get_all_by_stack(ctx, 'stack-1')
+        self.assertEqual(['r3', 'r4', 'r5'],
+                         sorted(e.resource_name for e in kept))
