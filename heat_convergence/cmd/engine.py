@@ -19,6 +19,7 @@ it cannot run with stops it before it forks, with one line saying why and
 what to do.
 """
 
+import gc
 import sys
 
 from heat.common import config
@@ -87,6 +88,12 @@ def launch_engine(argv=None):
     if not workers:
         workers = max(4, processutils.get_worker_count())
 
+    # Everything loaded so far (Heat's resource plugins, templates, config)
+    # lives as long as the process: keep it out of the garbage collector's
+    # full passes, which otherwise walk it again and again (up to 0.2 s
+    # each, measured in a node), and out of the pages the forked workers
+    # copy when those passes touch it.
+    gc.freeze()
     return service.launch(CONF, srv, workers=workers,
                           restart_method='mutate')
 
