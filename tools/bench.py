@@ -15,8 +15,10 @@
 Each side gets the same setup: stock heat-wsgi-api, the same number of
 engine processes and workers, a fresh MariaDB database and RabbitMQ vhost
 (see heat_convergence_tests.live.cloud). Stock runs ``heat-engine``; ours
-runs ``heat-convergence-engine`` with the reduced driver. Workloads use
-OS::Heat::TestResource and OS::Heat::None without waits:
+runs ``heat-convergence-engine`` with the reduced driver. Both are up for
+the whole run and take turns, one run of a workload at a time, so that a
+slow spell of the machine hits both. Workloads use OS::Heat::TestResource
+and OS::Heat::None without waits:
 
     independent  N resources, no dependencies
     update       every resource of "independent" updated in place
@@ -43,9 +45,12 @@ casts per resource (oslo.messaging's CAST log lines), edges stored in
 ``current_deps``, SyncPoint statements and CAS conflicts (SyncPoint updates
 beyond one per arrival), and the engines' peak RSS. Stock Heat sleeps 1 s
 per leaf, so its sizes are capped (``--stock-max``); a workload that does
-not finish within ``--timeout`` is reported as such. Single runs vary by
-20% and more on a small shared machine: ``--repeat`` reports the median of
-several runs of the workloads that create a stack of their own.
+not finish within ``--timeout`` is reported as such. Before measuring,
+each side creates and deletes a dense stack of 20 resources, so that no
+workload pays for a fresh engine's first use of its code, connections and
+database (``--no-warm-up`` measures from a cold start). Single runs vary
+by 20% and more on a small shared machine: ``--repeat`` reports the median
+of several runs of the workloads that create a stack of their own.
 
     tools/bench.py                        # both sides, N = 50 and 200
     tools/bench.py --sizes 50,200,1000,2000 --side ours
@@ -56,6 +61,7 @@ several runs of the workloads that create a stack of their own.
 
 import argparse
 import collections
+import contextlib
 import glob
 import json
 import os
@@ -87,6 +93,8 @@ LEAFY = ('independent', 'update', 'replace', 'delete', 'fanin', 'group')
 # Workloads that create a stack of their own and delete it: ``--repeat``
 # runs them again (the others share the independent stack).
 REPEATABLE = ('chain', 'dense', 'fanin', 'group')
+# Resources of the stack each side creates and deletes before measuring.
+WARM_UP_SIZE = 20
 
 SYNC_TABLE = re.compile(r'\b(sync_point|heat_convergence_sync_point|'
                         r'heat_convergence_arrival|heat_convergence_'
@@ -396,47 +404,80 @@ DEFAULT_LOG_LEVELS = [
     'oslo.cache=INFO', 'oslo_policy=INFO', 'dogpile.core.dogpile=INFO']
 
 
-def run_side(name, args, general_log):
+def warm_up(side, args):
+    """Create and delete a small stack before anything is measured.
+
+    A fresh engine pays once for what a running one has at hand: imports
+    done on first use, SQLAlchemy's compiled statements, pooled
+    connections, MariaDB's caches of a new database. Measured without
+    this, whichever workload ran first on a side took up to half as long
+    again as the same workload run later; both sides warm up the same way.
+    """
+    began = time.monotonic()
+    stack_id = side.create('warm-up', build('dense', WARM_UP_SIZE))
+    side.wait(stack_id, 'CREATE', args.timeout)
+    cleanup(side, 'warm-up', stack_id, args)
+    return round(time.monotonic() - began, 2)
+
+
+def run_sides(names, args, general_log):
+    """Run every workload on each side, the sides taking turns.
+
+    Both clouds are up for the whole run, but only one works at a time:
+    each run of a workload on stock is followed by the same run on ours,
+    so that a slow spell of a shared machine hits both sides alike rather
+    than whichever ran at that moment.
+    """
     results = []
-    with Side(name, args) as side:
+    with contextlib.ExitStack() as stack:
+        sides = [stack.enter_context(Side(name, args)) for name in names]
+        if not args.no_warm_up:
+            for side in sides:
+                print(json.dumps({'side': side.name,
+                                  'warm_up_seconds': warm_up(side, args)}),
+                      flush=True)
         for n in args.sizes:
-            capped = name == 'stock' and n > args.stock_max
             for workload in args.workloads:
-                if capped and (workload in LEAFY or workload == 'dense'):
-                    results.append({'workload': workload, 'n': n,
-                                    'side': name,
-                                    'outcome': 'skipped (stock capped at '
-                                               'N=%d)' % args.stock_max})
-                    continue
-                results.extend(run_workload(side, workload, n, args,
-                                            general_log))
-                print(json.dumps(results[-1]), flush=True)
+                runs = {side.name: [] for side in sides}
+                repeat = args.repeat if workload in REPEATABLE else 1
+                for _ in range(repeat):
+                    for side in sides:
+                        if (side.name == 'stock' and n > args.stock_max and
+                                (workload in LEAFY or workload == 'dense')):
+                            runs[side.name] = [{
+                                'workload': workload, 'n': n,
+                                'side': side.name,
+                                'outcome': 'skipped (stock capped at '
+                                           'N=%d)' % args.stock_max}]
+                            continue
+                        runs[side.name].append(run_workload(
+                            side, workload, n, args, general_log))
+                for side in sides:
+                    results.append(median(runs[side.name]))
+                    print(json.dumps(results[-1]), flush=True)
     return results
 
 
 def run_workload(side, workload, n, args, general_log):
-    """Run one workload; the update/replace/delete ones reuse a stack."""
+    """Run a workload once; the update/replace/delete ones reuse a stack."""
     if workload == 'cancel':
-        return [measure_cancel(side, n, args)]
+        return measure_cancel(side, n, args)
     name = '%s-%d' % (workload, n)
     base = 'independent-%d' % n
     if workload in ('independent',) + REPEATABLE:
         tmpl = build(workload, n)
-        runs = []
-        for _ in range(args.repeat if workload in REPEATABLE else 1):
-            result, stack_id = side.measure(
-                general_log, workload, n, 'CREATE',
-                lambda: side.create(name, tmpl), args.timeout)
-            runs.append(result)
-            if workload == 'independent':
-                side.stacks[name] = stack_id
-            else:
-                cleanup(side, name, stack_id, args)
-        return [median(runs)]
+        result, stack_id = side.measure(
+            general_log, workload, n, 'CREATE',
+            lambda: side.create(name, tmpl), args.timeout)
+        if workload == 'independent':
+            side.stacks[name] = stack_id
+        else:
+            cleanup(side, name, stack_id, args)
+        return result
     stack_id = side.stacks.get(base)
     if stack_id is None:
-        return [{'workload': workload, 'n': n, 'side': side.name,
-                 'outcome': 'skipped (needs the independent workload)'}]
+        return {'workload': workload, 'n': n, 'side': side.name,
+                'outcome': 'skipped (needs the independent workload)'}
     if workload == 'update':
         tmpl = template(test_resources(n, value='updated'))
         action, start = 'UPDATE', lambda: side.update(base, stack_id, tmpl)
@@ -451,7 +492,7 @@ def run_workload(side, workload, n, args, general_log):
         return stack_id
     result, _ = side.measure(general_log, workload, n, action, started,
                              args.timeout)
-    return [result]
+    return result
 
 
 def median(runs):
@@ -463,7 +504,9 @@ def median(runs):
     result = dict(runs[0])
     if len(runs) > 1:
         result['runs'] = [r.get('seconds') for r in runs]
-        result['seconds'] = round(statistics.median(result['runs']), 2)
+        timed = [t for t in result['runs'] if t is not None]
+        if timed:
+            result['seconds'] = round(statistics.median(timed), 2)
         result['peak_rss_mb'] = max(r['peak_rss_mb'] for r in runs)
         failed = [r['outcome'] for r in runs
                   if not r['outcome'].endswith('_COMPLETE')]
@@ -602,6 +645,10 @@ def main():
                         help='Run each of %s this many times and report '
                              'the median time (every run\'s is in the '
                              'JSON).' % ', '.join(REPEATABLE))
+    parser.add_argument('--no-warm-up', action='store_true',
+                        help='Measure from a cold start: do not first '
+                             'create and delete a stack of %d resources '
+                             'on each side.' % WARM_UP_SIZE)
     parser.add_argument('--json', help='Also write the results here.')
     args = parser.parse_args()
     exit_on_sigterm()
@@ -617,8 +664,7 @@ def main():
     results = []
     sides = ('stock', 'ours') if args.side == 'both' else (args.side,)
     started = time.time()
-    for name in sides:
-        results.extend(run_side(name, args, general_log))
+    results.extend(run_sides(sides, args, general_log))
     add_conflicts(results)
     print()
     print(table(results))
@@ -627,6 +673,7 @@ def main():
                           'python': platform.python_version()},
               'versions': versions(),
               'settings': {'engines': args.engines,
+                           'warm_up': not args.no_warm_up,
                            'workers': args.workers,
                            'stock_max': args.stock_max,
                            'repeat': args.repeat,
