@@ -29,7 +29,9 @@ Readiness is decided without locks of our own and without retries:
   rolls its decrement back, so redelivered messages count once.
 
 Statements are Core statements on the tables (no ORM loads): the hot paths
-cost two or three statements per arrival.
+cost two or three statements per arrival. Those of a delivery and a claim
+are built once per process, with bound parameters, so that running one
+costs neither building it nor computing its cache key again.
 """
 
 import collections
@@ -71,6 +73,30 @@ def _node_clause(traversal_id, node, table=SYNC_POINT):
     return sa.and_(table.c.traversal_id == traversal_id,
                    table.c.entity_id == node.entity_id,
                    table.c.is_update == node.is_update)
+
+
+# The hot statements, built once (see _prebuilt), name a node through these
+# bound parameters.
+_THIS_NODE = sa.and_(SYNC_POINT.c.traversal_id == sa.bindparam('p_traversal'),
+                     SYNC_POINT.c.entity_id == sa.bindparam('p_entity'),
+                     SYNC_POINT.c.is_update == sa.bindparam('p_update'))
+
+
+def _node_params(traversal_id, node, **more):
+    return dict(more, p_traversal=traversal_id, p_entity=node.entity_id,
+                p_update=node.is_update)
+
+
+_PREBUILT = {}
+
+
+def _prebuilt(name, build, *variant):
+    """Return the statement ``build(*variant)``, built once per process."""
+    key = (name,) + variant
+    stmt = _PREBUILT.get(key)
+    if stmt is None:
+        stmt = _PREBUILT[key] = build(*variant)
+    return stmt
 
 
 # Traversals ---------------------------------------------------------------
@@ -195,6 +221,26 @@ def _delete_traversals(conn, ids):
 
 # Arrivals -----------------------------------------------------------------
 
+def _decrement_statement(mysql, returning, claiming):
+    ready = SYNC_POINT.c.pending == 1
+    pending = SYNC_POINT.c.pending - 1
+    if mysql:
+        pending = sa.func.last_insert_id(pending)
+    values = [(SYNC_POINT.c.state,
+               sa.case((ready, models.RUNNING if claiming else models.READY),
+                       else_=SYNC_POINT.c.state))]
+    if claiming:
+        values.append((SYNC_POINT.c.engine_id,
+                       sa.case((ready, sa.bindparam('p_engine')),
+                               else_=SYNC_POINT.c.engine_id)))
+    values += [(SYNC_POINT.c.pending, pending),
+               (SYNC_POINT.c.updated_at, sa.bindparam('p_now'))]
+    stmt = (SYNC_POINT.update()
+            .where(_THIS_NODE, SYNC_POINT.c.pending > 0)
+            .ordered_values(*values))
+    return stmt.returning(SYNC_POINT.c.pending) if returning else stmt
+
+
 def _decrement(conn, traversal_id, node, now, claim_for=None):
     """Count one arrival at ``node``; return its new ``pending`` or None.
 
@@ -209,26 +255,15 @@ def _decrement(conn, traversal_id, node, now, claim_for=None):
     UPDATE itself (MySQL).
     """
     mysql = conn.dialect.name == 'mysql'
-    ready = SYNC_POINT.c.pending == 1
-    pending = SYNC_POINT.c.pending - 1
-    if mysql:
-        pending = sa.func.last_insert_id(pending)
-    values = [(SYNC_POINT.c.state,
-               sa.case((ready, models.READY if claim_for is None
-                        else models.RUNNING), else_=SYNC_POINT.c.state))]
+    returning = conn.dialect.update_returning
+    stmt = _prebuilt('decrement', _decrement_statement, mysql, returning,
+                     claim_for is not None)
+    params = _node_params(traversal_id, node, p_now=now)
     if claim_for is not None:
-        values.append((SYNC_POINT.c.engine_id,
-                       sa.case((ready, claim_for),
-                               else_=SYNC_POINT.c.engine_id)))
-    values += [(SYNC_POINT.c.pending, pending),
-               (SYNC_POINT.c.updated_at, now)]
-    stmt = (SYNC_POINT.update()
-            .where(_node_clause(traversal_id, node), SYNC_POINT.c.pending > 0)
-            .ordered_values(*values))
-    if conn.dialect.update_returning:
-        return conn.execute(
-            stmt.returning(SYNC_POINT.c.pending)).scalar_one_or_none()
-    result = conn.execute(stmt)
+        params['p_engine'] = claim_for
+    if returning:
+        return conn.execute(stmt, params).scalar_one_or_none()
+    result = conn.execute(stmt, params)
     if not result.rowcount:
         return None
     if mysql:
@@ -248,16 +283,21 @@ def _record(conn, traversal_id, delivery, now, claim_for=None):
         exists = conn.execute(sa.select(SYNC_POINT.c.state).where(
             _node_clause(traversal_id, delivery.target))).first()
         return False if exists else GONE
-    conn.execute(ARRIVAL.insert().values(
-        traversal_id=traversal_id,
-        entity_id=delivery.target.entity_id,
-        is_update=delivery.target.is_update,
-        sender_id=str(delivery.sender.entity_id),
-        sender_update=delivery.sender.is_update,
-        data=delivery.data,
-        failures=delivery.failures,
-        skip=bool(delivery.skip)))
+    conn.execute(_prebuilt('arrive', ARRIVAL.insert), {
+        'traversal_id': traversal_id,
+        'entity_id': delivery.target.entity_id,
+        'is_update': delivery.target.is_update,
+        'sender_id': str(delivery.sender.entity_id),
+        'sender_update': delivery.sender.is_update,
+        'data': delivery.data,
+        'failures': delivery.failures,
+        'skip': bool(delivery.skip)})
     return pending == 0
+
+
+def _done_statement():
+    return SYNC_POINT.update().where(_THIS_NODE).values(
+        state=models.DONE, updated_at=sa.bindparam('p_now'))
 
 
 @heat_db_api.retry_on_db_error
@@ -266,9 +306,8 @@ def _deliver_all(context, traversal_id, deliveries, done, claim_for=None):
     conn = context.connection
     now = timeutils.utcnow()
     if done is not None:
-        conn.execute(
-            SYNC_POINT.update().where(_node_clause(traversal_id, done))
-            .values(state=models.DONE, updated_at=now))
+        conn.execute(_prebuilt('done', _done_statement),
+                     _node_params(traversal_id, done, p_now=now))
     results = []
     claimed = None
     for i, delivery in enumerate(deliveries):
@@ -354,12 +393,18 @@ def claim(context, traversal_id, node, engine_id, limit=0):
     return _claim(conn, traversal_id, node, engine_id, now)
 
 
+def _claim_statement():
+    return (SYNC_POINT.update()
+            .where(_THIS_NODE, SYNC_POINT.c.state == models.READY)
+            .values(state=models.RUNNING,
+                    engine_id=sa.bindparam('p_engine'),
+                    updated_at=sa.bindparam('p_now')))
+
+
 def _claim(conn, traversal_id, node, engine_id, now):
     claimed = conn.execute(
-        SYNC_POINT.update()
-        .where(_node_clause(traversal_id, node),
-               SYNC_POINT.c.state == models.READY)
-        .values(state=models.RUNNING, engine_id=engine_id, updated_at=now)
+        _prebuilt('claim', _claim_statement),
+        _node_params(traversal_id, node, p_engine=engine_id, p_now=now)
     ).rowcount
     if not claimed:
         return None
@@ -422,16 +467,20 @@ def inputs(context, traversal_id, node):
     return _inputs(context.connection, traversal_id, node)
 
 
+def _inputs_statement():
+    return (sa.select(SYNC_POINT.c.plan, ARRIVAL.c.sender_id,
+                      ARRIVAL.c.sender_update, ARRIVAL.c.data,
+                      ARRIVAL.c.failures, ARRIVAL.c.skip)
+            .select_from(SYNC_POINT.outerjoin(ARRIVAL, sa.and_(
+                ARRIVAL.c.traversal_id == SYNC_POINT.c.traversal_id,
+                ARRIVAL.c.entity_id == SYNC_POINT.c.entity_id,
+                ARRIVAL.c.is_update == SYNC_POINT.c.is_update)))
+            .where(_THIS_NODE))
+
+
 def _inputs(conn, traversal_id, node):
-    rows = conn.execute(
-        sa.select(SYNC_POINT.c.plan, ARRIVAL.c.sender_id,
-                  ARRIVAL.c.sender_update, ARRIVAL.c.data,
-                  ARRIVAL.c.failures, ARRIVAL.c.skip)
-        .select_from(SYNC_POINT.outerjoin(ARRIVAL, sa.and_(
-            ARRIVAL.c.traversal_id == SYNC_POINT.c.traversal_id,
-            ARRIVAL.c.entity_id == SYNC_POINT.c.entity_id,
-            ARRIVAL.c.is_update == SYNC_POINT.c.is_update)))
-        .where(_node_clause(traversal_id, node))).all()
+    rows = conn.execute(_prebuilt('inputs', _inputs_statement),
+                        _node_params(traversal_id, node)).all()
     if not rows:
         return None
     arrivals = {Node(r.sender_id, r.sender_update): (r.data, r.failures,

@@ -16,6 +16,7 @@ These run on sqlite; the functional tests run the same module on MariaDB and
 PostgreSQL (see heat_convergence.tests.functional.test_db_api).
 """
 
+import fixtures
 from heat.common import context
 import sqlalchemy as sa
 import testtools
@@ -121,6 +122,28 @@ class TestDeliver(DBAPITestCase):
         self.assertEqual({N('1', True): ({'a': 1}, None, False),
                           N('2', True): ({'b': 2}, {'r2': 'broken'}, True)},
                          inputs.arrivals)
+
+    def test_statements_built_once(self):
+        # Two deliveries, the second making its target ready, build each
+        # of their statements once.
+        builds = []
+        prebuilt = api._prebuilt
+
+        def counting(name, build, *variant):
+            def counted(*args):
+                builds.append((name,) + variant)
+                return build(*args)
+            return prebuilt(name, counted, *variant)
+
+        self.useFixture(fixtures.MockPatchObject(api, '_PREBUILT', {}))
+        self.useFixture(fixtures.MockPatchObject(api, '_prebuilt',
+                                                 counting))
+        for sender in ('1', '2'):
+            api.deliver(self.ctx, 't1', [D(N('3', True), N(sender, True),
+                                           None, None, False)],
+                        done=N(sender, True))
+        self.assertEqual(sorted(set(builds)), sorted(builds))
+        self.assertEqual(3, len(builds))  # done, decrement, arrival
 
     def test_duplicate_counts_once(self):
         delivery = D(N('3', True), N('1', True), {'a': 1}, None, False)
