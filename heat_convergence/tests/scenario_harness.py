@@ -172,10 +172,9 @@ class DriverBinding(fixtures.Fixture):
                     worker.ConvergenceWorkerService, driver=self.driver))))
 
 
-class DriverScenarioTest(base.HeatTestCase):
-    """Runs every scenario with ``driver_class`` bound in."""
+class DriverFrameworkTest(base.HeatTestCase):
+    """Heat's scenario framework with ``driver_class`` bound in."""
 
-    scenarios = all_scenarios()
     driver_class = None
 
     def setUp(self):
@@ -183,6 +182,15 @@ class DriverScenarioTest(base.HeatTestCase):
         self.framework = self.useFixture(ScenarioFramework())
         self.driver = self.driver_class(cfg.CONF)
         self.useFixture(DriverBinding(self.driver))
+
+
+class DriverScenarioTest(DriverFrameworkTest):
+    """Runs every scenario with ``driver_class`` bound in."""
+
+    scenarios = all_scenarios()
+
+    def setUp(self):
+        super().setUp()
         self.converges = []
         converge = self.driver.converge
 

@@ -23,7 +23,8 @@ from heat_convergence.db import connections
 from heat_convergence.tests import db_fixture
 
 
-class TestSkipRedundantRollbacks(testtools.TestCase):
+class PoolTestCase(testtools.TestCase):
+    """An engine whose pool holds one connection, on each backend."""
 
     scenarios = [(b, {'backend': b})
                  for b in ('sqlite', 'mysql', 'postgresql')]
@@ -34,6 +35,12 @@ class TestSkipRedundantRollbacks(testtools.TestCase):
         self.engine = db_fixture.make_engine(self.db.url, max_pool_size=1,
                                              max_overflow=0)
         self.addCleanup(self.engine.dispose)
+
+
+class TestSkipRedundantRollbacks(PoolTestCase):
+
+    def setUp(self):
+        super().setUp()
         self.probe = connections._in_transaction_probe(self.engine.dialect)
         self.assertTrue(connections.skip_redundant_rollbacks(self.engine))
 
@@ -83,17 +90,10 @@ class TestSkipRedundantRollbacks(testtools.TestCase):
         self.assertEqual(before, rollbacks(conn.cursor()))
 
 
-class TestPingIdleConnectionsOnly(testtools.TestCase):
-
-    scenarios = [(b, {'backend': b})
-                 for b in ('sqlite', 'mysql', 'postgresql')]
+class TestPingIdleConnectionsOnly(PoolTestCase):
 
     def setUp(self):
         super().setUp()
-        self.db = self.useFixture(db_fixture.Database(self.backend))
-        self.engine = db_fixture.make_engine(self.db.url, max_pool_size=1,
-                                             max_overflow=0)
-        self.addCleanup(self.engine.dispose)
         self.pings = mock.Mock(side_effect=self.engine.dialect.do_ping)
         self.useFixture(fixtures.MockPatchObject(
             self.engine.dialect, 'do_ping', self.pings))

@@ -25,7 +25,6 @@ import sqlalchemy as sa
 from heat_convergence.db import api as db_api
 from heat_convergence.drivers import reduced
 from heat_convergence import sync_points
-from heat_convergence.tests import base
 from heat_convergence.tests import scenario_harness
 
 
@@ -80,7 +79,7 @@ class ReducedDriverScenarios(scenario_harness.DriverScenarioTest):
                     table.name)
 
 
-class RunSuccessorLocally(base.HeatTestCase):
+class RunSuccessorLocally(scenario_harness.DriverFrameworkTest):
     """A node runs the successor it made ready in its own thread.
 
     The dense_graph scenario reduces to a chain of 8: with the option, its
@@ -89,11 +88,7 @@ class RunSuccessorLocally(base.HeatTestCase):
     and the scenario's checks of every resource's values still pass.
     """
 
-    def setUp(self):
-        super().setUp()
-        self.framework = self.useFixture(scenario_harness.ScenarioFramework())
-        self.useFixture(scenario_harness.DriverBinding(
-            reduced.ReducedDriver(cfg.CONF)))
+    driver_class = reduced.ReducedDriver
 
     def create_casts(self, local, limit=0):
         """Run dense_graph; return its create's messages and claims.
@@ -133,7 +128,7 @@ class RunSuccessorLocally(base.HeatTestCase):
         self.assertEqual((8, 9), self.create_casts(local=False))
 
 
-class NodeLoad(base.HeatTestCase):
+class NodeLoad(scenario_harness.DriverFrameworkTest):
     """A node reads its resource's row and its stack's in one transaction.
 
     Heat's ``Resource.load`` reads them in a transaction each; every
@@ -141,11 +136,7 @@ class NodeLoad(base.HeatTestCase):
     and a ROLLBACK, on every node.
     """
 
-    def setUp(self):
-        super().setUp()
-        self.framework = self.useFixture(scenario_harness.ScenarioFramework())
-        self.useFixture(scenario_harness.DriverBinding(
-            reduced.ReducedDriver(cfg.CONF)))
+    driver_class = reduced.ReducedDriver
 
     def test_one_transaction_per_load(self):
         begins = []

@@ -27,14 +27,10 @@ from heat_convergence.tests import base
 from heat_convergence.tests import scenario_harness
 
 
-class StateStoredWithItsEvent(base.HeatTestCase):
+class StateStoredWithItsEvent(scenario_harness.DriverFrameworkTest):
     """Heat stores properties data, resource row and event separately."""
 
-    def setUp(self):
-        super().setUp()
-        self.framework = self.useFixture(scenario_harness.ScenarioFramework())
-        self.useFixture(scenario_harness.DriverBinding(
-            reduced.ReducedDriver(cfg.CONF)))
+    driver_class = reduced.ReducedDriver
 
     def transactions(self):
         """Run dense_graph; return the statements of each transaction."""
