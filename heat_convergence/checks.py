@@ -78,6 +78,8 @@ HEAT_NAMES = (
     (db_api, 'event_create'),
     (db_api, '_event_count_all_by_stack'),
     (db_api, '_delete_event_rows'),
+    (db_api, 'resource_update_and_save'),
+    (db_api, '_truncate_status_reason'),
 )
 
 

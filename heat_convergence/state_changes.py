@@ -30,6 +30,13 @@ time), for callers that would show them. The caller in a state change,
 insert sets; in a node's thread the event is inserted without the read.
 Heat's occasional purge of a stack's oldest events is kept as it is.
 
+Heat's ``resource_update_and_save`` (a plugin storing its physical id with
+``resource_id_set``, an engine releasing a resource's lock) reads the row,
+updates it, then reads it again with its properties data joined, and every
+caller drops what it returns. In a node's thread it is the UPDATE alone, in
+its own transaction as in Heat: a physical id is stored the moment the
+plugin knows it.
+
 Heat then hands each event to the stack's event sinks (``OS::Zaqar``
 queues named in the environment) in a thread of its own, which it starts
 even when the stack has no sinks. In a node's thread, an event of a stack
@@ -39,6 +46,8 @@ without sinks is not dispatched: there is nothing to send it to.
 import contextlib
 import random
 
+from heat.common import exception
+from heat.common.i18n import _
 from heat.db import api as heat_db_api
 from heat.db import models as heat_models
 from heat.engine import resource
@@ -82,6 +91,18 @@ def _insert_event(_heat_event_create, _value, context, values):
         return event
 
 
+def _update_without_read_back(_heat_update_and_save, _value, context,
+                              resource_id, values):
+    with heat_db_api.context_manager.writer.using(context):
+        updated = context.session.query(heat_models.Resource).filter_by(
+            id=resource_id).update(
+                heat_db_api._truncate_status_reason(values),
+                synchronize_session=False)
+    if not updated:
+        raise exception.NotFound(_('Resource with id %s not found') %
+                                 resource_id)
+
+
 def _to_sinks(heat_dispatch_event, _value, stack, ev):
     if stack.env.get_event_sinks():
         heat_dispatch_event(stack, ev)
@@ -90,11 +111,14 @@ def _to_sinks(heat_dispatch_event, _value, stack, ev):
 STATE_SET = hooks.ThreadHook(resource.Resource, 'state_set',
                              _in_one_transaction)
 EVENT_CREATE = hooks.ThreadHook(heat_db_api, 'event_create', _insert_event)
+RESOURCE_UPDATE = hooks.ThreadHook(
+    heat_db_api, 'resource_update_and_save', _update_without_read_back)
 DISPATCH = hooks.ThreadHook(parser.Stack, 'dispatch_event', _to_sinks)
 
 
 @contextlib.contextmanager
 def in_node():
     """Within, this thread's state changes are stored and sent as above."""
-    with STATE_SET.active(), EVENT_CREATE.active(), DISPATCH.active():
+    with (STATE_SET.active(), EVENT_CREATE.active(),
+          RESOURCE_UPDATE.active(), DISPATCH.active()):
         yield

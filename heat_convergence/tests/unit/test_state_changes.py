@@ -12,10 +12,13 @@
 
 """A node's resource state changes: one transaction, no idle dispatch."""
 
+import contextlib
 import os
 from unittest import mock
 
+from heat.common import exception
 from heat.db import api as heat_db_api
+from heat.engine import resource
 from heat.engine import stack as parser
 from heat.tests import utils
 from oslo_config import cfg
@@ -25,6 +28,7 @@ from heat_convergence.drivers import reduced
 from heat_convergence import state_changes
 from heat_convergence.tests import base
 from heat_convergence.tests import scenario_harness
+from heat_convergence.tests import stack_rows
 
 
 class StateStoredWithItsEvent(scenario_harness.DriverFrameworkTest):
@@ -116,3 +120,60 @@ class EventInsert(base.HeatTestCase):
         kept = heat_db_api.event_get_all_by_stack(ctx, 'stack-1')
         self.assertEqual(['r3', 'r4', 'r5'],
                          sorted(e.resource_name for e in kept))
+
+
+class ResourceUpdate(base.HeatTestCase):
+    """A resource row is updated without reading it back."""
+
+    def setUp(self):
+        super(ResourceUpdate, self).setUp()
+        self.ctx = utils.dummy_context()
+        stack = stack_rows.create_stack(self.ctx)
+        self.rsrc = heat_db_api.resource_create(self.ctx, {
+            'name': 'r', 'stack_id': stack.id, 'action': 'CREATE',
+            'status': 'IN_PROGRESS', 'engine_id': 'engine-1'})
+
+    @contextlib.contextmanager
+    def data_statements(self):
+        """Collect the verbs of the data statements sent within."""
+        verbs = []
+
+        def execute(conn, cursor, statement, *args):
+            verb = statement.split()[0].upper()
+            if verb in ('SELECT', 'INSERT', 'UPDATE', 'DELETE'):
+                verbs.append(verb)
+
+        engine = heat_db_api.get_engine()
+        sa.event.listen(engine, 'before_cursor_execute', execute)
+        try:
+            yield verbs
+        finally:
+            sa.event.remove(engine, 'before_cursor_execute', execute)
+
+    def update(self, resource_id, values):
+        with self.data_statements() as verbs:
+            state_changes._update_without_read_back(
+                None, True, self.ctx, resource_id, values)
+        return verbs
+
+    def test_one_update_stores_the_values(self):
+        statements = self.update(self.rsrc.id, {
+            'physical_resource_id': 'phys-1', 'engine_id': None})
+        self.assertEqual(['UPDATE'], statements)
+        row = heat_db_api.resource_get(self.ctx, self.rsrc.id)
+        self.assertEqual('phys-1', row.physical_resource_id)
+        self.assertIsNone(row.engine_id)
+        self.assertEqual('IN_PROGRESS', row.status)
+
+    def test_missing_row_is_not_found(self):
+        self.assertRaises(exception.NotFound, self.update,
+                          self.rsrc.id + 1000, {'engine_id': None})
+
+    def test_resource_id_set_in_a_node(self):
+        # Heat's read, update and read back, as the one UPDATE.
+        rsrc = mock.Mock(id=self.rsrc.id, context=self.ctx)
+        with state_changes.in_node(), self.data_statements() as verbs:
+            resource.Resource.resource_id_set(rsrc, 'phys-2')
+        self.assertEqual(['UPDATE'], verbs)
+        self.assertEqual('phys-2', heat_db_api.resource_get(
+            self.ctx, self.rsrc.id).physical_resource_id)
