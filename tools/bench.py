@@ -222,13 +222,20 @@ class GeneralLog(object):
         return total, sync, sync_updates, shapes.most_common()
 
 
-def graph_shape(current_deps):
-    """Return the stored edges and the roots of a stored graph."""
-    edges = json.loads(current_deps or '{}').get('edges', [])
-    nodes = {tuple(e[0]) for e in edges}
-    required = {tuple(e[1]) for e in edges if e[1] is not None}
-    return {'stored_edges': sum(1 for e in edges if e[1] is not None),
-            'roots': len(nodes | required) - len(required)}
+def graph_shape(stored_graphs):
+    """Return the stored edges and the roots of stored graphs, summed.
+
+    A stack's nested stacks (a ResourceGroup's) have graphs and arrivals
+    of their own.
+    """
+    shape = {'stored_edges': 0, 'roots': 0}
+    for current_deps in stored_graphs:
+        edges = json.loads(current_deps or '{}').get('edges', [])
+        nodes = {tuple(e[0]) for e in edges}
+        required = {tuple(e[1]) for e in edges if e[1] is not None}
+        shape['stored_edges'] += sum(1 for e in edges if e[1] is not None)
+        shape['roots'] += len(nodes | required) - len(required)
+    return shape
 
 
 class Side(object):
@@ -314,6 +321,19 @@ class Side(object):
                 'status_reason FROM stack WHERE id = :id'),
                 {'id': stack_id}).first()
 
+    def nested_graphs(self, stack_id):
+        """The stored graphs of the stack's nested stacks, at any depth."""
+        graphs, owners = [], [stack_id]
+        query = sa.text('SELECT id, current_deps FROM stack '
+                        'WHERE owner_id IN :owners').bindparams(
+                            sa.bindparam('owners', expanding=True))
+        with self.poll_db.connect() as conn:
+            while owners:
+                rows = conn.execute(query, {'owners': owners}).all()
+                graphs += [r.current_deps for r in rows]
+                owners = [r.id for r in rows]
+        return graphs
+
     def wait(self, stack_id, action, timeout):
         """Poll until the stack's ``action`` settles; return (row, polls)."""
         polls = 0
@@ -380,14 +400,15 @@ class Side(object):
         if row is None:
             result['outcome'] = 'timeout after %ds' % timeout
         elif action == 'DELETE':
-            result['outcome'] = 'DELETE_COMPLETE' if (
-                row is None or row.deleted_at) else row.status
-            result.update(graph_shape(row.current_deps))
+            result['outcome'] = ('DELETE_COMPLETE' if row.deleted_at
+                                 else row.status)
         else:
             result['outcome'] = '%s_%s' % (row.action, row.status)
-            result.update(graph_shape(row.current_deps))
             if row.status == 'FAILED':
                 result['reason'] = row.status_reason
+        if row is not None:
+            result.update(graph_shape(
+                [row.current_deps] + self.nested_graphs(stack_id)))
         result['casts_per_resource'] = round(
             (self.log_casts() - casts) / n, 2)
         result['peak_rss_mb'] = self.peak_rss_mb()
