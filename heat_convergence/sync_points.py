@@ -163,14 +163,21 @@ def node_of(row):
                                   row.node_type)
 
 
-def claim(cnxt, traversal_id, node, engine_id, limit=0):
+def claim(cnxt, traversal_id, node, engine_id, limit=0, leaf_plan=None):
     """Take a READY node; return its :class:`NodeInputs`, or None.
 
     With a ``limit`` of running nodes per traversal, a node over it is left
-    THROTTLED instead (see :func:`wake`).
+    THROTTLED instead (see :func:`wake`). ``leaf_plan`` is the plan of a
+    node without predecessors, when its message carried it: nothing ever
+    arrives at such a node, so its inputs are known without reading them.
     """
-    inputs = db_api.claim(cnxt, traversal_id, key(node), engine_id, limit)
-    return None if inputs is None else NodeInputs(node, inputs)
+    inputs = db_api.claim(cnxt, traversal_id, key(node), engine_id, limit,
+                          read_inputs=leaf_plan is None)
+    if inputs is None:
+        return None
+    if leaf_plan is not None:
+        inputs = db_api.Inputs(leaf_plan, {})
+    return NodeInputs(node, inputs)
 
 
 def wake(cnxt, traversal_id, limit):

@@ -156,7 +156,8 @@ def start(stack, driver, pre_converge=None, abandon=False):
         return
     for node in leaves:
         driver.dispatch(cnxt, stack.current_traversal, node,
-                        stack.adopt_stack_data, stack.converge, abandon)
+                        stack.adopt_stack_data, stack.converge, abandon,
+                        leaf_plan=plans[node])
 
 
 def deadline(stack):

@@ -64,6 +64,7 @@ LOG = logging.getLogger(__name__)
 # that is not (resource_id, is_update): a replacement resource runs the node
 # of the resource it replaces.
 ENVELOPE = 'heat_convergence_node'
+LEAF_PLAN = 'heat_convergence_leaf_plan'
 
 # A ready successor a node keeps for its own thread, with the arguments of
 # its dispatch. ``inputs`` are its NodeInputs if it is claimed already (at
@@ -134,9 +135,16 @@ class _HandOver(object):
             adopt_stack_data, **kwargs)
 
 
-def traversal_input():
-    """The ``data`` of a dispatch: the inputs themselves are in the DB."""
-    return {'input_data': {}}
+def traversal_input(leaf_plan=None):
+    """The ``data`` of a dispatch: the inputs themselves are in the DB.
+
+    A leaf dispatched as its traversal starts gets its plan in the message:
+    a leaf has no arrivals, so it claims itself without reading its row.
+    """
+    data = {'input_data': {}}
+    if leaf_plan is not None:
+        data[LEAF_PLAN] = leaf_plan
+    return data
 
 
 class ForwardingCheckResource(check_resource.CheckResource):
@@ -279,6 +287,7 @@ def run_node(driver, worker, cnxt, resource_id, current_traversal, data,
     so on.
     """
     envelope = (data or {}).get(ENVELOPE)
+    leaf_plan = (data or {}).get(LEAF_PLAN)
     node = parser.ConvergenceNode(*(envelope or (resource_id, is_update)))
     claimed = None
     while node is not None:
@@ -286,8 +295,8 @@ def run_node(driver, worker, cnxt, resource_id, current_traversal, data,
             follow_on = _run_node(driver, worker, cnxt, resource_id,
                                   current_traversal, envelope, node,
                                   is_update, adopt_stack_data, converge,
-                                  abandon, claimed)
-        node = claimed = None
+                                  abandon, claimed, leaf_plan)
+        node = claimed = leaf_plan = None
         if follow_on is not None:
             node, adopt_stack_data, converge, abandon = follow_on[:4]
             resource_id, is_update, envelope = (node.rsrc_id,
@@ -298,18 +307,17 @@ def run_node(driver, worker, cnxt, resource_id, current_traversal, data,
 
 def _run_node(driver, worker, cnxt, resource_id, current_traversal,
               envelope, node, is_update, adopt_stack_data, converge,
-              abandon, claimed=None):
+              abandon, claimed=None, leaf_plan=None):
     """Run one node; return the :class:`FollowOn` it kept, or None.
 
     ``claimed`` is the node's own FollowOn if its predecessor claimed it
-    for this thread already.
+    for this thread already; ``leaf_plan`` the plan its message carried.
     """
-    if claimed is not None:
-        inputs, claimed_at = claimed.inputs, claimed.claimed_at
-    else:
-        claimed_at = time.monotonic()
-        inputs = sync_points.claim(cnxt, current_traversal, node,
-                                   worker.engine_id, driver.limit)
+    claimed_at = (claimed.claimed_at if claimed is not None
+                  else time.monotonic())
+    inputs, resource_data, loaded = _claim_and_load(
+        driver, worker.engine_id, cnxt, current_traversal, node,
+        resource_id, is_update, claimed, leaf_plan)
     if inputs is None:
         if envelope is not None or _superseded_replacement(
                 cnxt, current_traversal, resource_id):
@@ -321,11 +329,7 @@ def _run_node(driver, worker, cnxt, resource_id, current_traversal,
                       'gone); ignored.', current_traversal, node)
         return
 
-    resource_data = node_data.load_resources_data(
-        inputs.consumed()) if is_update else {}
-    with heat_db_api.context_manager.reader.using(cnxt):
-        rsrc, stk_defn, stack = check_resource.load_resource(
-            cnxt, resource_id, resource_data, current_traversal, is_update)
+    rsrc, stk_defn, stack = loaded
     msg_queue = cancellation.WakingQueue()
     check = ForwardingCheckResource(driver, worker.engine_id,
                                     worker.thread_group_mgr, msg_queue,
@@ -380,6 +384,42 @@ def _run_node(driver, worker, cnxt, resource_id, current_traversal,
             # the traversal id): its rows have nothing left to coordinate.
             sync_points.delete_traversal(cnxt, current_traversal)
     return check.follow_on
+
+
+def _claim_and_load(driver, engine_id, cnxt, traversal_id, node,
+                    resource_id, is_update, claimed=None, leaf_plan=None):
+    """Claim a node, unless ``claimed`` already, and load its resource.
+
+    :returns: the node's inputs, the requirements' data built from them and
+        Heat's ``load_resource`` result; (None, None, None) if the node
+        could not be claimed.
+
+    A node that claims itself is loaded in the claim's transaction: a
+    read-only transaction of its own would cost every such node a pooled
+    connection and a ROLLBACK. The claim's row lock is held through the
+    load; all that waits for it is another claim of the same node (a
+    duplicate message) or a cancel deleting the traversal's rows. A load
+    that fails rolls the claim back with it, leaving the node READY for
+    the periodic recovery to dispatch again. A claim under a limit of
+    running nodes locks its traversal's row, which every claim of the
+    traversal waits for: it commits before the load.
+    """
+    manager = heat_db_api.context_manager
+    together = claimed is None and not driver.limit
+    inputs = claimed.inputs if claimed is not None else None
+    if claimed is None and driver.limit:
+        inputs = sync_points.claim(cnxt, traversal_id, node, engine_id,
+                                   driver.limit, leaf_plan)
+    with (manager.writer if together else manager.reader).using(cnxt):
+        if together:
+            inputs = sync_points.claim(cnxt, traversal_id, node, engine_id,
+                                       leaf_plan=leaf_plan)
+        if inputs is None:
+            return None, None, None
+        resource_data = node_data.load_resources_data(
+            inputs.consumed()) if is_update else {}
+        return inputs, resource_data, check_resource.load_resource(
+            cnxt, resource_id, resource_data, traversal_id, is_update)
 
 
 def _superseded_replacement(cnxt, traversal_id, resource_id):

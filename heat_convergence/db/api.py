@@ -375,12 +375,15 @@ def deliver(context, traversal_id, deliveries, done=None, claim_for=None):
 
 @heat_db_api.retry_on_db_error
 @context_manager.writer.connection
-def claim(context, traversal_id, node, engine_id, limit=0):
+def claim(context, traversal_id, node, engine_id, limit=0,
+          read_inputs=True):
     """Take a READY node for ``engine_id``; return its Inputs, or None.
 
     Only one engine wins a node, however many times it was dispatched.
     With a ``limit``, a node whose traversal already runs that many nodes
     is not taken but left THROTTLED, for :func:`wake` to dispatch later.
+    Without ``read_inputs``, a node taken is answered True, for a caller
+    that knows its inputs already.
     """
     conn = context.connection
     now = timeutils.utcnow()
@@ -390,7 +393,7 @@ def claim(context, traversal_id, node, engine_id, limit=0):
             SYNC_POINT.c.state == models.READY).values(
                 state=models.THROTTLED, updated_at=now))
         return None
-    return _claim(conn, traversal_id, node, engine_id, now)
+    return _claim(conn, traversal_id, node, engine_id, now, read_inputs)
 
 
 def _claim_statement():
@@ -401,14 +404,14 @@ def _claim_statement():
                     updated_at=sa.bindparam('p_now')))
 
 
-def _claim(conn, traversal_id, node, engine_id, now):
+def _claim(conn, traversal_id, node, engine_id, now, read_inputs):
     claimed = conn.execute(
         _prebuilt('claim', _claim_statement),
         _node_params(traversal_id, node, p_engine=engine_id, p_now=now)
     ).rowcount
     if not claimed:
         return None
-    return _inputs(conn, traversal_id, node)
+    return _inputs(conn, traversal_id, node) if read_inputs else True
 
 
 def _running(conn, traversal_id, lock=False):

@@ -168,10 +168,15 @@ class ReducedDriver(base.ConvergenceDriver):
         _converge(stack, self, pre_converge=pre_converge, abandon=abandon)
 
     def dispatch(self, cnxt, traversal_id, node, adopt_stack_data, converge,
-                 abandon):
-        """Send a ready node to whichever engine takes it first."""
+                 abandon, leaf_plan=None):
+        """Send a ready node to whichever engine takes it first.
+
+        ``leaf_plan`` is the plan of a leaf, sent along as the traversal
+        starts (see :func:`heat_convergence.worker.traversal_input`).
+        """
         self.rpc_client.check_resource(
-            cnxt, node.rsrc_id, traversal_id, worker.traversal_input(),
+            cnxt, node.rsrc_id, traversal_id,
+            worker.traversal_input(leaf_plan),
             node.is_update, adopt_stack_data, converge=converge,
             node_type=node.node_type, abandon=abandon)
 

@@ -38,6 +38,7 @@ import types
 
 import fixtures
 from heat.common import context
+from heat.db import api as heat_db_api
 from heat.engine import resource
 from heat.tests.convergence.framework import engine_wrapper
 from heat.tests.convergence.framework import fake_resource
@@ -46,6 +47,7 @@ from heat.tests.convergence.framework import scenario as heat_scenario
 from heat.tests.convergence.framework import testutils
 from heat.tests.convergence.framework import worker_wrapper
 from oslo_config import cfg
+import sqlalchemy as sa
 
 from heat_convergence.db import api as db_api
 from heat_convergence.db import models
@@ -182,6 +184,31 @@ class DriverFrameworkTest(base.HeatTestCase):
         self.framework = self.useFixture(ScenarioFramework())
         self.driver = self.driver_class(cfg.CONF)
         self.useFixture(DriverBinding(self.driver))
+
+    def transactions(self, name='dense_graph'):
+        """Run a scenario; return the statements of each transaction.
+
+        Each statement is a (SQL in upper case on one line, parameters)
+        pair; the transactions are in the order they ended.
+        """
+        done = []
+        open_ = {}
+
+        def execute(conn, cursor, statement, params, context, many):
+            open_.setdefault(id(conn), []).append(
+                (' '.join(statement.split()).upper(), params))
+
+        def end(conn):
+            done.append(open_.pop(id(conn), []))
+
+        db_engine = heat_db_api.get_engine()
+        for event, listener in (('before_cursor_execute', execute),
+                                ('commit', end), ('rollback', end)):
+            sa.event.listen(db_engine, event, listener)
+            self.addCleanup(sa.event.remove, db_engine, event, listener)
+        self.framework.run_scenario(self, name, os.path.join(
+            SCENARIO_DIR, name + '.py'))
+        return done
 
 
 class DriverScenarioTest(DriverFrameworkTest):

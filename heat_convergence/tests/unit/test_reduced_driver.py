@@ -14,18 +14,23 @@
 
 import copy
 import os
-import threading
+from unittest import mock
 
+import fixtures
 from heat.db import api as heat_db_api
 from heat.engine import check_resource
+from heat.engine import stack as parser
 from heat.engine import sync_point as heat_sync_point
 from oslo_config import cfg
 import sqlalchemy as sa
 
 from heat_convergence.db import api as db_api
+from heat_convergence.db import models
 from heat_convergence.drivers import reduced
 from heat_convergence import sync_points
 from heat_convergence.tests import scenario_harness
+from heat_convergence.tests.unit import test_db_api
+from heat_convergence import worker
 
 
 class ReducedDriverScenarios(scenario_harness.DriverScenarioTest):
@@ -132,35 +137,81 @@ class NodeLoad(scenario_harness.DriverFrameworkTest):
     """A node reads its resource's row and its stack's in one transaction.
 
     Heat's ``Resource.load`` reads them in a transaction each; every
-    transaction costs a pooled connection's checkout (with oslo.db's ping)
-    and a ROLLBACK, on every node.
+    transaction costs a pooled connection's checkout and a ROLLBACK, on
+    every node. A node that claims itself reads them in the claim's
+    transaction, unless the claim locked its traversal's row.
     """
 
     driver_class = reduced.ReducedDriver
 
-    def test_one_transaction_per_load(self):
-        begins = []
+    CLAIM = 'UPDATE HEAT_CONVERGENCE_SYNC_POINT SET STATE=?, ENGINE_ID=?'
+    INPUTS = 'SELECT HEAT_CONVERGENCE_SYNC_POINT."PLAN"'
+    LOAD = 'SELECT ANON_1.RESOURCE_ID'
+    TRAVERSAL_LOCK = 'UPDATE HEAT_CONVERGENCE_TRAVERSAL SET NODE_COUNT='
 
-        def begin(conn):
-            begins.append(threading.get_ident())
+    def transactions_of_loads(self, limit=0):
+        """Run dense_graph, each node claiming itself; see transactions().
 
-        loads = []
-        load = check_resource.load_resource
+        Returns the transactions that load a resource, as their SQL.
+        """
+        cfg.CONF.set_override('run_successor_locally', False,
+                              group='heat_convergence')
+        cfg.CONF.set_override('max_concurrent_resources_per_stack', limit,
+                              group='heat_convergence')
+        return [[sql for sql, _ in statements]
+                for statements in self.transactions()
+                if any(sql.startswith(self.LOAD) for sql, _ in statements)]
 
-        def counted(*args, **kwargs):
-            me = threading.get_ident()
-            before = begins.count(me)
-            try:
-                return load(*args, **kwargs)
-            finally:
-                loads.append(begins.count(me) - before)
+    def test_claim_and_load_in_one_transaction(self):
+        loads = self.transactions_of_loads()
+        # 8 resources created, then deleted.
+        self.assertGreaterEqual(len(loads), 16)
+        for statements in loads:
+            self.assertEqual(1, sum(sql.startswith(self.LOAD)
+                                    for sql in statements))
+            self.assertTrue(statements[0].startswith(self.CLAIM) or
+                            statements[1].startswith(self.CLAIM),
+                            statements[:2])
 
-        self.patchobject(check_resource, 'load_resource',
-                         side_effect=counted)
-        engine = heat_db_api.get_engine()
-        sa.event.listen(engine, 'begin', begin)
-        self.addCleanup(sa.event.remove, engine, 'begin', begin)
-        self.framework.run_scenario(self, 'dense_graph', os.path.join(
-            scenario_harness.SCENARIO_DIR, 'dense_graph.py'))
-        self.assertGreater(len(loads), 8)
-        self.assertEqual({1}, set(loads))
+    def test_leaves_claimed_with_the_plan_they_were_sent(self):
+        loads = self.transactions_of_loads()
+        leaves = [call for call in self.framework.casts.call_args_list
+                  if worker.LEAF_PLAN in call.args[3]]
+        # The create's leaf and the delete's, at least.
+        self.assertGreaterEqual(len(leaves), 2)
+        self.assertEqual(len(leaves), sum(
+            not any(sql.startswith(self.INPUTS) for sql in statements)
+            for statements in loads))
+
+    def test_load_after_a_claim_under_a_limit(self):
+        loads = self.transactions_of_loads(limit=4)
+        self.assertGreaterEqual(len(loads), 16)
+        for statements in loads:
+            self.assertFalse([sql for sql in statements
+                              if sql.startswith((self.CLAIM,
+                                                 self.TRAVERSAL_LOCK))])
+
+
+class ClaimAndLoad(test_db_api.DBAPITestCase):
+    """A load that fails gives the node back, as if it were never claimed."""
+
+    def claim_and_load(self, limit=0):
+        return worker._claim_and_load(
+            mock.Mock(limit=limit), 'e1', self.ctx, 't1',
+            parser.ConvergenceNode(1, True), 1, True)
+
+    def test_failed_load_leaves_the_node_ready(self):
+        self.create('t1', [test_db_api.node(1, 0)])
+        load = self.useFixture(fixtures.MockPatchObject(
+            check_resource, 'load_resource',
+            side_effect=[RuntimeError('database gone'), ('r', 'd', 's')]))
+        self.assertRaises(RuntimeError, self.claim_and_load)
+        row = self.node_row('t1', db_api.Node('1', True))
+        self.assertEqual((models.READY, None), (row.state, row.engine_id))
+        inputs, resource_data, loaded = self.claim_and_load()
+        self.assertEqual(({}, ('r', 'd', 's')), (resource_data, loaded))
+        self.assertEqual(2, load.mock.call_count)
+        row = self.node_row('t1', db_api.Node('1', True))
+        self.assertEqual((models.RUNNING, 'e1'), (row.state, row.engine_id))
+        # Claimed once only.
+        self.assertEqual((None, None, None), self.claim_and_load())

@@ -13,7 +13,6 @@
 """A node's resource state changes: one transaction, no idle dispatch."""
 
 import contextlib
-import os
 from unittest import mock
 
 from heat.common import exception
@@ -35,27 +34,6 @@ class StateStoredWithItsEvent(scenario_harness.DriverFrameworkTest):
     """Heat stores properties data, resource row and event separately."""
 
     driver_class = reduced.ReducedDriver
-
-    def transactions(self):
-        """Run dense_graph; return the statements of each transaction."""
-        done = []
-        open_ = {}
-
-        def execute(conn, cursor, statement, params, context, many):
-            open_.setdefault(id(conn), []).append(
-                (' '.join(statement.split()).upper(), params))
-
-        def end(conn):
-            done.append(open_.pop(id(conn), []))
-
-        engine = heat_db_api.get_engine()
-        for name, listener in (('before_cursor_execute', execute),
-                               ('commit', end), ('rollback', end)):
-            sa.event.listen(engine, name, listener)
-            self.addCleanup(sa.event.remove, engine, name, listener)
-        self.framework.run_scenario(self, 'dense_graph', os.path.join(
-            scenario_harness.SCENARIO_DIR, 'dense_graph.py'))
-        return done
 
     def test_state_stored_with_its_event(self):
         resource_events = 0

@@ -64,6 +64,24 @@ class TestInputs(test_db_api.DBAPITestCase):
         inputs = sync_points.claim(self.ctx, 't1', U(2), 'e')
         self.assertEqual({U(1): node_data}, inputs.consumed())
 
+    def test_leaf_with_its_plan_claimed_without_a_read(self):
+        plan = {'next': [['2', True, 'resource']], 'root': False,
+                'refs': [], 'fwd': {'2': ['1']}}
+        self.create('t1', [test_db_api.node(1, 0, plan=plan),
+                           test_db_api.node(2, 1)])
+        del self.statements[:]
+        inputs = sync_points.claim(self.ctx, 't1', U(1), 'e', leaf_plan=plan)
+        self.assertEqual((plan, {}), (inputs.plan, inputs.data))
+        self.assertEqual(['UPDATE'], [s.split()[0].upper()
+                                      for s in self.statements
+                                      if s.split()[0].upper() != 'BEGIN'])
+        self.assertEqual('RUNNING',
+                         self.node_row('t1', sync_points.key(U(1))).state)
+        # Taken already: refused, with or without the plan.
+        self.assertIsNone(sync_points.claim(self.ctx, 't1', U(1), 'f',
+                                            leaf_plan=plan))
+        self.assertIsNone(sync_points.claim(self.ctx, 't1', U(1), 'f'))
+
     def test_cleanup_inputs_are_keyed_by_sender(self):
         self.create('t1', [test_db_api.node(1, 0, is_update=False),
                            test_db_api.node(2, 1, is_update=False)])
