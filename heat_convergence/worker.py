@@ -39,6 +39,7 @@ has been ready too long, as it does for a message lost in the broker.
 
 import collections
 import contextlib
+import functools
 import time
 
 from heat.common import context
@@ -405,15 +406,16 @@ def _claim_and_load(driver, engine_id, cnxt, traversal_id, node,
     traversal waits for: it commits before the load.
     """
     manager = heat_db_api.context_manager
-    together = claimed is None and not driver.limit
-    inputs = claimed.inputs if claimed is not None else None
-    if claimed is None and driver.limit:
-        inputs = sync_points.claim(cnxt, traversal_id, node, engine_id,
-                                   driver.limit, leaf_plan)
-    with (manager.writer if together else manager.reader).using(cnxt):
-        if together:
-            inputs = sync_points.claim(cnxt, traversal_id, node, engine_id,
-                                       leaf_plan=leaf_plan)
+    claim = functools.partial(sync_points.claim, cnxt, traversal_id, node,
+                              engine_id, driver.limit, leaf_plan)
+    claim_inside = claimed is None and not driver.limit
+    if claimed is not None:
+        inputs = claimed.inputs
+    elif not claim_inside:
+        inputs = claim()
+    with (manager.writer if claim_inside else manager.reader).using(cnxt):
+        if claim_inside:
+            inputs = claim()
         if inputs is None:
             return None, None, None
         resource_data = node_data.load_resources_data(

@@ -195,9 +195,9 @@ class NodeLoad(scenario_harness.DriverFrameworkTest):
 class ClaimAndLoad(test_db_api.DBAPITestCase):
     """A load that fails gives the node back, as if it were never claimed."""
 
-    def claim_and_load(self, limit=0):
+    def claim_and_load(self):
         return worker._claim_and_load(
-            mock.Mock(limit=limit), 'e1', self.ctx, 't1',
+            mock.Mock(limit=0), 'e1', self.ctx, 't1',
             parser.ConvergenceNode(1, True), 1, True)
 
     def test_failed_load_leaves_the_node_ready(self):
