@@ -12,6 +12,8 @@
 
 """The ``heat`` driver under the binding: Heat's scenarios, stock results."""
 
+import testscenarios
+
 from heat_convergence.drivers import heat as heat_driver
 from heat_convergence.tests import scenario_harness
 
@@ -19,3 +21,7 @@ from heat_convergence.tests import scenario_harness
 class HeatDriverScenarios(scenario_harness.DriverScenarioTest):
 
     driver_class = heat_driver.HeatDriver
+
+
+def load_tests(loader, tests, pattern):
+    return testscenarios.load_tests_apply_scenarios(loader, tests, pattern)

@@ -23,6 +23,7 @@ from heat.engine import stack as parser
 from heat.engine import sync_point as heat_sync_point
 from oslo_config import cfg
 import sqlalchemy as sa
+import testscenarios
 
 from heat_convergence.db import api as db_api
 from heat_convergence.db import models
@@ -215,3 +216,7 @@ class ClaimAndLoad(test_db_api.DBAPITestCase):
         self.assertEqual((models.RUNNING, 'e1'), (row.state, row.engine_id))
         # Claimed once only.
         self.assertEqual((None, None, None), self.claim_and_load())
+
+
+def load_tests(loader, tests, pattern):
+    return testscenarios.load_tests_apply_scenarios(loader, tests, pattern)
