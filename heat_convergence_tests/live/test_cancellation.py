@@ -65,7 +65,7 @@ class CancellationTestCase(cloud.LiveTestCase):
 
     def wait_for_status(self, names, status, timeout=60):
         def reached():
-            resources = self.cloud.resources(self.stack_name)
+            resources = self.cloud.api_resources(self.stack_name)
             return all(resources.get(n, {}).get('resource_status') == status
                        for n in names)
         cloud.wait_for(reached, timeout, what='%s to be %s' % (names, status))

@@ -17,6 +17,11 @@ PostgreSQL and RabbitMQ; run with the ``heat`` driver (proving the binding
 changes nothing) and the ``reduced`` driver. Every step asserts the stack's
 and the resources' final states through the API, and the values that flow
 between resources, including across edges the reduction removed.
+
+The ``reduced`` driver runs on both databases: its SyncPoints are this
+package's own SQL. The ``heat`` driver runs on MariaDB only: its database
+work is Heat's, so a second database would test nothing of this package's
+for another three minutes of the suite.
 """
 
 import testscenarios
@@ -52,8 +57,9 @@ class TestLifecycle(cloud.LiveTestCase):
     scenarios = [
         ('%s-%s' % (driver, database),
          {'cloud_kwargs': {'driver': driver, 'database': database}})
-        for driver in ('reduced', 'heat')
-        for database in ('mysql', 'postgresql')]
+        for driver, database in (('reduced', 'mysql'),
+                                 ('reduced', 'postgresql'),
+                                 ('heat', 'mysql'))]
 
     def deploy(self, action, tmpl, *extra):
         path = self.cloud.write_template('t.yaml', tmpl)
@@ -64,7 +70,8 @@ class TestLifecycle(cloud.LiveTestCase):
                                          'c')['output_value']
 
     def assert_resources(self, states):
-        resources = self.cloud.resources('life')
+        # Through the API: assert_values reads them with the CLI.
+        resources = self.cloud.api_resources('life')
         self.assertEqual(states, {name: r['resource_status']
                                   for name, r in resources.items()})
         return resources
