@@ -66,7 +66,7 @@ class AllInOne(object):
             return f.read()
 
     def openstack(self, *args):
-        return subprocess.run([cloud._bin('openstack')] + list(args),
+        return subprocess.run([cloud.openstack_cli()] + list(args),
                               env=self.env, capture_output=True, text=True,
                               check=True).stdout
 
