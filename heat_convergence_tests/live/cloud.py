@@ -18,7 +18,7 @@ engine processes (``heat-convergence-engine`` with a chosen driver, or stock
 of their own, and drives them with the real ``openstack stack`` CLI. Engines
 can be killed, frozen and restarted, and the database and broker restarted,
 for the fault-injection tests. Waiting for a stack polls the API directly:
-a CLI process per poll costs a second of CPU on a small machine.
+a CLI process per poll costs two to four seconds of CPU on a small machine.
 
 Everything lives under one state directory, removed on success; on failure
 the engines' and API's logs are attached to the test.
