@@ -307,24 +307,66 @@ class Cloud(object):
         self._wait_engines(engines)
         self._write_kill_script(engines[-1])
 
-    def _wait_engines(self, engines, timeout=120):
-        """Wait until every engine worker has registered in Heat's DB."""
+    def restart_engines(self, timeout=60):
+        """Restart the engines on a rewritten heat.conf (heat-api stays).
+
+        Settings that only the engines read (``cancel_running_actions``)
+        change this way without a second keystone, heat-api and database.
+        """
+        run = self.run
+        configs.write_ini(run.heat_conf, configs.heat_conf(run))
+        engines = [svc for svc in self.services
+                   if svc.name.startswith('engine-')]
+        for svc in engines:
+            svc.terminate()
+        deadline = time.monotonic() + timeout
+        for svc in engines:
+            svc.wait_stopped(deadline)
+        # Heat registers a new service row on each start: wait for rows
+        # younger than the restart, not for the old engines' rows.
+        since = self._db_now()
+        for svc in engines:
+            svc.start()
+        self._wait_engines(engines, since=since)
+        self._write_kill_script(engines[-1])
+
+    def _heat_db(self):
+        return pymysql.connect(host=self.mariadb.host, port=self.mariadb.port,
+                               user=self.run.db_user,
+                               password=self.run.db_password,
+                               database=self.run.heat_db)
+
+    def _db_now(self):
+        conn = self._heat_db()
+        try:
+            with conn.cursor() as cur:
+                cur.execute('SELECT UTC_TIMESTAMP()')
+                return cur.fetchone()[0]
+        finally:
+            conn.close()
+
+    def _wait_engines(self, engines, timeout=120, since=None):
+        """Wait until every engine worker has registered in Heat's DB.
+
+        With ``since``, count only the registrations made after it.
+        """
         run = self.run
         expected = run.engine_count * run.engine_workers
+        query = ('SELECT COUNT(*) FROM service WHERE `binary` = %s AND '
+                 'deleted_at IS NULL')
+        params = (run.engine_binary,)
+        if since is not None:
+            query += ' AND created_at >= %s'
+            params += (since,)
         deadline = time.monotonic() + timeout
         up = 0
         while time.monotonic() < deadline:
             for svc in engines:
                 svc.check_running()
-            conn = pymysql.connect(host=self.mariadb.host,
-                                   port=self.mariadb.port, user=run.db_user,
-                                   password=run.db_password,
-                                   database=run.heat_db)
+            conn = self._heat_db()
             try:
                 with conn.cursor() as cur:
-                    cur.execute('SELECT COUNT(*) FROM service WHERE '
-                                '`binary` = %s AND deleted_at IS NULL',
-                                (run.engine_binary,))
+                    cur.execute(query, params)
                     up = cur.fetchone()[0]
             finally:
                 conn.close()

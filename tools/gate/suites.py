@@ -19,6 +19,10 @@
 2. This project's tempest plugin (``heat_convergence_tests``).
 3. With --engine-kill, the engine-kill test, alone: it kills an engine,
    which would disturb any test running beside it.
+4. With the reduced driver's interrupting cancel (the default), Heat's
+   cancel tests that expect a cancelled action to finish, which the
+   earlier runs skip, on the same cloud with its engines restarted with
+   ``cancel_running_actions = False``.
 
 Each has its own stestr repository under ``stestr/`` in the state
 directory, kept between runs for its timing data.
@@ -26,13 +30,17 @@ directory, kept between runs for its timing data.
 
 import importlib.util
 import os
+import re
 import subprocess
 
+import configs
 import procs
 import results
+import selection
 
 GROUP_REGEX = r'heat_tempest_plugin\.tests\.api\.test_heat_api[._]([^_]+)'
 ENGINE_KILL = r'heat_convergence_tests\.tests\.test_engine_kill\.'
+STOCK_CANCEL_MODULE = 'heat_integrationtests.functional.test_stack_cancel.'
 
 
 class SuiteError(Exception):
@@ -122,6 +130,27 @@ def stestr(run, name, package, filters, exclude, concurrency, clock,
     return results.parse_subunit(last.stdout)
 
 
+def _stock_cancel(run, args, cloud, clock):
+    """Heat's tests of a cancel that lets the running action finish.
+
+    Returns {} without restarting anything when REGEX filters exclude them.
+    """
+    ids = [STOCK_CANCEL_MODULE + name
+           for name in selection.stock_cancel_entries()]
+    if args.filters and not any(re.search(f, test_id)
+                                for f in args.filters for test_id in ids):
+        return {}
+    clock.log('restarting the engines with cancel_running_actions = False')
+    run.cancel_running_actions = run.interrupting_cancel = False
+    run.skip_list = selection.skip_entries(run.interrupting_cancel)
+    cloud.restart_engines()
+    configs.write_ini(run.path('tempest/etc/tempest.conf'),
+                      configs.tempest_conf(run))
+    return stestr(run, 'stock-cancel', 'heat_integrationtests',
+                  [re.escape(test_id) + r'\b' for test_id in ids], None,
+                  args.concurrency, clock, group_regex=GROUP_REGEX)
+
+
 def run_all(run, args, cloud, clock):
     _write_heat_manage_wrapper(run)
     tests = {}
@@ -142,4 +171,8 @@ def run_all(run, args, cloud, clock):
             tests.update(stestr(run, 'engine-kill', 'heat_convergence_tests',
                                 [ENGINE_KILL], None, 1, clock,
                                 subdir='tests'))
+    if args.suite in ('all', 'heat') and run.interrupting_cancel:
+        # Last: it restarts the engines with another setting.
+        tests.update(_stock_cancel(run, args, cloud, clock))
+        cloud.check_services()
     return tests
