@@ -39,6 +39,7 @@ has been ready too long, as it does for a message lost in the broker.
 
 import collections
 import contextlib
+import datetime
 import functools
 import time
 
@@ -51,6 +52,7 @@ from heat.engine import stack as parser
 from heat.engine import worker as heat_worker
 from heat.objects import resource as resource_objects
 from oslo_log import log as logging
+from oslo_utils import timeutils
 
 from heat_convergence import cancellation
 from heat_convergence import definitions
@@ -73,6 +75,10 @@ LEAF_PLAN = 'heat_convergence_leaf_plan'
 FollowOn = collections.namedtuple(
     'FollowOn', ['node', 'adopt_stack_data', 'converge', 'abandon',
                  'inputs', 'claimed_at'])
+
+# What a cleanup node loads instead of its resource when it has nothing to
+# clean up (see nothing_to_clean_up()): nothing but its stack's id.
+HandOverOnly = collections.namedtuple('HandOverOnly', ['stack_id'])
 
 
 class ConvergenceWorkerService(heat_worker.WorkerService):
@@ -180,14 +186,62 @@ class ForwardingCheckResource(check_resource.CheckResource):
     def _initiate_propagate_resource(self, cnxt, resource_id,
                                      current_traversal, is_update, rsrc,
                                      stack, is_skip=False, rsrc_failure=None):
-        node = self.node
         own = None
+        if is_update and any(succ.is_update for succ in
+                             sync_points.successors(self.inputs.plan)):
+            own = definitions.node_data(rsrc, current_traversal).as_dict()
+        deliveries = self._deliveries(
+            resource_id, stack.id, own, rsrc.replaced_by,
+            nothing_to_clean_up(self.node, rsrc, stack) if is_update
+            else None)
+        results, claimed_at = self._deliver(cnxt, current_traversal,
+                                            deliveries, is_skip, rsrc_failure)
+        if is_update:
+            if own is None:
+                rsrc.clear_stored_attributes()
+            else:
+                rsrc.store_attributes()
+        self._follow_up(cnxt, resource_id, current_traversal, deliveries,
+                        results, claimed_at, stack.id, lambda: stack,
+                        (stack.adopt_stack_data, stack.converge,
+                         rsrc.abandon_in_progress))
+
+    def hand_over_only(self, cnxt, current_traversal, stack_id, args):
+        """Finish a cleanup node that has nothing to clean up.
+
+        See :func:`nothing_to_clean_up`: what Heat's ``check`` would do
+        for it comes down to handing over, as a cleanup of a resource that
+        was not replaced (the needed-by id sent on is its own). The stack
+        is loaded only if this node completes the traversal.
+        """
+        deliveries = self._deliveries(self.node.rsrc_id, stack_id, None,
+                                      None, None)
+        results, claimed_at = self._deliver(
+            cnxt, current_traversal, deliveries, self.inputs.skip,
+            self.inputs.failures or None)
+
+        def load_stack():
+            stack = parser.Stack.load(cnxt, stack_id=stack_id,
+                                      force_reload=True)
+            stack.thread_group_mgr = self.thread_group_mgr
+            return stack
+
+        self._follow_up(cnxt, self.node.rsrc_id, current_traversal,
+                        deliveries, results, claimed_at, stack_id,
+                        load_stack, args)
+
+    def _deliveries(self, resource_id, stack_id, own, replaced_by,
+                    nothing_to_clean):
+        """(target, data) for every successor in the node's plan.
+
+        ``own`` is the node's NodeData dict if it has update successors;
+        ``nothing_to_clean`` what an update node tells its own cleanup node
+        (:func:`nothing_to_clean_up`).
+        """
+        node = self.node
         deliveries = []
         for succ in sync_points.successors(self.inputs.plan):
             if succ.is_update:
-                if own is None:
-                    own = definitions.node_data(
-                        rsrc, current_traversal).as_dict()
                 data = {item: (own if item == str(node.rsrc_id)
                                else self.inputs.item(item))
                         for item in self.inputs.plan['fwd'].get(
@@ -195,32 +249,37 @@ class ForwardingCheckResource(check_resource.CheckResource):
             elif str(succ.rsrc_id) != str(node.rsrc_id):
                 # Heat sends a cleanup node the id of the resource that
                 # needs the one it cleans up.
-                data = (rsrc.replaced_by if rsrc.replaced_by is not None
+                data = (replaced_by if replaced_by is not None
                         else resource_id)
             else:
-                data = None
+                data = nothing_to_clean
             deliveries.append((succ, data))
         if self.inputs.plan.get('root'):
-            deliveries.append((sync_points.stack_key(stack.id), None))
+            deliveries.append((sync_points.stack_key(stack_id), None))
+        return deliveries
 
+    def _deliver(self, cnxt, current_traversal, deliveries, is_skip,
+                 failures):
+        """Mark the node done and deliver; return the results and when."""
         keep = self.driver.run_locally and not self.driver.limit
         claimed_at = time.monotonic()
         results = sync_points.deliver(
-            cnxt, current_traversal, node, deliveries,
-            failures=rsrc_failure, skip=is_skip,
+            cnxt, current_traversal, self.node, deliveries,
+            failures=failures, skip=is_skip,
             claim_for=self.engine_id if keep else None)
         self.held = False
-        if is_update:
-            if own is None:
-                rsrc.clear_stored_attributes()
-            else:
-                rsrc.store_attributes()
+        return results, claimed_at
 
+    def _follow_up(self, cnxt, resource_id, current_traversal, deliveries,
+                   results, claimed_at, stack_id, load_stack, args):
+        """Run, send or finish what the deliveries made ready.
+
+        ``claimed_at`` is when a successor claimed in the delivery was
+        claimed; ``args`` are the flags Heat passes on with every node.
+        """
         if sync_points.GONE in results:
-            self._superseded(cnxt, resource_id, current_traversal, rsrc)
+            self._superseded(cnxt, resource_id, current_traversal, stack_id)
             return
-        args = (stack.adopt_stack_data, stack.converge,
-                rsrc.abandon_in_progress)
         for (target, _data), ready in zip(deliveries, results):
             if isinstance(ready, sync_points.NodeInputs):
                 self.follow_on = FollowOn(parser.ConvergenceNode(
@@ -239,13 +298,13 @@ class ForwardingCheckResource(check_resource.CheckResource):
                     self.driver.dispatch(cnxt, current_traversal, target,
                                          *args)
             else:
-                traversal.finish(cnxt, stack, current_traversal,
+                traversal.finish(cnxt, load_stack(), current_traversal,
                                  self.engine_id)
 
-    def _superseded(self, cnxt, resource_id, current_traversal, rsrc):
+    def _superseded(self, cnxt, resource_id, current_traversal, stack_id):
         # Heat's EntityNotFound('Sync Point') branch: a newer traversal may
         # be waiting for this resource.
-        stack = parser.Stack.load(cnxt, stack_id=rsrc.stack.id,
+        stack = parser.Stack.load(cnxt, stack_id=stack_id,
                                   force_reload=True)
         if current_traversal == stack.current_traversal:
             LOG.debug('[%s] Traversal sync point missing.', current_traversal)
@@ -268,6 +327,47 @@ class ForwardingCheckResource(check_resource.CheckResource):
                 self.driver.dispatch(cnxt, stack.current_traversal, node,
                                      None, stack.converge, False)
             return
+
+
+def nothing_to_clean_up(node, rsrc, stack):
+    """What an update node tells its own cleanup node; None for nothing.
+
+    The cleanup of a resource whose row belongs to the traversal's
+    template (updated in place, or unchanged) does nothing in Heat:
+    ``delete_convergence`` deletes only a row of another template, and a
+    CHECK, RESUME or SNAPSHOT cleans up nothing at all. Such a cleanup node
+    needs neither its resource nor its stack loaded: it only hands over
+    (:meth:`ForwardingCheckResource.hand_over_only`). The update node knows
+    that much as it finishes, and says so with the stack's id and deadline.
+    A SUSPEND's cleanup suspends the resource, and a replaced resource's
+    row (or a replacement running the node of the one it replaces) is not
+    the node's own current row: those cleanup nodes run Heat's code.
+    """
+    if (str(rsrc.id) != str(node.rsrc_id) or
+            stack.action == stack.SUSPEND or
+            rsrc.current_template_id != stack.t.id or
+            rsrc.replaced_by is not None):
+        return None
+    deadline = traversal.deadline(stack)
+    return {'stack_id': stack.id,
+            'deadline': deadline.isoformat() if deadline else None}
+
+
+def _cleanup_shortcut(node, inputs):
+    """The stack id if the cleanup ``node`` has nothing to clean up.
+
+    Past the stack's deadline the node runs Heat's code, which fails the
+    stack for its timeout as Heat would.
+    """
+    if node.is_update:
+        return None
+    told = inputs.data.get(parser.ConvergenceNode(node.rsrc_id, True))
+    if not isinstance(told, dict) or 'stack_id' not in told:
+        return None
+    if told['deadline'] is not None and timeutils.utcnow() >= (
+            datetime.datetime.fromisoformat(told['deadline'])):
+        return None
+    return told['stack_id']
 
 
 @contextlib.contextmanager
@@ -329,6 +429,10 @@ def _run_node(driver, worker, cnxt, resource_id, current_traversal,
                       'another engine, throttled, or its traversal is '
                       'gone); ignored.', current_traversal, node)
         return
+    args = (adopt_stack_data, converge, abandon)
+    if isinstance(loaded, HandOverOnly):
+        return _hand_over_only(driver, worker, cnxt, current_traversal, node,
+                               inputs, loaded.stack_id, args)
 
     rsrc, stk_defn, stack = loaded
     msg_queue = cancellation.WakingQueue()
@@ -363,23 +467,11 @@ def _run_node(driver, worker, cnxt, resource_id, current_traversal,
                             rsrc, stack, skip_propagate=inputs.skip,
                             accumulated_failures=inputs.failures or None)
     except BaseException:
-        # Send the successor this thread kept: it is ready, and nothing
-        # else would run it before ready_timeout.
-        if check.follow_on is not None:
-            succ, adopt_stack_data, converge, abandon = check.follow_on[:4]
-            if check.follow_on.inputs is not None:
-                sync_points.release(cnxt, current_traversal, succ,
-                                    worker.engine_id)
-            check.follow_on = None
-            driver.dispatch(cnxt, current_traversal, succ, adopt_stack_data,
-                            converge, abandon)
+        _send_kept(driver, cnxt, current_traversal, check)
         raise
     finally:
         worker.thread_group_mgr.remove_msg_queue(None, stack.id, msg_queue)
-        if check.release(cnxt):
-            driver.dispatch(cnxt, current_traversal, node, adopt_stack_data,
-                            converge, abandon)
-        driver.slot_freed(cnxt, current_traversal)
+        _node_ended(driver, cnxt, current_traversal, check, args)
         if stack.current_traversal != current_traversal:
             # This node failed the stack (mark_failed cleared or replaced
             # the traversal id): its rows have nothing left to coordinate.
@@ -387,13 +479,56 @@ def _run_node(driver, worker, cnxt, resource_id, current_traversal,
     return check.follow_on
 
 
+def _hand_over_only(driver, worker, cnxt, current_traversal, node, inputs,
+                    stack_id, args):
+    """Run a cleanup node that has nothing to clean up (no load, no action).
+
+    Returns the :class:`FollowOn` it kept, or None.
+    """
+    check = ForwardingCheckResource(driver, worker.engine_id,
+                                    worker.thread_group_mgr, None,
+                                    current_traversal, node, inputs)
+    try:
+        check.hand_over_only(cnxt, current_traversal, stack_id, args)
+    except BaseException:
+        _send_kept(driver, cnxt, current_traversal, check)
+        raise
+    finally:
+        _node_ended(driver, cnxt, current_traversal, check, args)
+    return check.follow_on
+
+
+def _send_kept(driver, cnxt, current_traversal, check):
+    """Send the successor a failed node kept for its thread.
+
+    It is ready, and nothing else would run it before ready_timeout.
+    """
+    if check.follow_on is None:
+        return
+    succ, adopt_stack_data, converge, abandon = check.follow_on[:4]
+    if check.follow_on.inputs is not None:
+        sync_points.release(cnxt, current_traversal, succ, check.engine_id)
+    check.follow_on = None
+    driver.dispatch(cnxt, current_traversal, succ, adopt_stack_data,
+                    converge, abandon)
+
+
+def _node_ended(driver, cnxt, current_traversal, check, args):
+    """Give back a node left unfinished, and its slot under a limit."""
+    if check.release(cnxt):
+        driver.dispatch(cnxt, current_traversal, check.node, *args)
+    driver.slot_freed(cnxt, current_traversal)
+
+
 def _claim_and_load(driver, engine_id, cnxt, traversal_id, node,
                     resource_id, is_update, claimed=None, leaf_plan=None):
     """Claim a node, unless ``claimed`` already, and load its resource.
 
     :returns: the node's inputs, the requirements' data built from them and
-        Heat's ``load_resource`` result; (None, None, None) if the node
-        could not be claimed.
+        Heat's ``load_resource`` result, or :class:`HandOverOnly` for a
+        cleanup node with nothing to clean up (see
+        :func:`nothing_to_clean_up`), which is not loaded; (None, None,
+        None) if the node could not be claimed.
 
     A node that claims itself is loaded in the claim's transaction: a
     read-only transaction of its own would cost every such node a pooled
@@ -418,6 +553,9 @@ def _claim_and_load(driver, engine_id, cnxt, traversal_id, node,
             inputs = claim()
         if inputs is None:
             return None, None, None
+        stack_id = _cleanup_shortcut(node, inputs)
+        if stack_id is not None:
+            return inputs, {}, HandOverOnly(stack_id)
         resource_data = node_data.load_resources_data(
             inputs.consumed()) if is_update else {}
         return inputs, resource_data, check_resource.load_resource(

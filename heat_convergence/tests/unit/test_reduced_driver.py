@@ -12,7 +12,9 @@
 
 """The ``reduced`` driver on Heat's convergence scenarios and ours."""
 
+import collections
 import copy
+import datetime
 import os
 from unittest import mock
 
@@ -29,6 +31,7 @@ from heat_convergence.db import api as db_api
 from heat_convergence.db import models
 from heat_convergence.drivers import reduced
 from heat_convergence import sync_points
+from heat_convergence.tests import base
 from heat_convergence.tests import scenario_harness
 from heat_convergence.tests.unit import test_db_api
 from heat_convergence import worker
@@ -191,6 +194,111 @@ class NodeLoad(scenario_harness.DriverFrameworkTest):
             self.assertFalse([sql for sql in statements
                               if sql.startswith((self.CLAIM,
                                                  self.TRAVERSAL_LOCK))])
+
+
+class NothingToCleanUp(scenario_harness.DriverFrameworkTest):
+    """A cleanup node whose resource is current loads nothing.
+
+    Heat's ``update_replace`` scenario updates A, D and E in place, leaves B
+    unchanged and replaces C (which requires A and B; D and E require C),
+    then updates again adding F (requiring D and E), and deletes the
+    stack; its checks of every resource's values run as in the other
+    tests. A cleanup node hears from its own update node only if nothing
+    else leads from one to the other: the reduction removes the edge of A,
+    B and C, whose cleanups wait for their dependents' cleanups, which wait
+    for those dependents' updates, which wait for theirs.
+    """
+
+    driver_class = reduced.ReducedDriver
+
+    def test_update_replace(self):
+        traversals = {}
+        fill = sync_points.fill_traversal
+
+        def record_traversal(cnxt, stack, *args, **kwargs):
+            traversals[stack.current_traversal] = (
+                stack.action, collections.Counter(), [])
+            return fill(cnxt, stack, *args, **kwargs)
+
+        load = check_resource.load_resource
+
+        def record_load(cnxt, resource_id, data, traversal_id, is_update):
+            if not is_update:
+                traversals[traversal_id][1]['loaded'] += 1
+            return load(cnxt, resource_id, data, traversal_id, is_update)
+
+        hand_over = worker._hand_over_only
+
+        def record_hand_over(driver, worker_, cnxt, traversal_id, node,
+                             *args):
+            traversals[traversal_id][2].append(
+                heat_db_api.resource_get(cnxt, node.rsrc_id).name)
+            return hand_over(driver, worker_, cnxt, traversal_id, node,
+                             *args)
+
+        self.patchobject(sync_points, 'fill_traversal',
+                         side_effect=record_traversal)
+        self.patchobject(check_resource, 'load_resource',
+                         side_effect=record_load)
+        self.patchobject(worker, '_hand_over_only',
+                         side_effect=record_hand_over)
+        path = dict(scenario_harness.all_scenarios())['update_replace']
+        self.framework.run_scenario(self, 'update_replace', path['path'])
+        self.assertEqual([
+            # A, B and C's replaced row loaded; C's deleted.
+            ('UPDATE', 3, ['D', 'E']),
+            # A, B and C's replacement loaded.
+            ('UPDATE', 3, ['D', 'E']),
+            # No update nodes to tell the cleanup nodes anything.
+            ('DELETE', 6, []),
+        ], [(action, counts['loaded'], sorted(names))
+            for action, counts, names in traversals.values()
+            if action != 'CREATE'])
+
+
+class NothingToCleanUpRules(base.HeatTestCase):
+    """When an update node tells its cleanup node to hand over only."""
+
+    def told(self, **changes):
+        stack = mock.Mock(id='s1', action='UPDATE', SUSPEND='SUSPEND',
+                          t=mock.Mock(id=7), updated_time=None,
+                          created_time=datetime.datetime(2026, 12, 3),
+                          timeout_secs=mock.Mock(return_value=3600))
+        rsrc = mock.Mock(id=5, current_template_id=7, replaced_by=None)
+        for name, value in changes.items():
+            owner, attr = name.split('_', 1)
+            setattr(stack if owner == 'stack' else rsrc, attr, value)
+        return worker.nothing_to_clean_up(parser.ConvergenceNode(5, True),
+                                          rsrc, stack)
+
+    def test_current_row(self):
+        self.assertEqual({'stack_id': 's1',
+                          'deadline': '2026-12-03T01:00:00'}, self.told())
+
+    def test_not_when_the_cleanup_does_something(self):
+        for changes in ({'rsrc_current_template_id': 6},
+                        {'rsrc_replaced_by': 9},
+                        {'rsrc_id': 9},
+                        {'stack_action': 'SUSPEND'}):
+            self.assertIsNone(self.told(**changes), changes)
+
+    def shortcut(self, told):
+        inputs = mock.Mock(data={parser.ConvergenceNode(5, True): told})
+        return worker._cleanup_shortcut(parser.ConvergenceNode(5, False),
+                                        inputs)
+
+    def test_cleanup_node_hands_over_before_the_deadline(self):
+        self.assertEqual('s1', self.shortcut(
+            {'stack_id': 's1', 'deadline': '2999-01-01T00:00:00'}))
+        self.assertEqual('s1', self.shortcut(
+            {'stack_id': 's1', 'deadline': None}))
+
+    def test_cleanup_node_runs_heat_code_otherwise(self):
+        # Past the deadline (Heat fails the stack), or told nothing (an
+        # older engine, a replacement, another cleanup node's needed-by id).
+        for told in ({'stack_id': 's1', 'deadline': '2020-01-01T00:00:00'},
+                     None, 12):
+            self.assertIsNone(self.shortcut(told), told)
 
 
 class ClaimAndLoad(test_db_api.DBAPITestCase):
