@@ -634,9 +634,17 @@ def versions():
 
 
 def exit_on_sigterm():
-    """Turn SIGTERM into SystemExit, so the Heat processes are stopped."""
-    signal.signal(signal.SIGTERM,
-                  lambda signum, _frame: sys.exit(128 + signum))
+    """Turn SIGTERM into SystemExit, so the Heat processes are stopped.
+
+    Further SIGTERMs are ignored: one forwarded by ``timeout``, or a second
+    ``pkill``, would otherwise interrupt that cleanup half way and leave
+    one side's processes running.
+    """
+    def stop(signum, _frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def main():
