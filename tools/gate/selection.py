@@ -70,12 +70,16 @@ STOCK_CANCEL_TESTS = (
 # belongs here as stestr exclude regexes, each with its reason.
 
 
+def _entries(listed):
+    return [entry for entry, _reason in listed]
+
+
 def stock_cancel_entries():
     """The tests skipped while cancel interrupts running actions."""
-    return [entry for entry, _reason in STOCK_CANCEL_TESTS]
+    return _entries(STOCK_CANCEL_TESTS)
 
 
 def skip_entries(interrupting_cancel):
     """The skip list; Heat's stock-cancel tests too if cancel interrupts."""
-    entries = SKIP_LIST + (STOCK_CANCEL_TESTS if interrupting_cancel else ())
-    return [entry for entry, _reason in entries]
+    return _entries(SKIP_LIST + (STOCK_CANCEL_TESTS if interrupting_cancel
+                                 else ()))
