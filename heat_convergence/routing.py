@@ -49,11 +49,6 @@ class Routes(object):
         """Return {requirer: frozenset(items)} that ``node`` forwards."""
         return self._sends.get(node, {})
 
-    def item_count(self):
-        """Return how many (edge, item) deliveries the plan makes."""
-        return sum(len(items) for targets in self._sends.values()
-                   for items in targets.values())
-
 
 def plan(graph, consumes):
     """Plan data forwarding over a (reduced) dependency graph.

@@ -123,22 +123,6 @@ def _insert_nodes(conn, traversal_id, nodes, now):
 
 @heat_db_api.retry_on_db_error
 @context_manager.writer.connection
-def traversal_create(context, values, nodes):
-    """Insert a traversal and all its sync points, in two statements.
-
-    :param values: the traversal row (``id``, ``stack_id``, ``action``, ...).
-    :param nodes: one dict per sync point: ``entity_id``, ``is_update``,
-        ``node_type``, ``predecessors`` and optionally ``plan``. Nodes
-        without predecessors start READY.
-    """
-    now = timeutils.utcnow()
-    _insert_traversal(context.connection,
-                      dict(values, node_count=len(nodes)), now)
-    _insert_nodes(context.connection, values['id'], nodes, now)
-
-
-@heat_db_api.retry_on_db_error
-@context_manager.writer.connection
 def traversal_begin(context, values):
     """Record a traversal that is starting; delete the stack's others.
 
@@ -190,23 +174,6 @@ def traversal_get(context, traversal_id):
 def traversal_delete(context, traversal_id):
     """Delete a traversal with its sync points and arrivals."""
     _delete_traversals(context.connection, [traversal_id])
-
-
-@heat_db_api.retry_on_db_error
-@context_manager.writer.connection
-def traversal_delete_all_but(context, stack_id, keep=None):
-    """Delete the stack's traversals other than ``keep``; return their ids.
-
-    Called when a traversal starts (its predecessors are superseded) and
-    when one ends, so that no rows outlive the traversal they belong to.
-    """
-    query = sa.select(TRAVERSAL.c.id).where(TRAVERSAL.c.stack_id == stack_id)
-    if keep is not None:
-        query = query.where(TRAVERSAL.c.id != keep)
-    ids = [row.id for row in context.connection.execute(query)]
-    if ids:
-        _delete_traversals(context.connection, ids)
-    return ids
 
 
 def _delete_traversals(conn, ids):
@@ -462,12 +429,6 @@ def throttled(context):
     return context.connection.execute(
         sa.select(SYNC_POINT.c.traversal_id).distinct().where(
             SYNC_POINT.c.state == models.THROTTLED)).scalars().all()
-
-
-@context_manager.reader.connection
-def inputs(context, traversal_id, node):
-    """Return the Inputs of a node, or None if it does not exist."""
-    return _inputs(context.connection, traversal_id, node)
 
 
 def _inputs_statement():

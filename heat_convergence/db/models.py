@@ -44,11 +44,9 @@ THROTTLED = 'THROTTLED'
 RUNNING = 'RUNNING'
 RERUN = 'RERUN'
 DONE = 'DONE'
-STATES = (WAITING, READY, THROTTLED, RUNNING, RERUN, DONE)
 
-# Node types: Heat's two, plus the stack's own completion point.
-NODE_RESOURCE = 'resource'
-NODE_SNAPSHOT = 'snapshot'
+# Node types: Heat's (``heat.engine.stack.NODE_TYPE_*``), plus the stack's
+# own completion point.
 NODE_STACK = 'stack'
 
 

@@ -10,10 +10,13 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Minimal Heat rows for DB-level tests that need a stack to hang on."""
+"""Minimal rows for DB-level tests: a Heat stack, and plugin traversals."""
 
 from heat.db import api as heat_db_api
+from oslo_utils import timeutils
 from oslo_utils import uuidutils
+
+from heat_convergence.db import api
 
 
 def create_stack(context, traversal_id=None, name='test-stack'):
@@ -33,3 +36,27 @@ def create_stack(context, traversal_id=None, name='test-stack'):
         'convergence': True,
         'current_traversal': traversal_id or uuidutils.generate_uuid(),
     })
+
+
+@heat_db_api.context_manager.writer.connection
+def create_traversal(context, values, nodes):
+    """Insert a traversal and its sync points, as a started traversal has.
+
+    Unlike ``traversal_begin``, the stack's other traversals are left in
+    place: tests run many traversals of one stack side by side.
+
+    :param values: the traversal row (``id``, ``stack_id``, ``action``, ...).
+    :param nodes: one dict per sync point: ``entity_id``, ``is_update``,
+        ``node_type``, ``predecessors`` and optionally ``plan``. Nodes
+        without predecessors start READY.
+    """
+    now = timeutils.utcnow()
+    api._insert_traversal(context.connection,
+                          dict(values, node_count=len(nodes)), now)
+    api._insert_nodes(context.connection, values['id'], nodes, now)
+
+
+@heat_db_api.context_manager.reader.connection
+def node_inputs(context, traversal_id, node):
+    """Return the Inputs of a node without claiming it, or None."""
+    return api._inputs(context.connection, traversal_id, node)

@@ -72,14 +72,12 @@ class TestMigrations(testtools.TestCase):
                           'PostgreSQL are what it is for')
         ctx = context.get_admin_context()
         stack = stack_rows.create_stack(ctx)
-        api.traversal_create(ctx, {'id': 't1', 'stack_id': stack.id,
-                                   'action': 'DELETE'},
-                             [{'entity_id': 1, 'is_update': False,
-                               'node_type': models.NODE_RESOURCE,
-                               'predecessors': 0},
-                              {'entity_id': 2, 'is_update': False,
-                               'node_type': models.NODE_RESOURCE,
-                               'predecessors': 1}])
+        stack_rows.create_traversal(
+            ctx, {'id': 't1', 'stack_id': stack.id, 'action': 'DELETE'},
+            [{'entity_id': 1, 'is_update': False, 'node_type': 'resource',
+              'predecessors': 0},
+             {'entity_id': 2, 'is_update': False, 'node_type': 'resource',
+              'predecessors': 1}])
         api.deliver(ctx, 't1', [api.Delivery(
             api.Node('2', False), api.Node('1', False), 1, None, False)])
         long_ago = datetime.datetime(2020, 1, 1)

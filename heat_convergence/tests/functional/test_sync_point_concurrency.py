@@ -70,12 +70,11 @@ def trial_sizes(seed, share):
 
 def start_trial(k, stack_id):
     traversal_id = uuidutils.generate_uuid()
-    api.traversal_create(context.get_admin_context(),
-                         {'id': traversal_id, 'stack_id': stack_id,
-                          'action': 'CREATE'},
-                         [{'entity_id': TARGET.entity_id, 'is_update': True,
-                           'node_type': models.NODE_RESOURCE,
-                           'predecessors': k}])
+    stack_rows.create_traversal(
+        context.get_admin_context(),
+        {'id': traversal_id, 'stack_id': stack_id, 'action': 'CREATE'},
+        [{'entity_id': TARGET.entity_id, 'is_update': True,
+          'node_type': 'resource', 'predecessors': k}])
     return traversal_id
 
 
@@ -100,7 +99,7 @@ def arrive(traversal_id, sender, go, claim=False):
     if claim:
         ready = sender
     else:
-        inputs = api.inputs(ctx, traversal_id, TARGET)
+        inputs = stack_rows.node_inputs(ctx, traversal_id, TARGET)
     return ready, sorted(d['sender'] for d, _, _ in inputs.arrivals.values())
 
 

@@ -52,9 +52,9 @@ class DBAPITestCase(testtools.TestCase):
         self.statements.append(statement)
 
     def create(self, traversal_id, nodes):
-        api.traversal_create(self.ctx, {'id': traversal_id,
-                                        'stack_id': self.stack.id,
-                                        'action': 'UPDATE'}, nodes)
+        stack_rows.create_traversal(
+            self.ctx, {'id': traversal_id, 'stack_id': self.stack.id,
+                       'action': 'UPDATE'}, nodes)
 
     def node_row(self, traversal_id, node):
         with self.db.engine.connect() as conn:
@@ -69,7 +69,7 @@ class DBAPITestCase(testtools.TestCase):
 
 def node(entity_id, predecessors, is_update=True, plan=None):
     return {'entity_id': entity_id, 'is_update': is_update,
-            'node_type': models.NODE_RESOURCE,
+            'node_type': 'resource',
             'predecessors': predecessors, 'plan': plan}
 
 
@@ -118,7 +118,7 @@ class TestDeliver(DBAPITestCase):
         self.assertEqual([True], second)
         row = self.node_row('t1', N('3', True))
         self.assertEqual((models.READY, 0), (row.state, row.pending))
-        inputs = api.inputs(self.ctx, 't1', N('3', True))
+        inputs = stack_rows.node_inputs(self.ctx, 't1', N('3', True))
         self.assertEqual({N('1', True): ({'a': 1}, None, False),
                           N('2', True): ({'b': 2}, {'r2': 'broken'}, True)},
                          inputs.arrivals)
@@ -359,20 +359,6 @@ class TestLimit(DBAPITestCase):
 
 
 class TestDelete(DBAPITestCase):
-
-    def test_delete_all_but(self):
-        for traversal_id in ('t1', 't2', 't3'):
-            self.create(traversal_id, [node(1, 0), node(2, 1)])
-            api.deliver(self.ctx, traversal_id,
-                        [D(N('2', True), N('1', True), None, None, False)])
-        self.assertEqual(['t1', 't3'], sorted(
-            api.traversal_delete_all_but(self.ctx, self.stack.id, 't2')))
-        for traversal_id, expected in (('t1', 0), ('t2', 1), ('t3', 0)):
-            self.assertEqual(expected, self.count(api.ARRIVAL, traversal_id))
-            self.assertEqual(expected * 2,
-                             self.count(api.SYNC_POINT, traversal_id))
-        self.assertIsNone(api.traversal_get(self.ctx, 't1'))
-        self.assertIsNotNone(api.traversal_get(self.ctx, 't2'))
 
     def test_delete(self):
         self.create('t1', [node(1, 0)])

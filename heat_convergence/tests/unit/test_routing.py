@@ -105,7 +105,6 @@ class TestPlan(testtools.TestCase):
         for i in range(n - 1):
             self.assertEqual({i + 1: frozenset(range(i + 1))},
                              routes.sends(i))
-        self.assertEqual(n * (n - 1) // 2, routes.item_count())
 
     def test_prefers_the_producer(self):
         # D consumes A and B; both are direct requirements of D and B also
@@ -126,4 +125,4 @@ class TestPlan(testtools.TestCase):
         deps = graph.Dependencies([('B', 'A')])
         routes = routing.plan(deps.graph(), {})
         self.assertEqual({}, routes.sends('A'))
-        self.assertEqual(0, routes.item_count())
+        self.assertEqual({}, routes.sends('B'))
