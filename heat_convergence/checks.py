@@ -32,7 +32,7 @@ from heat.objects import stack as stack_object
 from heat import version
 
 from heat_convergence.db import migration
-from heat_convergence import fleet
+from heat_convergence import stock_engines
 
 SUPPORTED_HEAT_MAJOR = 27
 
@@ -127,6 +127,6 @@ def startup(driver):
         except migration.SchemaError as exc:
             raise StartupError(str(exc))
         try:
-            fleet.check_no_stock_engines(context.get_admin_context())
-        except fleet.MixedFleet as exc:
+            stock_engines.check_no_stock_engines(context.get_admin_context())
+        except stock_engines.MixedFleet as exc:
             raise StartupError(str(exc))

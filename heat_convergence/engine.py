@@ -41,7 +41,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 import oslo_messaging as messaging
 
-from heat_convergence import fleet
+from heat_convergence import stock_engines
 from heat_convergence import worker
 
 LOG = logging.getLogger(__name__)
@@ -191,4 +191,4 @@ class ConvergenceEngineService(service.EngineService):
     def service_manage_report(self):
         super().service_manage_report()
         if self.driver.uses_plugin_tables:
-            fleet.warn_about_stock_engines(context.get_admin_context())
+            stock_engines.warn_about_stock_engines(context.get_admin_context())

@@ -27,8 +27,9 @@ instances), which add O(1) membership (Heat's ``in`` runs a full topological
 sort) and an O(V + E) topological sort, and which can reduce themselves.
 
 Ordering is all the reduction preserves. The data that flowed along a removed
-edge has to be forwarded along the kept paths; :mod:`heat_convergence.routing`
-computes what each kept edge carries.
+edge has to be forwarded along the kept paths: the ``reduced`` driver's
+:mod:`heat_convergence.drivers.reduced.forwarding` computes what each kept
+edge carries.
 """
 
 import collections

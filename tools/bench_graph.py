@@ -64,7 +64,7 @@ def rss_mb():
 
 
 def run_case(kind, n, degree):
-    from heat_convergence import routing
+    from heat_convergence.drivers.reduced import forwarding
     started = time.perf_counter()
     g = build(kind, n, degree)
     built = time.perf_counter() - started
@@ -85,7 +85,7 @@ def run_case(kind, n, degree):
         # for forwarding (n(n-1)/2 items travel along n-1 edges).
         consumes = {i: g[i].require for i in g}
         started = time.perf_counter()
-        routes = routing.plan(reduced, consumes)
+        routes = forwarding.plan(reduced, consumes)
         result['routing_s'] = round(time.perf_counter() - started, 3)
         result['routed_items'] = routes.item_count()
     return result

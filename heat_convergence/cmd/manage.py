@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 from heat_convergence import conf as hc_conf
 from heat_convergence.db import migration
-from heat_convergence import progress
+from heat_convergence.drivers.reduced import progress
 
 CONF = cfg.CONF
 
@@ -59,16 +59,16 @@ def do_traversal_list():
     if not rows:
         print('No traversal in progress.')
         return
-    fmt = '%-36s  %-20s  %-8s  %9s  %-10s  %7s  %7s  %7s  %s'
+    fmt = '%-36s  %-20s  %-8s  %9s  %-10s  %7s  %9s  %7s  %7s  %s'
     print(fmt % ('Traversal', 'Stack', 'Action', 'Age', 'Done/All',
-                 'Running', 'Ready', 'Waiting', 'Engines'))
+                 'Running', 'Throttled', 'Ready', 'Waiting', 'Engines'))
     now = timeutils.utcnow()
     for row, name in rows:
         print(fmt % (row.id, name[:20], row.action,
                      progress.age(row.created_at, now),
                      '%d/%d' % (row.done or 0, row.node_count),
-                     row.running or 0, row.ready or 0, row.waiting or 0,
-                     row.engines))
+                     row.running or 0, row.throttled or 0, row.ready or 0,
+                     row.waiting or 0, row.engines))
 
 
 def do_traversal_show():
@@ -89,11 +89,12 @@ def do_traversal_show():
     if view.deadline:
         print('Times out:  in %s' % progress.age(now, view.deadline))
     counts = view.counts
-    print('Nodes:      %d done, %d running, %d ready, %d waiting, '
-          '%d failed (of %d)' % (counts['done'], counts['running'],
-                                 counts['ready'], counts['waiting'],
-                                 counts['failed'], view.node_count))
-    for state in ('running', 'ready', 'waiting', 'done'):
+    print('Nodes:      %d done, %d running, %d throttled, %d ready, '
+          '%d waiting, %d failed (of %d)' % (
+              counts['done'], counts['running'], counts['throttled'],
+              counts['ready'], counts['waiting'], counts['failed'],
+              view.node_count))
+    for state in progress.ORDER:
         nodes = [n for n in view.nodes if n.state == state]
         if not nodes:
             continue
@@ -104,6 +105,9 @@ def do_traversal_show():
             if state == 'running':
                 extra = ' on %s (engine %s) for %s' % (
                     n.host or '?', n.engine_id, progress.age(n.since, now))
+            elif state == 'throttled':
+                extra = (' until the stack runs fewer than '
+                         'max_concurrent_resources_per_stack nodes')
             elif state == 'waiting':
                 extra = ' for %d of %d predecessors' % (n.pending,
                                                         n.predecessors)

@@ -516,8 +516,8 @@ def traversal_summaries(context):
     """Return every live traversal with its node counts, oldest first.
 
     Each row has the traversal's columns plus ``done``, ``running``,
-    ``ready`` and ``waiting`` counts and ``engines``, the number of engines
-    running its nodes.
+    ``ready``, ``throttled`` and ``waiting`` counts and ``engines``, the
+    number of engines running its nodes.
     """
     sp = SYNC_POINT
 
@@ -529,6 +529,7 @@ def traversal_summaries(context):
                   count(models.DONE).label('done'),
                   count(models.RUNNING, models.RERUN).label('running'),
                   count(models.READY).label('ready'),
+                  count(models.THROTTLED).label('throttled'),
                   count(models.WAITING).label('waiting'),
                   sa.func.count(sp.c.engine_id.distinct()).label('engines'))
         .select_from(TRAVERSAL.outerjoin(sp, sa.and_(

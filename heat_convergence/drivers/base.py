@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The convergence driver interface.
+"""The convergence driver contract.
 
 A driver decides how a convergence traversal is walked: how the graph is
 built and stored, how a node learns that it may run, what it forwards when
@@ -18,21 +18,34 @@ it is done, and how a traversal is stopped. Heat's resource actions (create,
 update, replace, delete of each resource) are not the driver's business:
 every driver runs them through Heat's own ``heat.engine.check_resource``.
 
-The engine calls a driver at three seams, and only there:
+:class:`ConvergenceDriver` declares every member that code outside a driver
+(the engine service and its thread group manager, the worker endpoint, the
+start-up checks, the commands) uses; a unit test fails when such code uses
+any other. The engine calls a driver:
 
-* :meth:`ConvergenceDriver.converge` replaces
-  ``Stack._converge_create_or_update``, the body of every convergence action
-  (create, update, delete, rollback, check, suspend, resume, snapshot,
-  restore, adopt, abandon), once ``Stack.converge_stack`` has stored the new
-  traversal id;
-* :meth:`ConvergenceDriver.check_resource` handles the ``check_resource``
-  cast of the ``engine_worker`` RPC API (one graph node);
-* :meth:`ConvergenceDriver.stop_traversal` handles ``openstack stack cancel
-  --no-rollback`` and the delete of an IN_PROGRESS stack.
+* when an engine process starts and stops: :meth:`~ConvergenceDriver.start`,
+  :meth:`~ConvergenceDriver.stop`; at start-up it reads
+  :attr:`~ConvergenceDriver.uses_plugin_tables`;
+* when ``Stack.converge_stack`` has stored a new traversal id, for every
+  convergence action (create, update, delete, rollback, check, suspend,
+  resume, snapshot, restore, adopt, abandon):
+  :meth:`~ConvergenceDriver.begin_traversal` at once, then
+  :meth:`~ConvergenceDriver.converge` in a thread, instead of Heat's
+  ``Stack._converge_create_or_update``;
+* for each cast of the ``engine_worker`` RPC API:
+  :meth:`~ConvergenceDriver.check_resource` (one graph node), and
+  :meth:`~ConvergenceDriver.snapshot_node_done` when a snapshot node of a
+  DELETE traversal finished;
+* for a cancel: :meth:`~ConvergenceDriver.cancel_running` once Heat has
+  accepted ``openstack stack cancel``, :meth:`~ConvergenceDriver.note_message`
+  for each message Heat queues for a stack's worker threads, and
+  :meth:`~ConvergenceDriver.stop_traversal` for ``--no-rollback`` and the
+  delete of an IN_PROGRESS stack.
 
 Drivers are loaded by name from the ``heat_convergence.drivers`` entry-point
 namespace (``[heat_convergence] driver`` in heat.conf), one instance per
-engine worker process.
+engine worker process, and read their options from the ``conf`` they are
+given.
 """
 
 import abc
@@ -49,7 +62,7 @@ if typing.TYPE_CHECKING:  # pragma: no cover
 
 
 class ConvergenceDriver(metaclass=abc.ABCMeta):
-    """Base class of convergence drivers."""
+    """Base class of convergence drivers: the whole contract."""
 
     #: Whether the driver keeps state in the plugin's own tables, so that
     #: the engine refuses to start before ``heat-convergence-manage
@@ -57,7 +70,10 @@ class ConvergenceDriver(metaclass=abc.ABCMeta):
     uses_plugin_tables: bool = False
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
+        #: The engine's configuration, with the ``[heat_convergence]``
+        #: options registered.
         self.conf = conf
+        #: The engine service the driver runs in, once started.
         self.engine: 'hc_engine.ConvergenceEngineService | None' = None
 
     def start(self, engine: 'hc_engine.ConvergenceEngineService') -> None:
@@ -65,12 +81,23 @@ class ConvergenceDriver(metaclass=abc.ABCMeta):
 
         Called in every engine worker process after the fork, when
         ``engine.engine_id`` and ``engine.worker_service`` exist. Periodic
-        work starts here.
+        work starts here. Overrides call this first.
         """
         self.engine = engine
 
+    @abc.abstractmethod
     def stop(self) -> None:
         """Stop the driver's own threads; called when the engine stops."""
+
+    @abc.abstractmethod
+    def begin_traversal(self, stack: 'heat_stack.Stack',
+                        abandon: bool = False) -> None:
+        """React to a new traversal id, before :meth:`converge` runs.
+
+        Called synchronously, as soon as ``Stack.converge_stack`` has stored
+        the new ``stack.current_traversal`` and before the converge thread
+        starts: the previous traversal is superseded from this moment.
+        """
 
     @abc.abstractmethod
     def converge(self, stack: 'heat_stack.Stack',
@@ -87,29 +114,21 @@ class ConvergenceDriver(metaclass=abc.ABCMeta):
         there are none. ``abandon`` is passed on to every node.
         """
 
-    def begin_traversal(self, stack: 'heat_stack.Stack',
-                        abandon: bool = False) -> None:
-        """React to a new traversal id, before :meth:`converge` runs.
-
-        Called synchronously, as soon as ``Stack.converge_stack`` has stored
-        the new ``stack.current_traversal`` and before the converge thread
-        starts: the previous traversal is superseded from this moment.
-        """
-
+    @abc.abstractmethod
     def cancel_running(self, cnxt: 'heat_context.RequestContext',
                        stack: 'heat_stack.Stack') -> None:
         """Stop the work in flight of the stack's current traversal.
 
         Called when Heat has accepted an ``openstack stack cancel`` (with or
-        without rollback), before it changes the traversal. Stock Heat lets
-        running resource actions finish, which is what the default does.
+        without rollback), before it changes the traversal.
         """
 
+    @abc.abstractmethod
     def note_message(self, stack_id: str, message: str) -> None:
         """See a message queued for a stack's worker threads on this engine.
 
         Heat's cancel (``THREAD_CANCEL``) reaches the threads that have a
-        queue registered at that moment; the default ignores the message.
+        queue registered at that moment.
         """
 
     @abc.abstractmethod

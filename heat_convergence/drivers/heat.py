@@ -30,6 +30,18 @@ def _stock(worker):
 class HeatDriver(base.ConvergenceDriver):
     """Run traversals exactly as stock Heat 27 does."""
 
+    def stop(self):
+        """Nothing to stop: the driver starts no thread of its own."""
+
+    def begin_traversal(self, stack, abandon=False):
+        """Nothing: Heat keeps no record of a traversal but its id."""
+
+    def cancel_running(self, cnxt, stack):
+        """Nothing: Heat lets running resource actions finish."""
+
+    def note_message(self, stack_id, message):
+        """Nothing: Heat's threads read their own queues."""
+
     def converge(self, stack, pre_converge=None, abandon=False):
         stack._converge_create_or_update(pre_converge=pre_converge,
                                          abandon=abandon)

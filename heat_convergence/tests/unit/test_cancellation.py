@@ -20,7 +20,7 @@ from heat.engine import check_resource
 from heat.engine import scheduler
 from heat.rpc import api as rpc_api
 
-from heat_convergence import cancellation
+from heat_convergence.drivers.reduced import cancellation
 from heat_convergence.tests import base
 
 # Far longer than the tests wait for the task to stop.

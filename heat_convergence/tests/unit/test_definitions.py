@@ -19,7 +19,7 @@ from heat.engine import stk_defn
 from heat.engine import template_common
 from heat.tests import utils
 
-from heat_convergence import definitions
+from heat_convergence.drivers.reduced import definitions
 from heat_convergence.tests import base
 
 HOT = {

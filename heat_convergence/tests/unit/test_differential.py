@@ -67,7 +67,7 @@ from testtools import content
 
 from heat_convergence.db import api as db_api
 from heat_convergence.drivers import heat as heat_driver
-from heat_convergence.drivers import reduced
+from heat_convergence.drivers.reduced import driver as reduced
 from heat_convergence.tests import base
 from heat_convergence.tests import scenario_harness
 from heat_convergence.tests.unit import strategies
@@ -310,7 +310,7 @@ def _without_replacement_leak(retrigger_replaced):
     node for; when the replacement was already created, the newest
     traversal's cleanup then skips it and the physical resource is never
     deleted. The reduced driver leaves created replacements to that cleanup
-    (``heat_convergence.worker._retrigger_replaced``). The baseline gets the
+    (its ``stale_replacements.retrigger_replaced``). The baseline gets the
     same correction, and is otherwise Heat's own code, so that the
     comparison does not demand the leak.
     """

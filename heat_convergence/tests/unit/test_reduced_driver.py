@@ -29,12 +29,15 @@ import testscenarios
 
 from heat_convergence.db import api as db_api
 from heat_convergence.db import models
-from heat_convergence.drivers import reduced
-from heat_convergence import sync_points
+from heat_convergence.drivers.reduced import claim
+from heat_convergence.drivers.reduced import cleanup_shortcut
+from heat_convergence.drivers.reduced import driver as reduced
+from heat_convergence.drivers.reduced import messages
+from heat_convergence.drivers.reduced import node_loop
+from heat_convergence.drivers.reduced import sync_points
 from heat_convergence.tests import base
 from heat_convergence.tests import scenario_harness
 from heat_convergence.tests.unit import test_db_api
-from heat_convergence import worker
 
 
 class ReducedDriverScenarios(scenario_harness.DriverScenarioTest):
@@ -180,7 +183,7 @@ class NodeLoad(scenario_harness.DriverFrameworkTest):
     def test_leaves_claimed_with_the_plan_they_were_sent(self):
         loads = self.transactions_of_loads()
         leaves = [call for call in self.framework.casts.call_args_list
-                  if worker.LEAF_PLAN in call.args[3]]
+                  if messages.LEAF_PLAN in call.args[3]]
         # The create's leaf and the delete's, at least.
         self.assertGreaterEqual(len(leaves), 2)
         self.assertEqual(len(leaves), sum(
@@ -227,7 +230,7 @@ class NothingToCleanUp(scenario_harness.DriverFrameworkTest):
                 traversals[traversal_id][1]['loaded'] += 1
             return load(cnxt, resource_id, data, traversal_id, is_update)
 
-        hand_over = worker._hand_over_only
+        hand_over = node_loop._hand_over_only
 
         def record_hand_over(driver, worker_, cnxt, traversal_id, node,
                              *args):
@@ -240,7 +243,7 @@ class NothingToCleanUp(scenario_harness.DriverFrameworkTest):
                          side_effect=record_traversal)
         self.patchobject(check_resource, 'load_resource',
                          side_effect=record_load)
-        self.patchobject(worker, '_hand_over_only',
+        self.patchobject(node_loop, '_hand_over_only',
                          side_effect=record_hand_over)
         path = dict(scenario_harness.all_scenarios())['update_replace']
         self.framework.run_scenario(self, 'update_replace', path['path'])
@@ -268,8 +271,8 @@ class NothingToCleanUpRules(base.HeatTestCase):
         for name, value in changes.items():
             owner, attr = name.split('_', 1)
             setattr(stack if owner == 'stack' else rsrc, attr, value)
-        return worker.nothing_to_clean_up(parser.ConvergenceNode(5, True),
-                                          rsrc, stack)
+        return cleanup_shortcut.nothing_to_clean_up(
+            parser.ConvergenceNode(5, True), rsrc, stack)
 
     def test_current_row(self):
         self.assertEqual({'stack_id': 's1',
@@ -284,8 +287,8 @@ class NothingToCleanUpRules(base.HeatTestCase):
 
     def shortcut(self, told):
         inputs = mock.Mock(data={parser.ConvergenceNode(5, True): told})
-        return worker._cleanup_shortcut(parser.ConvergenceNode(5, False),
-                                        inputs)
+        return cleanup_shortcut.stack_to_hand_over(
+            parser.ConvergenceNode(5, False), inputs)
 
     def test_cleanup_node_hands_over_before_the_deadline(self):
         self.assertEqual('s1', self.shortcut(
@@ -305,7 +308,7 @@ class ClaimAndLoad(test_db_api.DBAPITestCase):
     """A load that fails gives the node back, as if it were never claimed."""
 
     def claim_and_load(self):
-        return worker._claim_and_load(
+        return claim.claim_and_load(
             mock.Mock(limit=0), 'e1', self.ctx, 't1',
             parser.ConvergenceNode(1, True), 1, True)
 

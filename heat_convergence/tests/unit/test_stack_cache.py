@@ -25,9 +25,9 @@ from heat.tests import utils
 from oslo_utils import uuidutils
 
 from heat_convergence.db import api as db_api
-from heat_convergence import stack_cache
+from heat_convergence.drivers.reduced import stack_cache
+from heat_convergence.drivers.reduced import traversal_cache
 from heat_convergence.tests import base
-from heat_convergence import traversal_cache
 
 GRAPH = {'edges': [[[1, True], [2, True]], [[2, True], None]]}
 OTHER_GRAPH = {'edges': [[[3, True], None]]}

@@ -23,8 +23,8 @@ from heat.tests import utils
 from oslo_config import cfg
 import sqlalchemy as sa
 
-from heat_convergence.drivers import reduced
-from heat_convergence import state_changes
+from heat_convergence.drivers.reduced import driver as reduced
+from heat_convergence.drivers.reduced import state_changes
 from heat_convergence.tests import base
 from heat_convergence.tests import scenario_harness
 from heat_convergence.tests import stack_rows

@@ -14,9 +14,9 @@
 
 from heat.engine import stack as parser
 
+from heat_convergence.drivers.reduced import forwarding
+from heat_convergence.drivers.reduced import sync_points
 from heat_convergence import graph
-from heat_convergence import routing
-from heat_convergence import sync_points
 from heat_convergence.tests.unit import test_db_api
 
 U = lambda i: parser.ConvergenceNode(i, True)  # noqa: E731
@@ -32,7 +32,7 @@ class TestPlans(test_db_api.DBAPITestCase):
         consumes = {U(3): [U(1), U(2)], U(2): [U(1)], U(1): []}
         reduced = full.reduced()
         plans = sync_points.build_plans(
-            reduced, consumes, routing.plan(reduced.graph(), consumes))
+            reduced, consumes, forwarding.plan(reduced.graph(), consumes))
         self.assertEqual({'next': [['2', True, 'resource'],
                                    ['1', False, 'resource']],
                           'root': False, 'refs': [],

@@ -19,9 +19,9 @@ from heat.objects import resource as resource_objects
 from heat.tests import utils
 import sqlalchemy as sa
 
+from heat_convergence.drivers.reduced import traversal
 from heat_convergence import graph
 from heat_convergence.tests import base
-from heat_convergence import traversal
 
 N = 20
 ONE_TRANSACTION = traversal.one_transaction

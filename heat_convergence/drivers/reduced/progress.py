@@ -37,8 +37,12 @@ from heat_convergence import graph
 
 # How a node's state reads to an operator.
 LABELS = {models.WAITING: 'waiting', models.READY: 'ready',
-          models.RUNNING: 'running', models.RERUN: 'running',
-          models.DONE: 'done'}
+          models.THROTTLED: 'throttled', models.RUNNING: 'running',
+          models.RERUN: 'running', models.DONE: 'done'}
+
+# The labels in the order a traversal's nodes go through them, most
+# pressing first.
+ORDER = ('running', 'throttled', 'ready', 'waiting', 'done')
 
 Node = collections.namedtuple(
     'Node', ['name', 'is_update', 'node_type', 'state', 'pending',

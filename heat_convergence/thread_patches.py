@@ -10,24 +10,24 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Heat internals changed for the threads running graph nodes.
+"""Heat methods replaced in the threads that run graph nodes.
 
 The binding goes through Heat's constructor seams wherever there is one. A
 few things a node needs have none: how a StackDefinition parses resource
-definitions (:mod:`heat_convergence.definitions`) and how a resource
-action sleeps between its steps (:mod:`heat_convergence.cancellation`).
-A :class:`ThreadHook` replaces such a method, once per process and only
-when first used, by a wrapper that calls the replacement in threads where
-the hook is active (:meth:`ThreadHook.active`, around a node) and Heat's
-own method everywhere else, so the API, validation, the start of a
-traversal and the ``heat`` driver run Heat's code unchanged. The names are
-checked at start-up with the other Heat internals the binding relies on
-(:mod:`heat_convergence.checks`).
+definitions, how a resource action sleeps between its steps, how a state
+change is stored (see the ``reduced`` driver's ``definitions``,
+``cancellation`` and ``state_changes``). A :class:`ThreadPatch` replaces
+such a method, once per process and only when first used, by a wrapper that
+calls the replacement in threads where the patch is active
+(:meth:`ThreadPatch.active`, around a node) and Heat's own method
+everywhere else, so the API, validation, the start of a traversal and the
+``heat`` driver run Heat's code unchanged. Every method patched is a Heat
+seam, checked at start-up (:mod:`heat_convergence.heat_seams`).
 
-A hook whose replacement gives Heat's own answer, only faster, may instead
-be activated for the whole process (:meth:`ThreadHook.activate_everywhere`):
+A patch whose replacement gives Heat's own answer, only faster, may instead
+be activated for the whole process (:meth:`ThreadPatch.activate_everywhere`):
 the ``reduced`` driver does so for the validation of a stack's attribute
-references (:mod:`heat_convergence.definitions`).
+references.
 """
 
 import contextlib
@@ -36,15 +36,15 @@ import inspect
 import threading
 
 
-class ThreadHook(object):
-    """Replace ``owner.name`` in the threads where the hook is active.
+class ThreadPatch(object):
+    """Replace ``owner.name`` in the threads where the patch is active.
 
     :param owner: the class holding the method.
     :param name: the method's name: a method, or a classmethod (then
         ``self`` below is the class the method was called on).
     :param replacement: ``replacement(heat_method, value, self, *args,
         **kwargs)``, called instead of the method in an active thread;
-        ``value`` is what the thread activated the hook with, and
+        ``value`` is what the thread activated the patch with, and
         ``heat_method`` Heat's own (unbound) method.
     """
 
@@ -82,7 +82,7 @@ class ThreadHook(object):
 
     @contextlib.contextmanager
     def active(self, value=True):
-        """Activate the hook in this thread, with ``value`` (not None)."""
+        """Activate the patch in this thread, with ``value`` (not None)."""
         self._install()
         outer = getattr(self._state, 'value', None)
         self._state.value = value
@@ -92,7 +92,7 @@ class ThreadHook(object):
             self._state.value = outer
 
     def activate_everywhere(self, value=True):
-        """Activate the hook in every thread of the process.
+        """Activate the patch in every thread of the process.
 
         With ``value`` None, deactivate it. Either way, a thread within
         :meth:`active` keeps its own value.

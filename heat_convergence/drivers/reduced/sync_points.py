@@ -20,8 +20,8 @@ rows. This module translates between those rows and Heat's
   are the graph's roots;
 * per node, its *plan*: the successors to deliver to once it is done, for an
   update node the items of data it forwards to each update successor (see
-  :mod:`heat_convergence.routing`) and the requirements whose data the
-  resource itself consumes, and whether it is a root.
+  :mod:`.forwarding`) and the requirements whose data the resource itself
+  consumes, and whether it is a root.
 
 A node therefore needs neither the graph nor the stack's ``current_deps``
 to finish: everything it must do next is in its own row.
@@ -64,7 +64,7 @@ def build_plans(deps, consumes, routes):
     :param deps: the traversal's reduced ``Dependencies`` of
         ConvergenceNodes.
     :param consumes: {update node: update nodes whose data it consumes}.
-    :param routes: the :class:`heat_convergence.routing.Routes` of ``deps``.
+    :param routes: the :class:`heat_convergence.forwarding.Routes` of ``deps``.
     """
     roots = set(deps.roots())
     plans = {}

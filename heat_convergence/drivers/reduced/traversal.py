@@ -30,9 +30,9 @@ from heat.db import api as heat_db_api
 from heat.engine import stack as parser
 from oslo_log import log as logging
 
+from heat_convergence.drivers.reduced import forwarding
+from heat_convergence.drivers.reduced import sync_points
 from heat_convergence import graph
-from heat_convergence import routing
-from heat_convergence import sync_points
 
 LOG = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def start(stack, driver, pre_converge=None, abandon=False):
     """
     current_resources = store_resources(stack)
     deps, consumes, full_edges = reduced_graph(stack, current_resources)
-    routes = routing.plan(deps.graph(), consumes)
+    routes = forwarding.plan(deps.graph(), consumes)
     stack._convg_deps = deps
     stack.current_deps = {
         'edges': [[rqr.to_tuple(), rqd.to_tuple() if rqd else None]

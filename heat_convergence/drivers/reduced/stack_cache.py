@@ -22,8 +22,8 @@ a third of a node's CPU time, and it made a traversal O(N^2).
 
 Within :func:`cached` (the worker wraps each node in it), those two calls
 read the stack's row without them, and take the template rows and the
-graph from a :class:`heat_convergence.traversal_cache.TraversalCache` keyed
-by the node's traversal:
+graph from a :class:`.traversal_cache.TraversalCache` keyed by the node's
+traversal:
 
 * a template row never changes while a traversal runs: an update or a
   rollback stores its template under a new id, or reuses a stored one as
@@ -49,8 +49,8 @@ from heat.objects import raw_template as raw_template_object
 from heat.objects import stack as stack_object
 
 from heat_convergence.db import api as db_api
-from heat_convergence import hooks
-from heat_convergence import traversal_cache
+from heat_convergence.drivers.reduced import traversal_cache
+from heat_convergence import thread_patches
 
 # The templates (the one a traversal runs and the one its resources were
 # last stored by) and the graphs of the latest traversals.
@@ -105,9 +105,10 @@ def _get_stack(heat_get_by_id, traversal_id, cls, context, stack_id,
     return stack
 
 
-RAW_TEMPLATE = hooks.ThreadHook(raw_template_object.RawTemplate,
-                                'get_by_id', _get_raw_template)
-STACK = hooks.ThreadHook(stack_object.Stack, 'get_by_id', _get_stack)
+RAW_TEMPLATE = thread_patches.ThreadPatch(raw_template_object.RawTemplate,
+                                          'get_by_id', _get_raw_template)
+STACK = thread_patches.ThreadPatch(stack_object.Stack, 'get_by_id',
+                                   _get_stack)
 
 
 @contextlib.contextmanager

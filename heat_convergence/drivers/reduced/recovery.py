@@ -47,12 +47,11 @@ from heat.common import context
 from heat.common import exception
 from heat.engine import stack as parser
 from heat.rpc import listener_client
-from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_utils import timeutils
 
 from heat_convergence.db import api as db_api
-from heat_convergence import sync_points
+from heat_convergence.drivers.reduced import sync_points
 
 LOG = logging.getLogger(__name__)
 
@@ -65,7 +64,7 @@ class Recovery(object):
 
     def __init__(self, driver):
         self.driver = driver
-        self.conf = cfg.CONF.heat_convergence
+        self.conf = driver.conf.heat_convergence
         self._stop = threading.Event()
         self._thread = None
         self._alive = {}
@@ -112,13 +111,34 @@ class Recovery(object):
                 engine_id).is_alive(cnxt)
         return self._alive[engine_id]
 
+    def _each(self, task, items, work):
+        """Run ``work(item)`` for every item; a failure skips that one only.
+
+        A stack whose row vanished meanwhile (deleted and purged) has
+        nothing left to recover; any other error is logged, and the pass
+        goes on with the other items.
+        """
+        done = 0
+        for item in items:
+            try:
+                if work(item):
+                    done += 1
+            except exception.NotFound as exc:
+                LOG.info('Recovery task %s: %s is gone (%s); skipped.',
+                         task, item, exc)
+            except Exception:
+                LOG.exception('Recovery task %s failed for %s; going on '
+                              'with the others.', task, item)
+        return done
+
     def release_orphans(self, cnxt):
         """Release nodes held in the DB by this engine but not running."""
         quiet = timeutils.utcnow() - self._grace()
-        for row in db_api.nodes_held_by(cnxt, self.engine_id):
+
+        def release(row):
             key = (row.traversal_id, row.entity_id, row.is_update)
             if self.driver.running(key) or row.updated_at > quiet:
-                continue
+                return
             node = sync_points.node_of(row)
             if db_api.take_over(cnxt, row.traversal_id,
                                 sync_points.key(node), self.engine_id):
@@ -127,37 +147,44 @@ class Recovery(object):
                             row.traversal_id)
                 self.driver.resume(cnxt, row.traversal_id, node)
 
+        self._each('release_orphans',
+                   db_api.nodes_held_by(cnxt, self.engine_id), release)
+
     def take_over_dead_engines(self, cnxt):
         """Dispatch again the nodes of engines that do not answer."""
         for engine_id in db_api.holders(cnxt) - {self.engine_id}:
             if self.is_alive(cnxt, engine_id):
                 continue
-            rows = db_api.nodes_held_by(cnxt, engine_id)
-            taken = 0
-            for row in rows:
+
+            def take_over(row, engine_id=engine_id):
                 node = sync_points.node_of(row)
-                if db_api.take_over(cnxt, row.traversal_id,
-                                    sync_points.key(node), engine_id):
-                    taken += 1
-                    self.driver.resume(cnxt, row.traversal_id, node)
+                if not db_api.take_over(cnxt, row.traversal_id,
+                                        sync_points.key(node), engine_id):
+                    return False
+                self.driver.resume(cnxt, row.traversal_id, node)
+                return True
+
+            taken = self._each('take_over_dead_engines',
+                               db_api.nodes_held_by(cnxt, engine_id),
+                               take_over)
             if taken:
                 LOG.warning('Engine %s is dead; resumed %d of its nodes.',
                             engine_id, taken)
 
     def restart_unstarted(self, cnxt):
         """Start again traversals whose engine died while starting them."""
-        for row in db_api.starting(cnxt):
+        def restart(row):
             if row.engine_id and self.is_alive(cnxt, row.engine_id):
-                continue
+                return
             if row.created_at > timeutils.utcnow() - self._grace():
-                continue
+                return
             if not db_api.take_over_start(cnxt, row.id, row.engine_id,
                                           self.engine_id):
-                continue
+                return
             stack = parser.Stack.load(cnxt, stack_id=row.stack_id,
                                       force_reload=True)
             if stack.current_traversal != row.id:
-                continue
+                return
             LOG.warning('[%(name)s(%(id)s)] Traversal %(trvsl)s was not '
                         'started by engine %(engine)s, which is dead; '
                         'starting it here.',
@@ -166,10 +193,13 @@ class Recovery(object):
             stack.thread_group_mgr = self.driver.engine.thread_group_mgr
             self.driver.converge(stack, abandon=row.abandon)
 
+        self._each('restart_unstarted', db_api.starting(cnxt), restart)
+
     def redispatch_stale(self, cnxt):
         """Dispatch again nodes left READY too long (a lost message)."""
         before = timeutils.utcnow() - self._ready_timeout()
-        for row in db_api.ready_since(cnxt, before, BATCH):
+
+        def redispatch(row):
             node = sync_points.node_of(row)
             if db_api.touch_ready(cnxt, row.traversal_id,
                                   sync_points.key(node), before):
@@ -178,6 +208,9 @@ class Recovery(object):
                          row.traversal_id, before)
                 self.driver.resume(cnxt, row.traversal_id, node)
 
+        self._each('redispatch_stale',
+                   db_api.ready_since(cnxt, before, BATCH), redispatch)
+
     def wake_throttled(self, cnxt):
         """Dispatch throttled nodes whose stack has free slots again.
 
@@ -185,36 +218,41 @@ class Recovery(object):
         covers an engine that died in between.
         """
         limit = self.conf.max_concurrent_resources_per_stack
-        for traversal_id in db_api.throttled(cnxt):
+
+        def wake(traversal_id):
             for node in sync_points.wake(cnxt, traversal_id, limit):
                 self.driver.resume(cnxt, traversal_id, node)
+
+        self._each('wake_throttled', db_api.throttled(cnxt), wake)
 
     def enforce_timeouts(self, cnxt):
         """Fail the stacks whose traversal is past its deadline."""
         now = timeutils.utcnow()
-        for row in db_api.overdue(cnxt, now):
+
+        def enforce(row):
             if not db_api.expire(cnxt, row.id, now):
-                continue
-            try:
-                stack = parser.Stack.load(cnxt, stack_id=row.stack_id,
-                                          force_reload=True)
-            except exception.NotFound:
-                continue
+                return
+            stack = parser.Stack.load(cnxt, stack_id=row.stack_id,
+                                      force_reload=True)
             if (stack.current_traversal != row.id or
                     not stack.has_timed_out()):
-                continue
+                return
             LOG.info('[%(name)s(%(id)s)] %(action)s timed out',
                      {'name': stack.name, 'id': stack.id,
                       'action': stack.action})
             stack.thread_group_mgr = self.driver.engine.thread_group_mgr
             stack.mark_failed('Timed out')
 
+        self._each('enforce_timeouts', db_api.overdue(cnxt, now), enforce)
+
     def collect_garbage(self, cnxt):
         """Delete the rows of traversals that are not current any more."""
-        for traversal_id in db_api.orphaned(cnxt):
+        def delete(traversal_id):
             sync_points.delete_traversal(cnxt, traversal_id)
             LOG.debug('Deleted the rows of finished traversal %s',
                       traversal_id)
+
+        self._each('collect_garbage', db_api.orphaned(cnxt), delete)
 
     def _grace(self):
         return datetime.timedelta(seconds=2 * self.conf.periodic_interval)

@@ -43,7 +43,7 @@ O(N^2) reads made validation the largest part of creating a stack of
 thousands of resources.
 
 Heat has no seam for parsing on demand: :func:`on_demand` activates a
-:class:`heat_convergence.hooks.ThreadHook` on
+:class:`heat_convergence.thread_patches.ThreadPatch` on
 ``StackDefinition._load_rsrc_defns``. ``[heat_convergence]
 parse_definitions_on_demand = false`` leaves Heat's class untouched.
 """
@@ -56,8 +56,8 @@ from heat.engine import stack as parser
 from heat.engine import stk_defn
 from heat.engine import template_common
 
-from heat_convergence import hooks
-from heat_convergence import traversal_cache
+from heat_convergence.drivers.reduced import traversal_cache
+from heat_convergence import thread_patches
 
 
 def _parse_on_demand(heat_load_rsrc_defns, _active, stack_defn):
@@ -67,8 +67,8 @@ def _parse_on_demand(heat_load_rsrc_defns, _active, stack_defn):
         heat_load_rsrc_defns(stack_defn)
 
 
-ON_DEMAND = hooks.ThreadHook(stk_defn.StackDefinition, '_load_rsrc_defns',
-                             _parse_on_demand)
+ON_DEMAND = thread_patches.ThreadPatch(
+    stk_defn.StackDefinition, '_load_rsrc_defns', _parse_on_demand)
 
 
 def on_demand(enabled=True):
@@ -143,7 +143,7 @@ class ReferenceIndex(object):
     """For each resource of a template, the resources using its attributes.
 
     Built from the template's definitions once per (traversal, template) on
-    each engine (see :mod:`heat_convergence.traversal_cache`).
+    each engine (see :mod:`heat_convergence.drivers.reduced.traversal_cache`).
     """
 
     def __init__(self, size=32):
@@ -233,5 +233,5 @@ def _update_all_resource_data(heat_method, _active, stack, for_resources,
         stk_defn.update_resource_data(stack.defn, rsrc.name, data)
 
 
-VALIDATION = hooks.ThreadHook(parser.Stack, '_update_all_resource_data',
-                              _update_all_resource_data)
+VALIDATION = thread_patches.ThreadPatch(
+    parser.Stack, '_update_all_resource_data', _update_all_resource_data)

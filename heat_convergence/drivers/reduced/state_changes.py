@@ -56,7 +56,7 @@ from oslo_config import cfg
 from oslo_db import exception as db_exception
 from oslo_log import log as logging
 
-from heat_convergence import hooks
+from heat_convergence import thread_patches
 
 LOG = logging.getLogger(__name__)
 
@@ -108,12 +108,14 @@ def _to_sinks(heat_dispatch_event, _value, stack, ev):
         heat_dispatch_event(stack, ev)
 
 
-STATE_SET = hooks.ThreadHook(resource.Resource, 'state_set',
-                             _in_one_transaction)
-EVENT_CREATE = hooks.ThreadHook(heat_db_api, 'event_create', _insert_event)
-RESOURCE_UPDATE = hooks.ThreadHook(
+STATE_SET = thread_patches.ThreadPatch(resource.Resource, 'state_set',
+                                       _in_one_transaction)
+EVENT_CREATE = thread_patches.ThreadPatch(heat_db_api, 'event_create',
+                                          _insert_event)
+RESOURCE_UPDATE = thread_patches.ThreadPatch(
     heat_db_api, 'resource_update_and_save', _update_without_read_back)
-DISPATCH = hooks.ThreadHook(parser.Stack, 'dispatch_event', _to_sinks)
+DISPATCH = thread_patches.ThreadPatch(parser.Stack, 'dispatch_event',
+                                      _to_sinks)
 
 
 @contextlib.contextmanager

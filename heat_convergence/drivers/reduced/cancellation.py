@@ -41,13 +41,15 @@ A running action reads its messages between two steps, and Heat's
 nothing interrupts: the last of many actions would notice a cancel a second
 after it arrived. A node's message queue is a :class:`WakingQueue`, and
 within :func:`waking` the action's step sleep (a
-:class:`heat_convergence.hooks.ThreadHook` on ``TaskRunner._sleep``) ends as
-soon as a message arrives, so the action stops at once.
+:class:`heat_convergence.thread_patches.ThreadPatch` on
+``TaskRunner._sleep``) ends as soon as a message arrives, so the action
+stops at once.
 """
 
 import concurrent.futures
 import queue
 import threading
+import time
 
 from heat.common import messaging as rpc_messaging
 from heat.common import service_utils
@@ -57,16 +59,46 @@ from heat.engine import worker as heat_worker
 from heat.objects import service as service_objects
 from heat.objects import stack as stack_objects
 from heat.rpc import api as rpc_api
-from oslo_config import cfg
 from oslo_log import log as logging
 import oslo_messaging
 
-from heat_convergence import hooks
-from heat_convergence import sync_points
+from heat_convergence.drivers.reduced import sync_points
+from heat_convergence import thread_patches
 
 LOG = logging.getLogger(__name__)
 
 LISTENER_VERSION = '1.0'
+
+# Seconds a cancel is remembered: far longer than a node takes to load.
+CANCEL_MEMORY = 3600
+
+
+class CancelMemory(object):
+    """When a cancel for each stack last arrived on this engine.
+
+    Heat's cancel message reaches the node threads that have a queue
+    registered at that moment. A node still loading its resource registers
+    just after, and would never see it: it asks here whether a cancel
+    arrived since it was claimed.
+    """
+
+    def __init__(self):
+        self._arrived = {}
+        self._lock = threading.Lock()
+
+    def note(self, stack_id):
+        """Remember that a cancel for the stack arrived now."""
+        now = time.monotonic()
+        with self._lock:
+            self._arrived[stack_id] = now
+            for old in [k for k, t in self._arrived.items()
+                        if t < now - CANCEL_MEMORY]:
+                del self._arrived[old]
+
+    def since(self, stack_id, since):
+        """Whether a cancel for the stack arrived after ``since``."""
+        with self._lock:
+            return self._arrived.get(stack_id, since) > since
 
 
 class WakingQueue(queue.Queue):
@@ -89,7 +121,8 @@ def _sleep_until_message(heat_sleep, arrived, runner, wait_time):
         arrived.clear()
 
 
-WAKE = hooks.ThreadHook(scheduler.TaskRunner, '_sleep', _sleep_until_message)
+WAKE = thread_patches.ThreadPatch(scheduler.TaskRunner, '_sleep',
+                                  _sleep_until_message)
 
 
 def waking(msg_queue):
@@ -112,27 +145,27 @@ def nested_in_progress(cnxt, stack_id):
             if child.status == parser.Stack.IN_PROGRESS]
 
 
-def _send(cnxt, engine_id, stack_ids):
+def _send(cnxt, engine_id, stack_ids, timeout):
     client = rpc_messaging.get_rpc_client(
         topic=rpc_api.LISTENER_TOPIC, version=LISTENER_VERSION,
-        server=engine_id).prepare(
-            timeout=cfg.CONF.engine_life_check_timeout)
+        server=engine_id).prepare(timeout=timeout)
     for stack_id in stack_ids:
         client.call(cnxt, 'send', stack_identity={'stack_id': stack_id},
                     message=rpc_api.THREAD_CANCEL)
 
 
-def interrupt(cnxt, stack_ids):
+def interrupt(cnxt, stack_ids, timeout):
     """Queue Heat's cancel message for the stacks' workers on every engine.
 
     Returns once every live engine has queued it (a dead engine has nothing
-    running; it is skipped after ``engine_life_check_timeout``).
+    running; it is skipped after ``timeout`` seconds).
     """
     engines = live_engines(cnxt)
     if not engines:
         return
     with concurrent.futures.ThreadPoolExecutor(len(engines)) as pool:
-        futures = {pool.submit(_send, cnxt, engine_id, stack_ids): engine_id
+        futures = {pool.submit(_send, cnxt, engine_id, stack_ids,
+                               timeout): engine_id
                    for engine_id in engines}
         for future in concurrent.futures.as_completed(futures):
             try:
@@ -143,10 +176,11 @@ def interrupt(cnxt, stack_ids):
                             ', '.join(stack_ids))
 
 
-def cancel(cnxt, stack):
+def cancel(cnxt, stack, conf):
     """Stop everything the stack's current traversal is doing.
 
     Called before Heat's own cancel handling; see the module docstring.
+    ``conf`` is the engine's configuration.
     """
     nested = nested_in_progress(cnxt, stack.id)
     traversals = [stack.current_traversal] + [c.current_traversal
@@ -158,14 +192,14 @@ def cancel(cnxt, stack):
         heat_worker._stop_traversal(parser.Stack.load(
             cnxt, stack_id=child.id, stack=child, load_template=False))
     stack_ids = [stack.id] + [c.id for c in nested]
-    if not cfg.CONF.heat_convergence.cancel_running_actions:
+    if not conf.heat_convergence.cancel_running_actions:
         LOG.info('[%(name)s(%(id)s)] Cancelled traversal %(trvsl)s; running '
                  'resource actions are left to finish '
                  '(cancel_running_actions is off)',
                  {'name': stack.name, 'id': stack.id,
                   'trvsl': stack.current_traversal})
         return
-    interrupt(cnxt, stack_ids)
+    interrupt(cnxt, stack_ids, conf.engine_life_check_timeout)
     LOG.info('[%(name)s(%(id)s)] Cancelled traversal %(trvsl)s: work in '
              'flight interrupted on every engine (stacks: %(stacks)s)',
              {'name': stack.name, 'id': stack.id,

@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import settings
 import testtools
 
+from heat_convergence.drivers.reduced import forwarding
 from heat_convergence import graph
-from heat_convergence import routing
 from heat_convergence.tests.unit import strategies
 
 
@@ -47,7 +47,7 @@ class TestPlan(testtools.TestCase):
     def test_every_consumer_gets_its_data(self, case):
         edges, consumes = case
         reduced = graph.Dependencies(edges).reduced()
-        routes = routing.plan(reduced.graph(), consumes)
+        routes = forwarding.plan(reduced.graph(), consumes)
         held = simulate(reduced, routes)
         for key, items in consumes.items():
             self.assertTrue(set(items) <= held[key],
@@ -58,7 +58,7 @@ class TestPlan(testtools.TestCase):
     def test_nothing_travels_without_a_consumer(self, case):
         edges, consumes = case
         reduced = graph.Dependencies(edges).reduced()
-        routes = routing.plan(reduced.graph(), consumes)
+        routes = forwarding.plan(reduced.graph(), consumes)
         consumed = {item for items in consumes.values() for item in items}
         g = reduced.graph()
         for key in reduced:
@@ -74,7 +74,7 @@ class TestPlan(testtools.TestCase):
         # requires it (transitively) consumes it.
         edges, consumes = case
         reduced = graph.Dependencies(edges).reduced()
-        routes = routing.plan(reduced.graph(), consumes)
+        routes = forwarding.plan(reduced.graph(), consumes)
         held = simulate(reduced, routes)
         for key in reduced:
             below = {key} | {k for k, _ in reduced[key].edges()}
@@ -89,8 +89,8 @@ class TestPlan(testtools.TestCase):
         deps = graph.Dependencies([('C', 'A'), ('C', 'B'), ('B', 'A')])
         reduced = deps.reduced()
         self.assertNotIn('A', set(reduced.requires('C')))
-        routes = routing.plan(reduced.graph(), {'C': {'A', 'B'},
-                                                'B': {'A'}})
+        routes = forwarding.plan(reduced.graph(), {'C': {'A', 'B'},
+                                                   'B': {'A'}})
         self.assertEqual({'B': frozenset({'A'})}, routes.sends('A'))
         self.assertEqual({'C': frozenset({'A', 'B'})}, routes.sends('B'))
 
@@ -99,7 +99,7 @@ class TestPlan(testtools.TestCase):
         deps = graph.Dependencies((i, j) for i in range(n) for j in range(i))
         consumes = {i: set(range(i)) for i in range(n)}
         reduced = deps.reduced()
-        routes = routing.plan(reduced.graph(), consumes)
+        routes = forwarding.plan(reduced.graph(), consumes)
         self.assertEqual(n - 1, reduced.edge_count())
         # Node i forwards everything below it and itself to i + 1.
         for i in range(n - 1):
@@ -112,17 +112,17 @@ class TestPlan(testtools.TestCase):
         deps = graph.Dependencies([('D', 'A'), ('D', 'B'), ('B', 'A'),
                                    ('D', 'C'), ('C', 'A')])
         g = deps.graph()
-        routes = routing.plan(g, {'D': {'A', 'B'}, 'B': {'A'}})
+        routes = forwarding.plan(g, {'D': {'A', 'B'}, 'B': {'A'}})
         self.assertEqual(frozenset({'A'}), routes.sends('A')['D'])
         self.assertEqual(frozenset({'B'}), routes.sends('B')['D'])
 
     def test_consuming_a_non_dependency_fails(self):
         deps = graph.Dependencies([('B', 'A'), ('C', None)])
-        self.assertRaises(routing.RoutingError, routing.plan, deps.graph(),
-                          {'C': {'A'}})
+        self.assertRaises(forwarding.RoutingError, forwarding.plan,
+                          deps.graph(), {'C': {'A'}})
 
     def test_nothing_consumed(self):
         deps = graph.Dependencies([('B', 'A')])
-        routes = routing.plan(deps.graph(), {})
+        routes = forwarding.plan(deps.graph(), {})
         self.assertEqual({}, routes.sends('A'))
         self.assertEqual({}, routes.sends('B'))

@@ -1,0 +1,194 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Running the nodes of a reduced traversal, one after the other.
+
+An engine's ``check_resource`` message starts a node: :func:`run_node`
+claims and loads it (:mod:`.claim`), runs Heat's own ``CheckResource`` on
+it, with the hand-over of :mod:`.handover`, then runs the successor it made
+ready and kept for its thread, if any, and so on. Whatever happens, a node
+left unfinished is given back and dispatched again, and so is a successor
+it kept: if the engine dies holding one, the survivors take it over like
+any node it held (:mod:`.recovery`); if it dies before claiming it, the
+periodic recovery dispatches it once it has been ready too long, as it
+does for a message lost in the broker.
+"""
+
+import contextlib
+import time
+
+from oslo_log import log as logging
+
+from heat_convergence.drivers.reduced import cancellation
+from heat_convergence.drivers.reduced import claim
+from heat_convergence.drivers.reduced import cleanup_shortcut
+from heat_convergence.drivers.reduced import definitions
+from heat_convergence.drivers.reduced import handover
+from heat_convergence.drivers.reduced import messages
+from heat_convergence.drivers.reduced import stack_cache
+from heat_convergence.drivers.reduced import stale_replacements
+from heat_convergence.drivers.reduced import state_changes
+from heat_convergence.drivers.reduced import sync_points
+
+LOG = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _node_scope(driver, traversal_id, node):
+    """Where a node runs: tracked, with Heat's per-node loads made cheap."""
+    with driver.tracking(traversal_id, node), \
+            definitions.on_demand(driver.parse_on_demand), \
+            stack_cache.cached(traversal_id, driver.cache_stack_reads), \
+            state_changes.in_node():
+        yield
+
+
+def run_node(driver, worker, cnxt, resource_id, current_traversal, data,
+             is_update, adopt_stack_data, converge=False, abandon=False):
+    """Process one resource node of a reduced traversal.
+
+    Then the successor it made ready and kept for this thread, if any, and
+    so on.
+    """
+    redispatch = messages.is_redispatch(data)
+    leaf_plan = messages.leaf_plan(data)
+    node = messages.node_of(data, resource_id, is_update)
+    claimed = None
+    while node is not None:
+        with _node_scope(driver, current_traversal, node):
+            follow_on = _run_node(driver, worker, cnxt, resource_id,
+                                  current_traversal, redispatch, node,
+                                  is_update, adopt_stack_data, converge,
+                                  abandon, claimed, leaf_plan)
+        node = claimed = leaf_plan = None
+        if follow_on is not None:
+            node, adopt_stack_data, converge, abandon = follow_on[:4]
+            resource_id, is_update, redispatch = (node.rsrc_id,
+                                                  node.is_update, False)
+            if follow_on.inputs is not None:
+                claimed = follow_on
+
+
+def _run_node(driver, worker, cnxt, resource_id, current_traversal,
+              redispatch, node, is_update, adopt_stack_data, converge,
+              abandon, claimed=None, leaf_plan=None):
+    """Run one node; return the :class:`.handover.FollowOn` it kept, or None.
+
+    ``claimed`` is the node's own FollowOn if its predecessor claimed it
+    for this thread already; ``leaf_plan`` the plan its message carried.
+    """
+    claimed_at = (claimed.claimed_at if claimed is not None
+                  else time.monotonic())
+    inputs, resource_data, loaded = claim.claim_and_load(
+        driver, worker.engine_id, cnxt, current_traversal, node,
+        resource_id, is_update, claimed, leaf_plan)
+    if inputs is None:
+        if redispatch or stale_replacements.superseded_replacement(
+                cnxt, current_traversal, resource_id):
+            stale_replacements.stale_replacement(
+                driver, worker, cnxt, resource_id, current_traversal, node,
+                is_update)
+        else:
+            LOG.debug('[%s] Node %s is not ready here (done, held by '
+                      'another engine, throttled, or its traversal is '
+                      'gone); ignored.', current_traversal, node)
+        return
+    args = (adopt_stack_data, converge, abandon)
+    if isinstance(loaded, cleanup_shortcut.HandOverOnly):
+        return _hand_over_only(driver, worker, cnxt, current_traversal, node,
+                               inputs, loaded.stack_id, args)
+
+    rsrc, _, stack = loaded
+    msg_queue = cancellation.WakingQueue()
+    check = handover.ForwardingCheckResource(
+        driver, worker.engine_id, worker.thread_group_mgr, msg_queue,
+        current_traversal, node, inputs)
+    if rsrc is None:
+        check.release(cnxt)
+        driver.slot_freed(cnxt, current_traversal)
+        return
+    rsrc.converge = converge
+    if abandon:
+        rsrc.abandon_in_progress = True
+    try:
+        worker.thread_group_mgr.add_msg_queue(stack.id, msg_queue)
+        if current_traversal != stack.current_traversal:
+            LOG.debug('[%s] Traversal cancelled; re-triggering.',
+                      current_traversal)
+            stale_replacements.retrigger_replaced(is_update, rsrc, stack,
+                                                  check)
+        elif driver.cancelled_since(stack.id, claimed_at):
+            # Cancelled while the resource was loading: the cancel queued
+            # its message for the threads registered at that moment, and
+            # this one registered just after, so it would never see it. It
+            # must not start the action.
+            LOG.info('[%s] Node %s cancelled before its action started.',
+                     current_traversal, node)
+            check.held = False
+        else:
+            with cancellation.waking(msg_queue):
+                check.check(cnxt, resource_id, current_traversal,
+                            resource_data, is_update, adopt_stack_data,
+                            rsrc, stack, skip_propagate=inputs.skip,
+                            accumulated_failures=inputs.failures or None)
+    except BaseException:
+        _send_kept(driver, cnxt, current_traversal, check)
+        raise
+    finally:
+        worker.thread_group_mgr.remove_msg_queue(None, stack.id, msg_queue)
+        _node_ended(driver, cnxt, current_traversal, check, args)
+        if stack.current_traversal != current_traversal:
+            # This node failed the stack (mark_failed cleared or replaced
+            # the traversal id): its rows have nothing left to coordinate.
+            sync_points.delete_traversal(cnxt, current_traversal)
+    return check.follow_on
+
+
+def _hand_over_only(driver, worker, cnxt, current_traversal, node, inputs,
+                    stack_id, args):
+    """Run a cleanup node that has nothing to clean up (no load, no action).
+
+    Returns the :class:`.handover.FollowOn` it kept, or None.
+    """
+    check = handover.ForwardingCheckResource(
+        driver, worker.engine_id, worker.thread_group_mgr, None,
+        current_traversal, node, inputs)
+    try:
+        check.hand_over_only(cnxt, current_traversal, stack_id, args)
+    except BaseException:
+        _send_kept(driver, cnxt, current_traversal, check)
+        raise
+    finally:
+        _node_ended(driver, cnxt, current_traversal, check, args)
+    return check.follow_on
+
+
+def _send_kept(driver, cnxt, current_traversal, check):
+    """Send the successor a failed node kept for its thread.
+
+    It is ready, and nothing else would run it before ready_timeout.
+    """
+    if check.follow_on is None:
+        return
+    succ, adopt_stack_data, converge, abandon = check.follow_on[:4]
+    if check.follow_on.inputs is not None:
+        sync_points.release(cnxt, current_traversal, succ, check.engine_id)
+    check.follow_on = None
+    driver.dispatch(cnxt, current_traversal, succ, adopt_stack_data,
+                    converge, abandon)
+
+
+def _node_ended(driver, cnxt, current_traversal, check, args):
+    """Give back a node left unfinished, and its slot under a limit."""
+    if check.release(cnxt):
+        driver.dispatch(cnxt, current_traversal, check.node, *args)
+    driver.slot_freed(cnxt, current_traversal)
