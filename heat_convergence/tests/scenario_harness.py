@@ -42,6 +42,7 @@ from heat.db import api as heat_db_api
 from heat.engine import resource
 from heat.tests.convergence.framework import engine_wrapper
 from heat.tests.convergence.framework import fake_resource
+from heat.tests.convergence.framework import message_processor
 from heat.tests.convergence.framework import processes
 from heat.tests.convergence.framework import scenario as heat_scenario
 from heat.tests.convergence.framework import testutils
@@ -51,6 +52,7 @@ import sqlalchemy as sa
 
 from heat_convergence.db import api as db_api
 from heat_convergence.db import models
+from heat_convergence.drivers.reduced import node_loop
 from heat_convergence import engine
 from heat_convergence.tests import base
 from heat_convergence.tests import db_fixture
@@ -106,6 +108,56 @@ class SynchronousThreadGroupManager(engine.ThreadGroupManager):
         self.bind(func, kwargs)(*args, **kwargs)
 
 
+# The two ways a node's ready successors can run: all sent as messages,
+# as Heat does, or one kept for the node's own thread and claimed in the
+# transaction that made it ready, the production default
+# (``[heat_convergence] run_successor_locally``). Every scenario must hold
+# either way (see FollowOnMessages).
+SUCCESSORS = [('sent', {'run_locally': False}),
+              ('local', {'run_locally': True})]
+
+
+class FollowOnMessages(fixtures.Fixture):
+    """Run each successor a node keeps in a message of its own.
+
+    The scenarios interleave operations between single messages, after
+    fixed numbers of them; a message that ran a whole chain would move
+    those points, and a scenario's checks of intermediate states with them.
+    Here the successor a node keeps, claimed already, is queued on the
+    worker instead of running next in the same message; the message runs
+    it from its claim, exactly as the node's thread would. What the option
+    changes in the database (the claim in the delivery, a node run from
+    the inputs that claim returned) is exercised; only when it runs moves.
+    """
+
+    def __init__(self, worker_processor):
+        super().__init__()
+        self.worker_processor = worker_processor
+
+    def _setUp(self):
+        run = node_loop.run_follow_on
+
+        def defer(driver, worker, cnxt, traversal_id, follow_on):
+            node = follow_on.node
+            self.worker_processor.run_follow_on(
+                (driver, worker, cnxt, traversal_id, follow_on),
+                node.rsrc_id, node.is_update, node.node_type)
+
+        @message_processor.asynchronous
+        def run_follow_on(processor, step, resource_id, is_update,
+                          node_type):
+            # The keys of a check_resource message, for CanonicalOrder.
+            follow_on = run(*step)
+            if follow_on is not None:
+                defer(*step[:4], follow_on)
+
+        self.worker_processor.run_follow_on = types.MethodType(
+            run_follow_on, self.worker_processor)
+        self.addCleanup(delattr, self.worker_processor, 'run_follow_on')
+        self.useFixture(fixtures.MockPatchObject(node_loop, 'run_follow_on',
+                                                 defer))
+
+
 class ScenarioFramework(fixtures.Fixture):
     """Heat's scenario framework, ready to run operations on a stack.
 
@@ -113,7 +165,13 @@ class ScenarioFramework(fixtures.Fixture):
     in-process engine and worker, check_resource casts onto the worker's
     queue, convergence on), plus the plugin's tables in Heat's test
     database. Use within a HeatTestCase, which provides that database.
+    ``run_locally`` sets ``run_successor_locally`` (see
+    :data:`SUCCESSORS`).
     """
+
+    def __init__(self, run_locally=False):
+        super().__init__()
+        self.run_locally = run_locally
 
     def _setUp(self):
         self.useFixture(fixtures.MockPatchObject(context, 'StoredContext'))
@@ -125,13 +183,12 @@ class ScenarioFramework(fixtures.Fixture):
             'heat.rpc.worker_client.WorkerClient.check_resource',
             side_effect=self.procs.worker.check_resource)).mock
         cfg.CONF.set_default('convergence_engine', True)
-        # The scenarios interleave operations between single messages; a
-        # node running its successor in the same message would move their
-        # interleaving points. test_reduced_driver covers that option.
-        cfg.CONF.set_override('run_successor_locally', False,
+        cfg.CONF.set_override('run_successor_locally', self.run_locally,
                               group='heat_convergence')
         self.addCleanup(cfg.CONF.clear_override, 'run_successor_locally',
                         group='heat_convergence')
+        if self.run_locally:
+            self.useFixture(FollowOnMessages(self.procs.worker))
         self.db_engine = db_api.context_manager.writer.get_engine()
         models.BASE.metadata.create_all(self.db_engine)
 
@@ -178,10 +235,11 @@ class DriverFrameworkTest(base.HeatTestCase):
     """Heat's scenario framework with ``driver_class`` bound in."""
 
     driver_class = None
+    run_locally = False
 
     def setUp(self):
         super().setUp()
-        self.framework = self.useFixture(ScenarioFramework())
+        self.framework = self.useFixture(ScenarioFramework(self.run_locally))
         self.driver = self.driver_class(cfg.CONF)
         self.useFixture(DriverBinding(self.driver))
 

@@ -59,23 +59,29 @@ def run_node(driver, worker, cnxt, resource_id, current_traversal, data,
     Then the successor it made ready and kept for this thread, if any, and
     so on.
     """
-    redispatch = messages.is_redispatch(data)
-    leaf_plan = messages.leaf_plan(data)
     node = messages.node_of(data, resource_id, is_update)
-    claimed = None
-    while node is not None:
-        with _node_scope(driver, current_traversal, node):
-            follow_on = _run_node(driver, worker, cnxt, resource_id,
-                                  current_traversal, redispatch, node,
-                                  is_update, adopt_stack_data, converge,
-                                  abandon, claimed, leaf_plan)
-        node = claimed = leaf_plan = None
-        if follow_on is not None:
-            node, adopt_stack_data, converge, abandon = follow_on[:4]
-            resource_id, is_update, redispatch = (node.rsrc_id,
-                                                  node.is_update, False)
-            if follow_on.inputs is not None:
-                claimed = follow_on
+    with _node_scope(driver, current_traversal, node):
+        follow_on = _run_node(driver, worker, cnxt, resource_id,
+                              current_traversal, messages.is_redispatch(data),
+                              node, is_update, adopt_stack_data, converge,
+                              abandon, None, messages.leaf_plan(data))
+    while follow_on is not None:
+        follow_on = run_follow_on(driver, worker, cnxt, current_traversal,
+                                  follow_on)
+
+
+def run_follow_on(driver, worker, cnxt, current_traversal, follow_on):
+    """Run the successor a node kept; return the one it keeps, or None.
+
+    ``follow_on`` is a :class:`.handover.FollowOn`: claimed already if its
+    ``inputs`` are set, else dispatched to this thread to claim.
+    """
+    node, adopt_stack_data, converge, abandon = follow_on[:4]
+    claimed = follow_on if follow_on.inputs is not None else None
+    with _node_scope(driver, current_traversal, node):
+        return _run_node(driver, worker, cnxt, node.rsrc_id,
+                         current_traversal, False, node, node.is_update,
+                         adopt_stack_data, converge, abandon, claimed)
 
 
 def _run_node(driver, worker, cnxt, resource_id, current_traversal,

@@ -77,10 +77,17 @@ def retrigger_replaced(is_update, rsrc, stack, check):
     then reads DELETE COMPLETE, the newest traversal's cleanup skips it,
     and the physical resource is never deleted. Here a created replacement
     is left to that cleanup node, which every traversal has for it.
+
+    Heat reads the newest traversal's graph first, and fails on a stack
+    whose newest traversal has not stored one yet; a node that a thread
+    kept and runs a little later meets such stacks.
     """
+    if rsrc.replaces is None or stack.current_deps is None:
+        # Not a replacement; or the newest traversal is still starting, has
+        # no graph yet and waits for nothing: it reads the rows as it does.
+        return
     node = parser.ConvergenceNode(rsrc.id, is_update)
-    if (node in stack.convergence_dependencies.graph() or
-            rsrc.replaces is None):
+    if node in stack.convergence_dependencies.graph():
         return
     if rsrc.action == rsrc.INIT:
         heat_db_api.resource_update_and_save(stack.context, rsrc.id,

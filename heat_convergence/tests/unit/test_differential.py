@@ -326,9 +326,12 @@ def _without_replacement_leak(retrigger_replaced):
 class DifferentialTestCase(base.HeatTestCase):
     """Runs operations under both drivers and compares what they leave."""
 
+    run_locally = False
+
     def setUp(self):
         super().setUp()
-        self.framework = self.useFixture(scenario_harness.ScenarioFramework())
+        self.framework = self.useFixture(
+            scenario_harness.ScenarioFramework(self.run_locally))
 
     def run_under(self, driver_class, play):
         """Run ``play(step)`` on an empty database under a driver.
@@ -415,7 +418,8 @@ class DifferentialTestCase(base.HeatTestCase):
 class DifferentialScenarios(DifferentialTestCase):
     """Every scenario file, pictured at each ``verify`` and at its end."""
 
-    scenarios = scenario_harness.all_scenarios()
+    scenarios = testscenarios.multiply_scenarios(
+        scenario_harness.all_scenarios(), scenario_harness.SUCCESSORS)
 
     def test_scenario(self):
         def play(step):
@@ -434,7 +438,9 @@ class DifferentialScenarios(DifferentialTestCase):
 class DifferentialRandomStacks(DifferentialTestCase):
     """Random stacks: a create, one to three updates, a delete."""
 
-    scenarios = [('example%d' % n, {'index': n}) for n in range(EXAMPLES)]
+    scenarios = testscenarios.multiply_scenarios(
+        [('example%d' % n, {'index': n}) for n in range(EXAMPLES)],
+        scenario_harness.SUCCESSORS)
 
     def check_example(self, strategy, check):
         """Run ``check`` on this scenario's example of ``strategy``.

@@ -43,6 +43,8 @@ from heat_convergence.tests.unit import test_db_api
 class ReducedDriverScenarios(scenario_harness.DriverScenarioTest):
 
     driver_class = reduced.ReducedDriver
+    scenarios = testscenarios.multiply_scenarios(
+        scenario_harness.all_scenarios(), scenario_harness.SUCCESSORS)
 
     def setUp(self):
         super().setUp()
