@@ -42,7 +42,7 @@ def check_heat_version(found=None):
 
 
 def check_heat_seams():
-    """Refuse, in one line, a Heat whose internals the plugin misses."""
+    """Refuse, in one line, a Heat differing in a seam of the plugin."""
     try:
         heat_seams.check()
     except heat_seams.SeamMismatch as exc:

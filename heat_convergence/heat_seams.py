@@ -125,9 +125,9 @@ SEAMS = (
          "the reduced driver's worker: registers a node's message queue"),
     Seam(_TGM, 'remove_msg_queue', CALLED, '(self, gt, stack_id, msg_queue)',
          "the reduced driver's worker: unregisters a node's message queue"),
-    Seam(service, 'ThreadGroup', CALLED, '(thread_pool_size=10)',
+    Seam(service, 'ThreadGroup', CALLED, '(max_threads=1000)',
          "the engine service: its copy of Heat's start builds the manage "
-         'thread group'),
+         "thread group (oslo.service's threading backend)"),
     Seam(service, 'EngineListener', CALLED,
          '(host, engine_id, thread_group_mgr)',
          "the engine service: its copy of Heat's start builds the listener"),
