@@ -40,6 +40,9 @@ DESIGN = os.path.join(os.path.dirname(PACKAGE), 'doc', 'source',
 # connection tuning changes SQLAlchemy's pool.
 NOT_HEAT = frozenset(['_reset_on_return', '_pre_ping'])
 
+# The class through which the package replaces Heat methods at runtime.
+PATCH = hooks.ThreadHook
+
 HOOK_FUNCTIONS = frozenset(['getattr', 'hasattr', 'setattr'])
 
 
@@ -192,7 +195,7 @@ class _Names(ast.NodeVisitor):
         called = _called(node.func)
         named = [a.value for a in node.args[1:2]
                  if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-        if called == 'ThreadHook' and named:
+        if called == PATCH.__name__ and named:
             self.hooks.append((_resolve(node.args[0], self.imports),
                                named[0]))
         elif called in HOOK_FUNCTIONS and named and _private(named[0]):
@@ -291,8 +294,8 @@ class TestInstalledHeat(testtools.TestCase):
 
     def test_replaced_method_checked_by_heat_signature(self):
         replaced = _heat_copy(heat_seams.SEAMS[0])
-        hook = hooks.ThreadHook(replaced, '_converge_create_or_update',
-                                lambda heat, value, stack, **kw: None)
+        hook = PATCH(replaced, '_converge_create_or_update',
+                     lambda heat, value, stack, **kw: None)
         with hook.active():
             heat_seams.check([heat_seams.SEAMS[0]._replace(owner=replaced)])
 
