@@ -16,9 +16,9 @@ Heat has no driver interface for convergence, so the plugin binds to Heat
 through names Heat does not promise to keep: it subclasses Heat's engine
 service, worker service, thread group manager, ``CheckResource`` and graph
 types and overrides their methods; it replaces a few Heat methods in node
-threads (:class:`heat_convergence.hooks.ThreadHook`); it calls private Heat
-functions and methods; and it reads or writes private state of Heat
-objects. A Heat release that changes one of them breaks nothing at import:
+threads (:class:`heat_convergence.thread_patches.ThreadPatch`); it calls
+private Heat functions and methods; and it reads or writes private state of
+Heat objects. A Heat release that changes one of them breaks nothing at import:
 an override Heat no longer calls, a replacement with the wrong arguments or
 a private attribute Heat stopped setting fails in the middle of a stack
 operation, or not at all while stacks silently go wrong.

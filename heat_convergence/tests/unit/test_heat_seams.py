@@ -30,7 +30,7 @@ import testtools
 
 import heat_convergence
 from heat_convergence import heat_seams
-from heat_convergence import hooks
+from heat_convergence import thread_patches
 
 PACKAGE = os.path.dirname(os.path.abspath(heat_convergence.__file__))
 DESIGN = os.path.join(os.path.dirname(PACKAGE), 'doc', 'source',
@@ -41,7 +41,7 @@ DESIGN = os.path.join(os.path.dirname(PACKAGE), 'doc', 'source',
 NOT_HEAT = frozenset(['_reset_on_return', '_pre_ping'])
 
 # The class through which the package replaces Heat methods at runtime.
-PATCH = hooks.ThreadHook
+PATCH = thread_patches.ThreadPatch
 
 HOOK_FUNCTIONS = frozenset(['getattr', 'hasattr', 'setattr'])
 
