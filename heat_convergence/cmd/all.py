@@ -51,11 +51,11 @@ import oslo_messaging
 from oslo_policy import opts as policy_opts
 import sqlalchemy as sa
 
-from heat_convergence import checks
 from heat_convergence import conf as hc_conf
 from heat_convergence.db import migration
 from heat_convergence import drivers
 from heat_convergence import engine
+from heat_convergence import startup
 from heat_convergence import version as hc_version
 
 CONF = cfg.CONF
@@ -162,10 +162,10 @@ def setup(argv=None):
     config.set_config_defaults()
     messaging.setup()
     if not template._get_template_extension_manager().names():
-        raise checks.StartupError('No template format plugins registered')
+        raise startup.StartupError('No template format plugins registered')
     _prepare_database()
     driver = drivers.load(CONF)
-    checks.startup(driver)
+    startup.startup(driver)
     app = config.load_paste_app('heat-api')
     srv = engine.ConvergenceEngineService(CONF.host, rpc_api.ENGINE_TOPIC,
                                           driver)
@@ -175,7 +175,7 @@ def setup(argv=None):
 def main(argv=None):
     try:
         app, srv, data_dir = setup(argv)
-    except (checks.StartupError, drivers.DriverNotFound, OSError,
+    except (startup.StartupError, drivers.DriverNotFound, OSError,
             RuntimeError, cfg.Error) as exc:
         sys.exit('ERROR: %s' % exc)
     except db_exception.DBError as exc:

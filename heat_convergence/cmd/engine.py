@@ -37,10 +37,10 @@ from oslo_reports import guru_meditation_report as gmr
 from oslo_reports import opts as gmr_opts
 from oslo_service import service
 
-from heat_convergence import checks
 from heat_convergence import conf as hc_conf
 from heat_convergence import drivers
 from heat_convergence import engine
+from heat_convergence import startup
 
 CONF = cfg.CONF
 PROG = 'heat-convergence-engine'
@@ -70,8 +70,8 @@ def launch_engine(argv=None):
 
     try:
         driver = drivers.load(CONF)
-        checks.startup(driver)
-    except (drivers.DriverNotFound, checks.StartupError) as exc:
+        startup.startup(driver)
+    except (drivers.DriverNotFound, startup.StartupError) as exc:
         log.critical('%s', exc)
         sys.exit('ERROR: %s' % exc)
     except db_exception.DBError as exc:

@@ -17,8 +17,8 @@ from unittest import mock
 import fixtures
 import testtools
 
-from heat_convergence import checks
 from heat_convergence import heat_seams
+from heat_convergence import startup
 
 
 class Changed(object):
@@ -35,19 +35,19 @@ CHANGED = heat_seams.Seam(Changed, 'method', heat_seams.CALLED,
 class TestHeatVersion(testtools.TestCase):
 
     def test_installed(self):
-        checks.check_heat_version()
-        checks.check_heat_version('27.0.1')
+        startup.check_heat_version()
+        startup.check_heat_version('27.0.1')
 
     def test_other_series(self):
-        exc = self.assertRaises(checks.StartupError,
-                                checks.check_heat_version, '28.0.0')
+        exc = self.assertRaises(startup.StartupError,
+                                startup.check_heat_version, '28.0.0')
         self.assertEqual(
             'openstack-heat 28.0.0 is installed; this heat-convergence '
             'supports openstack-heat 27.x only. Install a matching pair, '
             'e.g. "pip install \'openstack-heat>=27.0.1,<28\'".', str(exc))
 
     def test_not_a_release(self):
-        self.assertRaises(checks.StartupError, checks.check_heat_version,
+        self.assertRaises(startup.StartupError, startup.check_heat_version,
                           'master')
 
 
@@ -58,13 +58,13 @@ class TestStartup(testtools.TestCase):
         self.driver = mock.Mock(uses_plugin_tables=False)
 
     def test_installed_heat(self):
-        checks.startup(self.driver)
+        startup.startup(self.driver)
 
     def test_changed_seam(self):
         check = heat_seams.check
         self.useFixture(fixtures.MockPatchObject(
             heat_seams, 'check', side_effect=lambda: check([CHANGED])))
-        exc = self.assertRaises(checks.StartupError, checks.startup,
+        exc = self.assertRaises(startup.StartupError, startup.startup,
                                 self.driver)
         message = str(exc)
         self.assertNotIn('\n', message)

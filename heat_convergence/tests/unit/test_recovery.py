@@ -1,0 +1,104 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""A recovery pass goes on past a stack that vanished, or a failing row."""
+
+import collections
+import datetime
+from unittest import mock
+
+import fixtures
+from heat.common import exception
+from heat.engine import stack as parser
+from oslo_config import cfg
+import testtools
+
+from heat_convergence import conf
+from heat_convergence.db import api as db_api
+from heat_convergence.drivers.reduced import recovery
+
+Row = collections.namedtuple('Row', ['id', 'stack_id', 'engine_id',
+                                     'created_at', 'abandon'])
+
+LONG_AGO = datetime.datetime(2020, 1, 1)
+
+
+class TestRecoveryPass(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.conf = cfg.ConfigOpts()
+        conf.register_opts(self.conf)
+        self.driver = mock.Mock(conf=self.conf, engine_id='me')
+        self.recovery = recovery.Recovery(self.driver)
+        self.stacks = {}
+        self.useFixture(fixtures.MockPatchObject(
+            parser.Stack, 'load', side_effect=self.load))
+
+    def load(self, cnxt, stack_id, force_reload):
+        if stack_id not in self.stacks:
+            # What Heat's Stack.load raises for a stack row that is gone.
+            raise exception.NotFound('No stack exists with id "%s"' %
+                                     stack_id)
+        return self.stacks[stack_id]
+
+    def stack(self, stack_id, traversal_id):
+        stack = mock.Mock(id=stack_id, current_traversal=traversal_id)
+        stack.name = stack_id
+        stack.has_timed_out.return_value = True
+        self.stacks[stack_id] = stack
+        return stack
+
+    def patch_db(self, **answers):
+        for name, answer in answers.items():
+            self.useFixture(fixtures.MockPatchObject(
+                db_api, name, return_value=answer))
+
+    def test_timeouts_enforced_past_a_vanished_stack(self):
+        log = self.useFixture(fixtures.FakeLogger())
+        rows = [Row('t1', 'gone', None, LONG_AGO, False),
+                Row('t2', 's2', None, LONG_AGO, False)]
+        self.patch_db(overdue=rows, expire=True)
+        stack = self.stack('s2', 't2')
+        self.recovery.enforce_timeouts(None)
+        stack.mark_failed.assert_called_once_with('Timed out')
+        self.assertIn('enforce_timeouts', log.output)
+        self.assertNotIn('Traceback', log.output)
+
+    def test_traversals_restarted_past_a_vanished_stack(self):
+        rows = [Row('t1', 'gone', 'dead', LONG_AGO, False),
+                Row('t2', 's2', 'dead', LONG_AGO, True)]
+        self.patch_db(starting=rows, take_over_start=True)
+        self.useFixture(fixtures.MockPatchObject(
+            self.recovery, 'is_alive', return_value=False))
+        stack = self.stack('s2', 't2')
+        self.recovery.restart_unstarted(None)
+        self.driver.converge.assert_called_once_with(stack, abandon=True)
+
+    def test_nodes_resumed_past_a_failing_one(self):
+        rows = [mock.Mock(traversal_id=t, entity_id=str(i), is_update=True,
+                          node_type='resource')
+                for i, t in enumerate(('t1', 't2', 't3'))]
+        self.patch_db(holders={'dead'}, nodes_held_by=rows, take_over=True)
+        self.useFixture(fixtures.MockPatchObject(
+            self.recovery, 'is_alive', return_value=False))
+        self.driver.resume.side_effect = [None, RuntimeError('broker'),
+                                          None]
+        self.recovery.take_over_dead_engines(None)
+        self.assertEqual(['t1', 't2', 't3'],
+                         [c.args[1] for c in
+                          self.driver.resume.call_args_list])
+
+    def test_options_from_the_drivers_conf(self):
+        self.conf.set_override('periodic_interval', 7, 'heat_convergence')
+        self.assertEqual(datetime.timedelta(seconds=14),
+                         recovery.Recovery(self.driver)._grace())
