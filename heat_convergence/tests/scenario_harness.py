@@ -40,6 +40,7 @@ import fixtures
 from heat.common import context
 from heat.db import api as heat_db_api
 from heat.engine import resource
+from heat.engine import stack as parser
 from heat.tests.convergence.framework import engine_wrapper
 from heat.tests.convergence.framework import fake_resource
 from heat.tests.convergence.framework import message_processor
@@ -277,16 +278,27 @@ class DriverScenarioTest(DriverFrameworkTest):
     def setUp(self):
         super().setUp()
         self.converges = []
+        self.started = []
         converge = self.driver.converge
+        converge_stack = parser.Stack.converge_stack
 
         def recording_converge(stack, *args, **kwargs):
-            self.converges.append(stack.action)
+            self.converges.append((stack.action, stack.current_traversal))
             return converge(stack, *args, **kwargs)
+
+        def recording_converge_stack(stack, *args, **kwargs):
+            result = converge_stack(stack, *args, **kwargs)
+            self.started.append((stack.action, stack.current_traversal))
+            return result
 
         self.patchobject(self.driver, 'converge',
                          side_effect=recording_converge)
+        self.patchobject(parser.Stack, 'converge_stack',
+                         new=recording_converge_stack)
 
     def test_scenario(self):
         self.framework.run_scenario(self, self.name, self.path)
-        # Every convergence action of the scenario went through the driver.
-        self.assertIn('CREATE', self.converges)
+        # Every traversal Heat started went to the driver, once, and the
+        # driver converged nothing else.
+        self.assertIn('CREATE', [action for action, _ in self.started])
+        self.assertEqual(self.started, self.converges)
