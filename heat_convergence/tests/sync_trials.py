@@ -1,0 +1,227 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Trials of k concurrent arrivals at one node, shared by the DB tests.
+
+A trial creates a node with k predecessors and delivers all k arrivals at
+the same moment, from threads of the test process or of worker processes
+(each with its own database engine: on Galera, each worker talks to its own
+node). The node must become ready exactly once, in the arrival that
+committed last (the caller told "ready" must already see all k inputs), and
+the database must hold pending = 0, state READY and exactly k arrivals. In
+a claiming trial each sender also asks to claim the node for its own engine
+in the same transaction (as a node keeping its successor does): the node
+must then be RUNNING, held by the engine of the one arrival told it was
+ready.
+"""
+
+import concurrent.futures
+import logging
+import multiprocessing
+import os
+import random
+import sys
+
+from heat.common import context
+from oslo_utils import uuidutils
+import sqlalchemy as sa
+
+from heat_convergence.db import api
+from heat_convergence.db import models
+from heat_convergence.tests import db_fixture
+from heat_convergence.tests import stack_rows
+
+TRIALS = int(os.environ.get('HC_TEST_SYNC_TRIALS', '1000'))
+MAX_K = 64
+TARGET = api.Node('target', True)
+
+# oslo.db logs this before every retry of a database call (a deadlock, a
+# Galera certification failure, a lost connection).
+RETRY_MESSAGE = 'Performing DB retry'
+
+
+def trial_sizes(seed, share, trials=TRIALS):
+    """Sizes of ``share`` of the trials: 64 every twentieth, else 2 to 16.
+
+    That keeps a suite's run time in budget while still exercising the
+    widest fan-in often.
+    """
+    rnd = random.Random(seed)
+    return [MAX_K if i % 20 == 0 else rnd.randint(2, 16)
+            for i in range(max(1, round(trials * share)))]
+
+
+def start_trial(k, stack_id):
+    traversal_id = uuidutils.generate_uuid()
+    stack_rows.create_traversal(
+        context.get_admin_context(),
+        {'id': traversal_id, 'stack_id': stack_id, 'action': 'CREATE'},
+        [{'entity_id': TARGET.entity_id, 'is_update': True,
+          'node_type': 'resource', 'predecessors': k}])
+    return traversal_id
+
+
+def engine(sender):
+    return 'engine-%d' % sender
+
+
+def arrive(traversal_id, sender, go, claim=False):
+    """Deliver one arrival once ``go`` is set; return (ready, inputs seen).
+
+    With ``claim``, the arrival also claims the node for its sender's
+    engine if it makes the node ready: ``ready`` is then the sender.
+    """
+    go.wait()
+    ctx = context.get_admin_context()
+    ready = api.deliver(ctx, traversal_id, [api.Delivery(
+        TARGET, api.Node(str(sender), True), {'sender': sender}, None,
+        False, claim)], claim_for=engine(sender) if claim else None)[0]
+    if not ready:
+        return ready, None
+    inputs = ready
+    if claim:
+        ready = sender
+    else:
+        inputs = stack_rows.node_inputs(ctx, traversal_id, TARGET)
+    return ready, sorted(d['sender'] for d, _, _ in inputs.arrivals.values())
+
+
+def with_duplicates(senders, copies=8):
+    """The senders plus a second copy of a few, shuffled.
+
+    A redelivered message must not count again, even when both copies race.
+    """
+    senders = list(senders) + random.sample(senders, min(len(senders),
+                                                         copies))
+    random.shuffle(senders)
+    return senders
+
+
+class RetryCounter(logging.Handler):
+    """Counts the retries oslo.db makes in this process."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.count = 0
+        logger = logging.getLogger('oslo_db.api')
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False
+        logger.addHandler(self)
+
+    def emit(self, record):
+        if record.getMessage().startswith(RETRY_MESSAGE):
+            self.count += 1
+
+
+def worker_process(url, jobs, results, go, pool_size):
+    """A process that delivers the arrivals it is given, in threads.
+
+    Each batch answers 'armed' once its threads wait for ``go``, then its
+    outcomes and the number of retries the process made so far.
+    """
+    quick_thread_switches()
+    retries = RetryCounter()
+    engine = db_fixture.make_engine(url, max_pool_size=pool_size,
+                                    max_overflow=0)
+    db_fixture.use_heat_engine(engine)
+    pool = concurrent.futures.ThreadPoolExecutor(MAX_K)
+    while True:
+        job = jobs.get()
+        if job is None:
+            break
+        traversal_id, senders, claim = job
+        futures = [pool.submit(arrive, traversal_id, s, go, claim)
+                   for s in senders]
+        results.put('armed')
+        results.put(([f.result() for f in futures], retries.count))
+    pool.shutdown()
+    engine.dispose()
+
+
+def quick_thread_switches():
+    """Hand the GIL over every 0.5 ms instead of every 5 ms.
+
+    The arrivals at one node are serialised by its row lock; with 64 threads
+    in one interpreter, the thread holding the lock otherwise waits up to
+    5 ms for the GIL between its statements, which makes every trial slow
+    without testing anything more.
+    """
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)
+    return lambda: sys.setswitchinterval(previous)
+
+
+class Workers(object):
+    """Worker processes, one per database URL, running trials together."""
+
+    def __init__(self, urls, pool_size):
+        spawn = multiprocessing.get_context('spawn')
+        self.go = spawn.Event()
+        self.retries = 0
+        self.workers = []
+        for url in urls:
+            jobs, results = spawn.Queue(), spawn.Queue()
+            proc = spawn.Process(target=worker_process,
+                                 args=(url, jobs, results, self.go,
+                                       pool_size))
+            proc.start()
+            self.workers.append((proc, jobs, results))
+
+    def deliver(self, traversal_id, shares, claim):
+        """Deliver ``shares[i]`` from worker i at once; return outcomes."""
+        self.go.clear()
+        for (_, jobs, _), senders in zip(self.workers, shares):
+            jobs.put((traversal_id, senders, claim))
+        for _, _, results in self.workers:
+            if results.get(timeout=60) != 'armed':
+                raise AssertionError('a worker did not arm')
+        self.go.set()
+        outcomes = []
+        self.retries = 0
+        for _, _, results in self.workers:
+            batch, retries = results.get(timeout=300)
+            outcomes.extend(batch)
+            self.retries += retries
+        return outcomes
+
+    def stop(self):
+        for _, jobs, _ in self.workers:
+            jobs.put(None)
+        for proc, _, _ in self.workers:
+            proc.join(30)
+            if proc.is_alive():
+                proc.kill()
+
+
+class TrialChecks(object):
+    """Checks of a trial's outcome, for a TestCase with ``trial_engine``."""
+
+    def check_trial(self, traversal_id, k, outcomes, claim):
+        ready = [(is_ready, seen) for is_ready, seen in outcomes
+                 if is_ready is not False]
+        self.assertEqual(1, len(ready), 'k=%d: ready %d times' %
+                         (k, len(ready)))
+        winner, seen = ready[0]
+        self.assertEqual(list(range(k)), seen,
+                         'the ready arrival did not see every input')
+        with self.trial_engine.connect() as conn:
+            node = conn.execute(sa.select(api.SYNC_POINT).where(
+                api.SYNC_POINT.c.traversal_id == traversal_id)).one()
+            arrivals = conn.execute(sa.select(sa.func.count()).where(
+                api.ARRIVAL.c.traversal_id == traversal_id)).scalar()
+        if claim:
+            expected = (models.RUNNING, engine(winner))
+        else:
+            expected = (models.READY, None)
+        self.assertEqual((0, k) + expected,
+                         (node.pending, arrivals, node.state,
+                          node.engine_id))
