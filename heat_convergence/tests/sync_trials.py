@@ -74,13 +74,18 @@ def engine(sender):
     return 'engine-%d' % sender
 
 
-def arrive(traversal_id, sender, go, claim=False):
-    """Deliver one arrival once ``go`` is set; return (ready, inputs seen).
+def after(go, func, *args):
+    """Call ``func(*args)`` once ``go`` is set."""
+    go.wait()
+    return func(*args)
+
+
+def arrive(traversal_id, sender, claim=False):
+    """Deliver one arrival; return (ready, inputs seen).
 
     With ``claim``, the arrival also claims the node for its sender's
     engine if it makes the node ready: ``ready`` is then the sender.
     """
-    go.wait()
     ctx = context.get_admin_context()
     ready = api.deliver(ctx, traversal_id, [api.Delivery(
         TARGET, api.Node(str(sender), True), {'sender': sender}, None,
@@ -122,25 +127,24 @@ class RetryCounter(logging.Handler):
             self.count += 1
 
 
-def worker_process(url, jobs, results, go, pool_size):
-    """A process that delivers the arrivals it is given, in threads.
+def worker_process(url, jobs, results, go, engine_kwargs):
+    """A process that makes the calls it is given, in threads, at once.
 
-    Each batch answers 'armed' once its threads wait for ``go``, then its
-    outcomes and the number of retries the process made so far.
+    Each job, ``(func, [args, ...])``, answers 'armed' once its threads
+    wait for ``go``, then its results and the number of retries the
+    process made so far.
     """
     quick_thread_switches()
     retries = RetryCounter()
-    engine = db_fixture.make_engine(url, max_pool_size=pool_size,
-                                    max_overflow=0)
+    engine = db_fixture.make_engine(url, max_overflow=0, **engine_kwargs)
     db_fixture.use_heat_engine(engine)
     pool = concurrent.futures.ThreadPoolExecutor(MAX_K)
     while True:
         job = jobs.get()
         if job is None:
             break
-        traversal_id, senders, claim = job
-        futures = [pool.submit(arrive, traversal_id, s, go, claim)
-                   for s in senders]
+        func, calls = job
+        futures = [pool.submit(after, go, func, *args) for args in calls]
         results.put('armed')
         results.put(([f.result() for f in futures], retries.count))
     pool.shutdown()
@@ -163,7 +167,8 @@ def quick_thread_switches():
 class Workers(object):
     """Worker processes, one per database URL, running trials together."""
 
-    def __init__(self, urls, pool_size):
+    def __init__(self, urls, pool_size, **engine_kwargs):
+        engine_kwargs['max_pool_size'] = pool_size
         spawn = multiprocessing.get_context('spawn')
         self.go = spawn.Event()
         self.retries = 0
@@ -172,15 +177,18 @@ class Workers(object):
             jobs, results = spawn.Queue(), spawn.Queue()
             proc = spawn.Process(target=worker_process,
                                  args=(url, jobs, results, self.go,
-                                       pool_size))
+                                       engine_kwargs))
             proc.start()
             self.workers.append((proc, jobs, results))
 
-    def deliver(self, traversal_id, shares, claim):
-        """Deliver ``shares[i]`` from worker i at once; return outcomes."""
+    def run(self, func, shares):
+        """Make worker i call ``func(*args)`` for each args of shares[i].
+
+        All the calls start at once; returns their results.
+        """
         self.go.clear()
-        for (_, jobs, _), senders in zip(self.workers, shares):
-            jobs.put((traversal_id, senders, claim))
+        for (_, jobs, _), calls in zip(self.workers, shares):
+            jobs.put((func, calls))
         for _, _, results in self.workers:
             if results.get(timeout=60) != 'armed':
                 raise AssertionError('a worker did not arm')
@@ -192,6 +200,11 @@ class Workers(object):
             outcomes.extend(batch)
             self.retries += retries
         return outcomes
+
+    def deliver(self, traversal_id, shares, claim):
+        """Deliver from worker i the senders of ``shares[i]``, at once."""
+        return self.run(arrive, [[(traversal_id, s, claim) for s in senders]
+                                 for senders in shares])
 
     def stop(self):
         for _, jobs, _ in self.workers:

@@ -60,7 +60,8 @@ class TestConcurrentArrivals(sync_trials.TrialChecks, testtools.TestCase):
             claim = bool(i % 2)
             traversal_id = sync_trials.start_trial(k, self.stack.id)
             go = threading.Event()
-            futures = [pool.submit(sync_trials.arrive, traversal_id, s, go,
+            futures = [pool.submit(sync_trials.after, go,
+                                   sync_trials.arrive, traversal_id, s,
                                    claim)
                        for s in sync_trials.with_duplicates(range(k))]
             go.set()
