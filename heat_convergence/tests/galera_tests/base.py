@@ -21,6 +21,7 @@ galera.rst``): what one node committed is seen by the next SELECT, UPDATE
 or DELETE on any node.
 """
 
+import collections
 import sys
 
 from heat.common import context
@@ -42,11 +43,11 @@ SYNC_WAIT = 3
 CONFLICT_COUNTERS = ('wsrep_local_cert_failures', 'wsrep_local_bf_aborts')
 
 
-def conflicts(cluster):
-    """{counter: sum over the nodes} of Galera's conflict counters."""
-    statuses = [cluster.status(n) for n in range(cluster.nodes)]
-    return {name: sum(int(s[name]) for s in statuses)
-            for name in CONFLICT_COUNTERS}
+def conflicts(cluster, node):
+    """Galera's conflict counters on one node."""
+    status = cluster.status(node)
+    return collections.Counter({name: int(status[name])
+                                for name in CONFLICT_COUNTERS})
 
 
 def on_node(url, cluster, node):
@@ -69,20 +70,33 @@ class ClusterTestCase(testtools.TestCase):
         self.workers = sync_trials.Workers(
             [on_node(self.db.url, self.cluster, n)
              for n in range(self.cluster.nodes)],
-            POOL_SIZE, mysql_wsrep_sync_wait=SYNC_WAIT)
+            POOL_SIZE, self.worker_setups(), mysql_wsrep_sync_wait=SYNC_WAIT)
         self.addCleanup(self.workers.stop)
-        self.conflicts_before = conflicts(self.cluster)
+        self.conflicts_before = [conflicts(self.cluster, n)
+                                 for n in range(self.cluster.nodes)]
 
-    def report(self, summary):
+    def worker_setups(self):
+        """The ``setups`` of the workers' engines (see Workers)."""
+        return None
+
+    def report(self, summary, nodes=None):
         """Add the conflicts seen since setUp to ``summary``; show it.
 
-        It goes into the test's ``galera`` detail, and to stderr so that
-        the figures show in the suite's output.
+        The conflicts are those counted by ``nodes`` (all by default: a
+        restarted node counts from 0 again). The text goes into the
+        test's ``galera`` detail, and to stderr so that the figures show
+        in the suite's output.
         """
-        after = conflicts(self.cluster)
-        text = '%s; %s; %d retries' % (summary, ', '.join(
-            '%s +%d' % (name, after[name] - self.conflicts_before[name])
-            for name in CONFLICT_COUNTERS), self.workers.retries)
+        seen = sum((conflicts(self.cluster, n) - self.conflicts_before[n]
+                    for n in nodes or range(self.cluster.nodes)),
+                   collections.Counter())
+        retries = self.workers.retries
+        text = '%s; %s; %d retries (errors met: %s)' % (
+            summary, ', '.join('%s +%d' % (name, seen[name])
+                               for name in CONFLICT_COUNTERS),
+            retries['retries'], ', '.join(
+                '%s %d' % (error, count) for error, count in sorted(
+                    retries.items()) if error != 'retries') or 'none')
         self.addDetail('galera', content.text_content(text))
         print('%s: %s' % (self.id().rsplit('.', 1)[-1], text),
               file=sys.__stderr__)
