@@ -63,14 +63,23 @@ def trial_sizes(seed, share, trials=TRIALS):
             for i in range(max(1, round(trials * share)))]
 
 
-def start_trial(k, stack_id):
+def start_traversal(stack_id, predecessors):
+    """Store a traversal of the stack; return its id.
+
+    :param predecessors: {entity id: number of predecessors} of its nodes.
+    """
     traversal_id = uuidutils.generate_uuid()
     stack_rows.create_traversal(
         context.get_admin_context(),
         {'id': traversal_id, 'stack_id': stack_id, 'action': 'CREATE'},
-        [{'entity_id': TARGET.entity_id, 'is_update': True,
-          'node_type': 'resource', 'predecessors': k}])
+        [{'entity_id': entity_id, 'is_update': True,
+          'node_type': 'resource', 'predecessors': count}
+         for entity_id, count in predecessors.items()])
     return traversal_id
+
+
+def start_trial(k, stack_id):
+    return start_traversal(stack_id, {TARGET.entity_id: k})
 
 
 def engine(sender):

@@ -100,3 +100,22 @@ class ClusterTestCase(testtools.TestCase):
         self.addDetail('galera', content.text_content(text))
         print('%s: %s' % (self.id().rsplit('.', 1)[-1], text),
               file=sys.__stderr__)
+
+
+class TrialsAcrossNodes(sync_trials.TrialChecks, ClusterTestCase):
+    """Concurrent-arrival trials with the senders spread over the nodes."""
+
+    def setUp(self):
+        super().setUp()
+        self.trial_engine = self.db.engine
+
+    def run_trial(self, trial, k, answer_may_be_lost=False):
+        """Run a trial (claiming in odd ones); see check_trial."""
+        claim = bool(trial % 2)
+        nodes = self.cluster.nodes
+        traversal_id = sync_trials.start_trial(k, self.stack.id)
+        senders = sync_trials.with_duplicates(range(k))
+        outcomes = self.workers.deliver(
+            traversal_id, [senders[n::nodes] for n in range(nodes)], claim)
+        return self.check_trial(traversal_id, k, outcomes, claim,
+                                answer_may_be_lost)

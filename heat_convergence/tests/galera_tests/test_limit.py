@@ -24,16 +24,15 @@ import os
 import time
 
 from heat.common import context
-from oslo_utils import uuidutils
 import sqlalchemy as sa
 
 from heat_convergence.db import api
 from heat_convergence.db import models
 from heat_convergence.tests.galera_tests import base
-from heat_convergence.tests import stack_rows
+from heat_convergence.tests import sync_trials
 
 TRIALS = int(os.environ.get('HC_TEST_GALERA_LIMIT_TRIALS', '40'))
-NODES = 12
+SYNC_POINTS = 12
 LIMIT = 3
 
 
@@ -46,17 +45,6 @@ def claim(traversal_id, entity_id, engine_id):
 
 class TestLimitAcrossNodes(base.ClusterTestCase):
 
-    def start_traversal(self):
-        traversal_id = uuidutils.generate_uuid()
-        stack_rows.create_traversal(
-            context.get_admin_context(),
-            {'id': traversal_id, 'stack_id': self.stack.id,
-             'action': 'CREATE'},
-            [{'entity_id': str(n), 'is_update': True,
-              'node_type': 'resource', 'predecessors': 0}
-             for n in range(NODES)])
-        return traversal_id
-
     def states(self, traversal_id):
         with self.db.engine.connect() as conn:
             return dict(conn.execute(
@@ -68,15 +56,16 @@ class TestLimitAcrossNodes(base.ClusterTestCase):
         started = time.monotonic()
         nodes = range(self.cluster.nodes)
         for _ in range(TRIALS):
-            traversal_id = self.start_traversal()
+            traversal_id = sync_trials.start_traversal(
+                self.stack.id, {str(n): 0 for n in range(SYNC_POINTS)})
             taken = self.workers.run(claim, [
-                [(traversal_id, str(n), 'engine-%d' % w) for n in range(NODES)]
-                for w in nodes])
+                [(traversal_id, str(n), 'engine-%d' % w)
+                 for n in range(SYNC_POINTS)] for w in nodes])
             self.assertEqual(LIMIT, sum(taken))
             self.assertEqual({models.RUNNING: LIMIT,
-                              models.THROTTLED: NODES - LIMIT},
+                              models.THROTTLED: SYNC_POINTS - LIMIT},
                              self.states(traversal_id))
         self.report('%d trials of %d claims of %d nodes under a limit of %d '
                     'in %.1f s: never over the limit' % (
-                        TRIALS, NODES * len(nodes), NODES, LIMIT,
+                        TRIALS, SYNC_POINTS * len(nodes), SYNC_POINTS, LIMIT,
                         time.monotonic() - started))

@@ -13,12 +13,13 @@
 """A Galera node killed with SIGKILL while arrivals flow, and its return.
 
 Trials of concurrent arrivals (:mod:`heat_convergence.tests.sync_trials`)
-run from the three workers while node 2 is killed, the cluster carries on
-with nodes 0 and 1, and node 2 is started again, rejoins (IST) and is
-Synced. Each worker's engine connects to its own node while that node is
-Synced, otherwise to the next one that is, as HAProxy with a Galera health
-check does: the worker of node 2 loses its connections mid-transaction and
-goes on, through Heat's retry, on a survivor.
+run from the three workers while node 2 is killed as it runs a trial's
+statements, the cluster carries on with nodes 0 and 1, and node 2 is
+started again, rejoins (IST) and is Synced. Each worker's engine connects
+to its own node while that node is Synced, otherwise to the next one that
+is, as HAProxy with a Galera health check does: the worker of node 2 loses
+its connections mid-transaction and goes on, through Heat's retry, on a
+survivor.
 
 No arrival may be lost or counted twice: in every trial the node's row
 ends with pending 0 and exactly k arrivals, and at most one arrival is
@@ -46,9 +47,9 @@ KILLED = 2
 # Seconds of traffic before the kill, and between the kill and the restart.
 BEFORE_KILL = 3
 DOWN = 3
-# Seconds from the start of a trial's arrivals to the kill: transactions
-# are in flight on the node.
-KILL_DELAY = 0.01
+# The node is killed once more statements than this run on it (the query
+# asking counts as one).
+BUSY = 2
 # Trials once the killed node is Synced again.
 TRIALS_AFTER = 40
 # Seconds the survivors may take to see the killed node leave.
@@ -75,11 +76,10 @@ def fail_over(ports, engine):
             2003, 'no Synced node among ports %s' % (ports,))
 
 
-class TestNodeKill(sync_trials.TrialChecks, base.ClusterTestCase):
+class TestNodeKill(base.TrialsAcrossNodes):
 
     def setUp(self):
         super().setUp()
-        self.trial_engine = self.db.engine
         self.events = []
 
     def worker_setups(self):
@@ -115,22 +115,20 @@ class TestNodeKill(sync_trials.TrialChecks, base.ClusterTestCase):
             failures.append(exc)
 
     def amid_arrivals(self):
-        """Return just after the workers start a trial's arrivals."""
+        """Return once the node to kill runs statements of a trial."""
+        conn = pymysql.connect(host='127.0.0.1', user='root',
+                               port=self.cluster.sql_port(KILLED))
         go = self.workers.go
-        while go.is_set():
-            time.sleep(0.001)
-        go.wait()
-        time.sleep(KILL_DELAY)
-
-    def run_trial(self, trial, k, answer_may_be_lost):
-        claim = bool(trial % 2)
-        nodes = self.cluster.nodes
-        traversal_id = sync_trials.start_trial(k, self.stack.id)
-        senders = sync_trials.with_duplicates(range(k))
-        outcomes = self.workers.deliver(
-            traversal_id, [senders[n::nodes] for n in range(nodes)], claim)
-        return self.check_trial(traversal_id, k, outcomes, claim,
-                                answer_may_be_lost)
+        with conn, conn.cursor() as cur:
+            while True:
+                while go.is_set():
+                    time.sleep(0.001)
+                go.wait()
+                deadline = time.monotonic() + 1
+                while go.is_set() and time.monotonic() < deadline:
+                    cur.execute("SHOW GLOBAL STATUS LIKE 'Threads_running'")
+                    if int(cur.fetchone()[1]) > BUSY:
+                        return
 
     def node_totals(self, node):
         """(sync points, arrivals, sum of pending) as ``node`` has them."""
@@ -153,7 +151,7 @@ class TestNodeKill(sync_trials.TrialChecks, base.ClusterTestCase):
                                  args=(failures,))
         sizes = iter(sync_trials.trial_sizes(4, 1.0, trials=100000))
         # The workers are up once they have run a trial.
-        self.run_trial(0, next(sizes), False)
+        self.run_trial(0, next(sizes))
         started = time.monotonic()
         chaos.start()
         during = unanswered = 0
@@ -164,7 +162,7 @@ class TestNodeKill(sync_trials.TrialChecks, base.ClusterTestCase):
         if failures:
             raise failures[0]
         for trial in range(TRIALS_AFTER):
-            self.run_trial(trial, next(sizes), False)
+            self.run_trial(trial, next(sizes))
         totals = [self.node_totals(n) for n in range(self.cluster.nodes)]
         self.assertEqual([totals[0]] * self.cluster.nodes, totals)
         self.report(

@@ -34,24 +34,14 @@ from heat_convergence.tests import sync_trials
 TRIALS = int(os.environ.get('HC_TEST_GALERA_TRIALS', '1000'))
 
 
-class TestArrivalsAcrossNodes(sync_trials.TrialChecks, base.ClusterTestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.trial_engine = self.db.engine
+class TestArrivalsAcrossNodes(base.TrialsAcrossNodes):
 
     def test_exactly_once(self):
         started = time.monotonic()
         sizes = sync_trials.trial_sizes(3, 1.0, TRIALS)
-        nodes = self.cluster.nodes
         for trial, k in enumerate(sizes):
-            claim = bool(trial % 2)
-            traversal_id = sync_trials.start_trial(k, self.stack.id)
-            senders = sync_trials.with_duplicates(range(k))
-            outcomes = self.workers.deliver(
-                traversal_id, [senders[n::nodes] for n in range(nodes)],
-                claim)
-            self.check_trial(traversal_id, k, outcomes, claim)
+            self.run_trial(trial, k)
         self.report('%d trials (%d arrivals, senders on %d nodes) in %.1f s: '
-                    '0 lost, 0 twice' % (len(sizes), sum(sizes), nodes,
+                    '0 lost, 0 twice' % (len(sizes), sum(sizes),
+                                         self.cluster.nodes,
                                          time.monotonic() - started))
