@@ -16,7 +16,8 @@ Everything goes through Heat's own enginefacade (``heat.db.api
 .context_manager``), so the plugin shares Heat's engine, connection pool and
 transactions: a call made inside one of Heat's writer transactions joins it.
 
-Readiness is decided without locks of our own and without retries:
+Readiness is decided without locks of our own, and without retries on a
+single database server:
 
 * a node's ``pending`` counter starts at its number of predecessors;
 * an arrival runs ``UPDATE ... SET pending = pending - 1 WHERE ... AND
@@ -34,8 +35,8 @@ are built once per process, with bound parameters, so that running one
 costs neither building it nor computing its cache key again.
 
 Every function that writes runs one transaction of its own, retried as a
-whole (:func:`_retried`), and never relies on a lock outliving a
-statement's effect. That is what keeps it correct on a multi-writer Galera
+whole (:func:`_retried`), and relies on no lock that only holds on one
+database node. That is what keeps it correct on a multi-writer Galera
 cluster, where a row lock does not reach the other nodes: two arrivals at
 one node on two database nodes both run their decrement, and the second to
 be certified fails at commit (a deadlock error) with nothing committed, and
