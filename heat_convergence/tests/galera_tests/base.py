@@ -50,6 +50,30 @@ def conflicts(cluster, node):
                                 for name in CONFLICT_COUNTERS})
 
 
+def conflicts_since(cluster, before, nodes=None):
+    """What Galera's conflict counters of ``nodes`` say since ``before``.
+
+    :param before: every node's :func:`conflicts` at the start.
+    :param nodes: those to count (all by default: a restarted node counts
+        from 0 again).
+    """
+    seen = sum((conflicts(cluster, n) - before[n]
+                for n in nodes or range(cluster.nodes)),
+               collections.Counter())
+    return ', '.join('%s +%d' % (name, seen[name])
+                     for name in CONFLICT_COUNTERS)
+
+
+def show(test, text):
+    """Put ``text`` in the test's ``galera`` detail, and on stderr.
+
+    On stderr, the figures show in the suite's output.
+    """
+    test.addDetail('galera', content.text_content(text))
+    print('%s: %s' % (test.id().rsplit('.', 1)[-1], text),
+          file=sys.__stderr__)
+
+
 def on_node(url, cluster, node):
     """The URL of the same database on another node of the cluster."""
     return sa.engine.make_url(url).set(
@@ -80,26 +104,14 @@ class ClusterTestCase(testtools.TestCase):
         return None
 
     def report(self, summary, nodes=None):
-        """Add the conflicts seen since setUp to ``summary``; show it.
-
-        The conflicts are those counted by ``nodes`` (all by default: a
-        restarted node counts from 0 again). The text goes into the
-        test's ``galera`` detail, and to stderr so that the figures show
-        in the suite's output.
-        """
-        seen = sum((conflicts(self.cluster, n) - self.conflicts_before[n]
-                    for n in nodes or range(self.cluster.nodes)),
-                   collections.Counter())
+        """Show ``summary``, the conflicts since setUp and the retries."""
         retries = self.workers.retries
-        text = '%s; %s; %d retries (errors met: %s)' % (
-            summary, ', '.join('%s +%d' % (name, seen[name])
-                               for name in CONFLICT_COUNTERS),
+        show(self, '%s; %s; %d retries (errors met: %s)' % (
+            summary,
+            conflicts_since(self.cluster, self.conflicts_before, nodes),
             retries['retries'], ', '.join(
                 '%s %d' % (error, count) for error, count in sorted(
-                    retries.items()) if error != 'retries') or 'none')
-        self.addDetail('galera', content.text_content(text))
-        print('%s: %s' % (self.id().rsplit('.', 1)[-1], text),
-              file=sys.__stderr__)
+                    retries.items()) if error != 'retries') or 'none'))
 
 
 class TrialsAcrossNodes(sync_trials.TrialChecks, ClusterTestCase):
