@@ -202,7 +202,8 @@ class Workers(object):
     """Worker processes, one per database URL, running trials together.
 
     ``setups``, if given, are the ``setup`` of each worker's engine (see
-    :func:`worker_process`).
+    :func:`worker_process`). After :meth:`run`, ``retries`` has the counts
+    of every worker's :class:`RetryCounter` so far.
     """
 
     def __init__(self, urls, pool_size, setups=None, **engine_kwargs):
