@@ -45,6 +45,7 @@ import time
 
 import fixtures
 import pymysql
+import testtools
 
 MARIADBD = '/usr/sbin/mariadbd'
 INSTALL_DB = '/usr/bin/mariadb-install-db'
@@ -292,13 +293,28 @@ class GaleraCluster(fixtures.Fixture):
 _shared = []
 
 
+def missing() -> list:
+    """The files of Debian's packages the cluster needs that are missing."""
+    return [path for path in (MARIADBD, INSTALL_DB, PROVIDER,
+                              shutil.which('rsync') or 'rsync')
+            if not os.path.exists(path)]
+
+
 def cluster_for_tests() -> GaleraCluster:
     """The cluster the tests of this process share, started once.
 
     With ``HC_TEST_GALERA_BASE_DIR``, the cluster kept there (started by
     ``tools/galera start``, or now if it is down), left running; otherwise
     a new one in a temporary directory, stopped and removed at exit.
+    Without the packages, the test fails, or is skipped with
+    ``HC_TEST_SKIP_UNAVAILABLE=1`` (as the other database tests are).
     """
+    if missing():
+        message = 'Galera cluster unavailable: no %s (tools/start-services ' \
+            'installs the packages)' % ', '.join(missing())
+        if os.environ.get('HC_TEST_SKIP_UNAVAILABLE') == '1':
+            raise testtools.TestCase.skipException(message)
+        raise GaleraError(message)
     if not _shared:
         base_dir = os.environ.get('HC_TEST_GALERA_BASE_DIR')
         cluster = GaleraCluster(base_dir)
