@@ -45,7 +45,7 @@ class EngineOnEachNode(cloud.HeatCloud):
                                 isolation_level='AUTOCOMMIT')
 
     def _spawn(self, name, argv):
-        """Start a process; an engine's reads a node's connection too."""
+        """Start a process; an engine also gets its node's connection."""
         if name.startswith('engine-'):
             node = int(name.split('-')[1]) % self.cluster.nodes
             path = os.path.join(self.dir, 'node%d.conf' % node)
