@@ -16,7 +16,8 @@ Everything goes through Heat's own enginefacade (``heat.db.api
 .context_manager``), so the plugin shares Heat's engine, connection pool and
 transactions: a call made inside one of Heat's writer transactions joins it.
 
-Readiness is decided without locks of our own and without retries:
+Readiness is decided without locks of our own, and without retries on a
+single database server:
 
 * a node's ``pending`` counter starts at its number of predecessors;
 * an arrival runs ``UPDATE ... SET pending = pending - 1 WHERE ... AND
@@ -32,12 +33,26 @@ Statements are Core statements on the tables (no ORM loads): the hot paths
 cost two or three statements per arrival. Those of a delivery and a claim
 are built once per process, with bound parameters, so that running one
 costs neither building it nor computing its cache key again.
+
+Every function that writes runs one transaction of its own, retried as a
+whole (:func:`_retried`), and relies on no lock that only holds on one
+database node. That is what keeps it correct on a multi-writer Galera
+cluster, where a row lock does not reach the other nodes: two arrivals at
+one node on two database nodes both run their decrement, and the second to
+be certified fails at commit (a deadlock error) with nothing committed, and
+runs again against the first one's result. A retry after a lost connection
+may follow a transaction that did commit; each function's retry is then
+harmless (see :func:`_retried`). Reads that must see what another engine
+wrote on another node (a node made ready there, then claimed here) need
+Galera's causality checks, oslo.db's ``[database] mysql_wsrep_sync_wait``
+(``doc/source/galera.rst``).
 """
 
 import collections
 
 from heat.db import api as heat_db_api
 from heat.db import models as heat_models
+from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exception
 from oslo_utils import timeutils
 import sqlalchemy as sa
@@ -89,6 +104,34 @@ def _node_params(traversal_id, node, **more):
 
 _PREBUILT = {}
 
+# Quick retries of a transaction that lost a conflict, before Heat's own.
+CONFLICT_RETRIES = 10
+
+
+def _retried(func):
+    """Run ``func``'s transaction again after a conflict or a lost link.
+
+    A conflict (a deadlock, or a Galera certification failure at commit)
+    rolled the whole transaction back, so running it again is the same
+    transaction against newer rows. Conflicts come in bursts (several
+    engines delivering to one node), so they are first retried quickly,
+    after jittered pauses of 10 ms growing to 0.5 s, up to
+    :data:`CONFLICT_RETRIES` times; after that, and for a lost connection,
+    Heat's own retry applies (``[database] db_max_retries``,
+    ``db_retry_interval``: seconds).
+
+    A connection lost during COMMIT leaves unknown whether the transaction
+    committed. Each function here is a conditional update (its retry finds
+    the condition gone and reports "not taken", what recovery then takes
+    over: a READY node is dispatched again after ``ready_timeout``, a node
+    held by a live engine but not running is released by that engine), a
+    delete, or a delivery (whose retry hits the arrival's key and counts
+    once). :func:`traversal_begin` finds its own row.
+    """
+    return heat_db_api.retry_on_db_error(oslo_db_api.wrap_db_retry(
+        max_retries=CONFLICT_RETRIES, retry_interval=0.01,
+        max_retry_interval=0.5, retry_on_deadlock=True)(func))
+
 
 def _prebuilt(name, build, *variant):
     """Return the statement ``build(*variant)``, built once per process."""
@@ -121,29 +164,30 @@ def _insert_nodes(conn, traversal_id, nodes, now):
         conn.execute(SYNC_POINT.insert(), rows)
 
 
-@heat_db_api.retry_on_db_error
+@_retried
 @context_manager.writer.connection
 def traversal_begin(context, values):
     """Record a traversal that is starting; delete the stack's others.
 
     The row exists, with ``node_count`` 0, from the moment Heat stores the
     new traversal id, so that a traversal whose engine dies before its
-    graph is stored is seen, and started again, by another engine.
+    graph is stored is seen, and started again, by another engine. A
+    retry after a commit whose answer was lost finds the row there.
 
     :returns: the ids of the superseded traversals.
     """
     conn = context.connection
-    superseded = [row.id for row in conn.execute(
-        sa.select(TRAVERSAL.c.id).where(
-            TRAVERSAL.c.stack_id == values['stack_id'],
-            TRAVERSAL.c.id != values['id']))]
+    ids = conn.execute(sa.select(TRAVERSAL.c.id).where(
+        TRAVERSAL.c.stack_id == values['stack_id'])).scalars().all()
+    superseded = [i for i in ids if i != values['id']]
     if superseded:
         _delete_traversals(conn, superseded)
-    _insert_traversal(conn, values, timeutils.utcnow())
+    if values['id'] not in ids:
+        _insert_traversal(conn, values, timeutils.utcnow())
     return superseded
 
 
-@heat_db_api.retry_on_db_error
+@_retried
 @context_manager.writer.connection
 def traversal_fill(context, traversal_id, nodes, engine_id):
     """Store the sync points of a starting traversal, in bulk.
@@ -169,7 +213,7 @@ def traversal_get(context, traversal_id):
         sa.select(TRAVERSAL).where(TRAVERSAL.c.id == traversal_id)).first()
 
 
-@heat_db_api.retry_on_db_error
+@_retried
 @context_manager.writer.connection
 def traversal_delete(context, traversal_id):
     """Delete a traversal with its sync points and arrivals."""
@@ -267,7 +311,7 @@ def _done_statement():
         state=models.DONE, updated_at=sa.bindparam('p_now'))
 
 
-@heat_db_api.retry_on_db_error
+@_retried
 @context_manager.writer.connection
 def _deliver_all(context, traversal_id, deliveries, done, claim_for=None):
     conn = context.connection
@@ -308,7 +352,10 @@ def deliver(context, traversal_id, deliveries, done=None, claim_for=None):
         not exist (its traversal was superseded or cancelled).
 
     All deliveries share one transaction, taking their row locks in a fixed
-    order so that concurrent senders cannot deadlock. A sender that had
+    order so that concurrent senders cannot deadlock (on a multi-writer
+    Galera cluster, concurrent senders on other nodes make it fail
+    certification instead, and it runs again: see :func:`_retried`).
+    A sender that had
     already delivered (a redelivered message, or a node resumed after its
     engine died) violates the arrival key; the batch is then rolled back and
     replayed one delivery per transaction, skipping the duplicates, and
@@ -340,7 +387,7 @@ def deliver(context, traversal_id, deliveries, done=None, claim_for=None):
 
 # Claims -------------------------------------------------------------------
 
-@heat_db_api.retry_on_db_error
+@_retried
 @context_manager.writer.connection
 def claim(context, traversal_id, node, engine_id, limit=0,
           read_inputs=True):
@@ -384,20 +431,27 @@ def _claim(conn, traversal_id, node, engine_id, now, read_inputs):
 def _running(conn, traversal_id, lock=False):
     """Count the traversal's running nodes, serialising with other claims.
 
-    The lock is a no-op UPDATE of the traversal row: it holds the row until
-    the transaction ends on MySQL and PostgreSQL, and takes sqlite's write
-    lock, so two engines cannot both see the last free slot.
+    The lock is an UPDATE of the traversal row: it holds the row until the
+    transaction ends on MySQL and PostgreSQL, and takes sqlite's write
+    lock, so two engines cannot both see the last free slot. On MySQL it
+    is two, which change ``node_count`` and change it back: MySQL writes
+    nothing for an UPDATE that changes nothing, and Galera certifies only
+    the rows written, so two claims on two Galera nodes would both take
+    the last slot. With the row written, the second to commit fails
+    certification and runs again, counting the first one's node.
     """
     if lock:
-        conn.execute(TRAVERSAL.update().where(
-            TRAVERSAL.c.id == traversal_id).values(
-                node_count=TRAVERSAL.c.node_count))
+        steps = (1, -1) if conn.dialect.name == 'mysql' else (0,)
+        for step in steps:
+            conn.execute(TRAVERSAL.update().where(
+                TRAVERSAL.c.id == traversal_id).values(
+                    node_count=TRAVERSAL.c.node_count + step))
     return conn.execute(sa.select(sa.func.count()).where(
         SYNC_POINT.c.traversal_id == traversal_id,
         SYNC_POINT.c.state.in_(_HELD))).scalar()
 
 
-@heat_db_api.retry_on_db_error
+@_retried
 @context_manager.writer.connection
 def wake(context, traversal_id, limit):
     """Make THROTTLED nodes READY for the free slots; return them.
@@ -453,7 +507,7 @@ def _inputs(conn, traversal_id, node):
     return Inputs(rows[0].plan, arrivals)
 
 
-@heat_db_api.retry_on_db_error
+@_retried
 @context_manager.writer.connection
 def release(context, traversal_id, node, engine_id):
     """Give a RUNNING node back without completing it.
@@ -477,7 +531,7 @@ def release(context, traversal_id, node, engine_id):
     return False
 
 
-@heat_db_api.retry_on_db_error
+@_retried
 @context_manager.writer.connection
 def poke(context, traversal_id, node):
     """Ask for a node to run again.
@@ -567,7 +621,7 @@ def nodes_held_by(context, engine_id):
             SYNC_POINT.c.state.in_(_HELD))).all()
 
 
-@heat_db_api.retry_on_db_error
+@_retried
 @context_manager.writer.connection
 def take_over(context, traversal_id, node, engine_id):
     """Make a node ``engine_id`` holds READY again; True if it did."""
@@ -589,7 +643,7 @@ def ready_since(context, before, limit):
             SYNC_POINT.c.updated_at < before).limit(limit)).all()
 
 
-@heat_db_api.retry_on_db_error
+@_retried
 @context_manager.writer.connection
 def touch_ready(context, traversal_id, node, before):
     """Mark a stale READY node as dispatched now; True for one caller."""
@@ -608,7 +662,7 @@ def overdue(context, now):
             TRAVERSAL.c.deadline < now)).all()
 
 
-@heat_db_api.retry_on_db_error
+@_retried
 @context_manager.writer.connection
 def expire(context, traversal_id, now):
     """Take a traversal's passed deadline; True for exactly one caller."""
@@ -640,7 +694,7 @@ def starting(context):
         TRAVERSAL.c.node_count == 0)).all()
 
 
-@heat_db_api.retry_on_db_error
+@_retried
 @context_manager.writer.connection
 def take_over_start(context, traversal_id, dead_engine, engine_id):
     """Take the start of a traversal from a dead engine; True if taken."""

@@ -52,18 +52,21 @@ SERVERS = {
 _databases = {}
 
 
-def _admin_url(backend):
-    return sa.engine.make_url(SERVERS[backend])
+def _admin_url(backend, server=None):
+    return sa.engine.make_url(server or SERVERS[backend])
 
 
-def create_database(backend):
-    """Create and migrate a scratch database; return its URL (a string)."""
+def create_database(backend, server=None):
+    """Create and migrate a scratch database; return its URL (a string).
+
+    :param server: the server's URL, if not the default of ``backend``.
+    """
     name = 'hc_test_%s' % uuid.uuid4().hex[:12]
     if backend == 'sqlite':
         directory = tempfile.mkdtemp(prefix='hc-test-')
         url = 'sqlite:///%s' % os.path.join(directory, name + '.db')
     else:
-        admin = sa.create_engine(_admin_url(backend),
+        admin = sa.create_engine(_admin_url(backend, server),
                                  isolation_level='AUTOCOMMIT')
         with admin.connect() as conn:
             if backend == 'mysql':
@@ -72,11 +75,11 @@ def create_database(backend):
             else:
                 conn.execute(sa.text('CREATE DATABASE %s' % name))
         admin.dispose()
-        url = _admin_url(backend).set(database=name).render_as_string(
-            hide_password=False)
+        url = _admin_url(backend, server).set(
+            database=name).render_as_string(hide_password=False)
         if backend == 'mysql':
             url += '?charset=utf8'
-        atexit.register(drop_database, backend, name)
+        atexit.register(drop_database, backend, name, server)
     engine = make_engine(url)
     heat_migration.db_sync(engine=engine)
     migration.db_sync(engine=engine)
@@ -84,8 +87,8 @@ def create_database(backend):
     return url
 
 
-def drop_database(backend, name):
-    admin = sa.create_engine(_admin_url(backend),
+def drop_database(backend, name, server=None):
+    admin = sa.create_engine(_admin_url(backend, server),
                              isolation_level='AUTOCOMMIT')
     with admin.connect() as conn:
         if backend == 'postgresql':
@@ -106,11 +109,11 @@ def make_engine(url, **kwargs):
     return engines.create_engine(url, **kwargs)
 
 
-def database_url(backend):
+def database_url(backend, server=None):
     """Return this process's scratch database URL for ``backend``."""
-    if backend not in _databases:
-        _databases[backend] = create_database(backend)
-    return _databases[backend]
+    if (backend, server) not in _databases:
+        _databases[backend, server] = create_database(backend, server)
+    return _databases[backend, server]
 
 
 def use_heat_engine(engine):
@@ -130,16 +133,21 @@ def empty_tables(engine):
 
 
 class Database(fixtures.Fixture):
-    """A migrated scratch database of one backend, wired into Heat."""
+    """A migrated scratch database of one backend, wired into Heat.
 
-    def __init__(self, backend, **engine_kwargs):
+    ``server``, the URL of a server of that backend, overrides the default
+    one (``SERVERS``).
+    """
+
+    def __init__(self, backend, server=None, **engine_kwargs):
         super().__init__()
         self.backend = backend
+        self.server = server
         self.engine_kwargs = engine_kwargs
 
     def _setUp(self):
         try:
-            self.url = database_url(self.backend)
+            self.url = database_url(self.backend, self.server)
         except sa.exc.OperationalError as exc:
             if os.environ.get('HC_TEST_SKIP_UNAVAILABLE') == '1':
                 raise testtools.TestCase.skipException(
