@@ -18,7 +18,8 @@ engine processes and workers, a fresh MariaDB database and RabbitMQ vhost
 runs ``heat-convergence-engine`` with the reduced driver. Both are up for
 the whole run and take turns, one run of a workload at a time, so that a
 slow spell of the machine hits both. Workloads use OS::Heat::TestResource
-and OS::Heat::None without waits:
+and OS::Heat::None without waits; the first ones stress one thing each,
+``random`` and ``nested-depth`` are shaped like real templates:
 
     independent  N resources, no dependencies
     update       every resource of "independent" updated in place
@@ -28,8 +29,22 @@ and OS::Heat::None without waits:
     dense        r(i) depends on every r(j < i)
     fanin        N independent resources and one that depends on all
     group        an OS::Heat::ResourceGroup of N OS::Heat::None
+    random       a seeded random DAG of N resources (``--seed``): each reads
+                 0 to 5 earlier ones' attributes through nested intrinsic
+                 functions, with redundant depends_on, one in ten a nested
+                 stack (a template resource or a group of two); created
+                 ("random"), updated ("random-update": changes in place,
+                 replacements, additions and removals) and deleted
+                 ("random-delete"); see heat_convergence.tests.
+                 random_templates
+    nested-depth a chain of nested stacks, at each depth of ``--depths``
+                 (not ``--sizes``): each level a template resource of three
+                 resources around the next level, whose output it reads
     cancel       N resources updating at once (each would take 2N + 60 s),
-                 then "stack cancel --no-rollback"; not in the default set
+                 then "stack cancel --no-rollback"
+
+The default set is the first eight; random, nested-depth and cancel run
+when named in ``--workloads``.
 
 Measured for cancel: seconds from the cancel call returning until no
 resource of the stack is IN_PROGRESS (polled every 0.05 s). Stock Heat lets
@@ -39,7 +54,9 @@ worker thread per running action: run it with ``--executor-threads`` of at
 least N / engines.
 
 Measured per workload: seconds from the API call to the stack settling
-(polled in the database every 0.1 s), DB statements per resource (MariaDB's
+(polled in the database every 0.1 s), nodes per second (the resources the
+action walks, nested stacks' included; for an update, those of the new
+template and those it removes), DB statements per resource (MariaDB's
 general log, counting the connections to the side's database only), RPC
 casts per resource (oslo.messaging's CAST log lines), edges stored in
 ``current_deps``, SyncPoint statements and CAS conflicts (SyncPoint updates
@@ -52,11 +69,21 @@ database (``--no-warm-up`` measures from a cold start). Single runs vary
 by 20% and more on a small shared machine: ``--repeat`` reports the median
 of several runs of the workloads that create a stack of their own.
 
+After each create and update of ``random`` and ``nested-depth`` the stack's
+outputs are read through the API and compared with those computed from the
+template (random_templates.expected_outputs): a difference makes that
+workload's outcome "outputs wrong", listed in the JSON, and the command
+exits with status 1. For ``nested-depth`` the table ("level s") and the
+JSON (``level_seconds``) give the seconds each level adds: the time at a
+depth minus the time at the depth below it, on the same side.
+
     tools/bench.py                        # both sides, N = 50 and 200
     tools/bench.py --sizes 50,200,1000,2000 --side ours
     tools/bench.py --json results.json
     tools/bench.py --workloads chain,dense --sizes 200 --repeat 5
     tools/bench.py --workloads cancel --sizes 50 --executor-threads 64
+    tools/bench.py --workloads random --sizes 200,1000 --seed 1
+    tools/bench.py --workloads nested-depth --depths 1,2,3,4,5
 """
 
 import argparse
@@ -79,20 +106,26 @@ import sqlalchemy as sa
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
+from heat_convergence.tests import random_templates  # noqa: E402
 from heat_convergence_tests.live import cloud  # noqa: E402
 
 WORKLOADS = ('independent', 'update', 'replace', 'delete', 'chain', 'dense',
-             'fanin', 'group', 'cancel')
-DEFAULT_WORKLOADS = WORKLOADS[:-1]
+             'fanin', 'group', 'random', 'nested-depth', 'cancel')
+DEFAULT_WORKLOADS = WORKLOADS[:8]
+# The rows of the results table, in order: a workload's, or those of its
+# phases.
+RANDOM_PHASES = ('random', 'random-update', 'random-delete')
+ROWS = WORKLOADS[:8] + RANDOM_PHASES + WORKLOADS[-2:]
 # Each engine's executor_thread_pool_size, the same on both sides
 # (oslo.messaging's default is 64).
 DEFAULT_EXECUTOR_THREADS = 16
 # Workloads whose stock run time grows by a second per leaf, and the
 # dense graph whose stock run time grows with N^2.
-LEAFY = ('independent', 'update', 'replace', 'delete', 'fanin', 'group')
+LEAFY = ('independent', 'update', 'replace', 'delete', 'fanin', 'group',
+         'random')
 # Workloads that create a stack of their own and delete it: ``--repeat``
 # runs them again (the others share the independent stack).
-REPEATABLE = ('chain', 'dense', 'fanin', 'group')
+REPEATABLE = ('chain', 'dense', 'fanin', 'group', 'nested-depth')
 # Resources of the stack each side creates and deletes before measuring.
 WARM_UP_SIZE = 20
 
@@ -290,18 +323,28 @@ class Side(object):
             return resp.json()
         return None
 
-    def create(self, name, tmpl):
+    def create(self, name, tmpl, files=None):
         return self.api('POST', '/stacks', json={
-            'stack_name': name, 'template': tmpl, 'timeout_mins': 600,
-            'disable_rollback': True})['stack']['id']
+            'stack_name': name, 'template': tmpl, 'files': files or {},
+            'timeout_mins': 600, 'disable_rollback': True})['stack']['id']
 
-    def update(self, name, stack_id, tmpl):
+    def update(self, name, stack_id, tmpl, files=None):
+        """Start an update; return the stack's id, as create does."""
         self.api('PUT', '/stacks/%s/%s' % (name, stack_id),
-                 json={'template': tmpl, 'timeout_mins': 600,
-                       'disable_rollback': True})
+                 json={'template': tmpl, 'files': files or {},
+                       'timeout_mins': 600, 'disable_rollback': True})
+        return stack_id
 
     def delete(self, name, stack_id):
+        """Start a delete; return the stack's id, as create does."""
         self.api('DELETE', '/stacks/%s/%s' % (name, stack_id))
+        return stack_id
+
+    def outputs(self, name, stack_id):
+        """{output key: value} of the stack, as the API resolves them."""
+        stack = self.api('GET', '/stacks/%s/%s' % (name, stack_id))['stack']
+        return {o['output_key']: o.get('output_value')
+                for o in stack.get('outputs') or ()}
 
     def cancel(self, name, stack_id):
         self.api('POST', '/stacks/%s/%s/actions' % (name, stack_id),
@@ -375,8 +418,14 @@ class Side(object):
                     pass
         return round(peak / 1024.0, 1)
 
-    def measure(self, general_log, workload, n, action, start, timeout):
-        """Run ``start()`` and wait; return the measurements of it."""
+    def measure(self, general_log, workload, n, action, start, timeout,
+                nodes=None):
+        """Run ``start()`` and wait; return the measurements of it.
+
+        ``nodes``: the resources the action walks, nested stacks'
+        included (default ``n``); the per-resource figures count those.
+        """
+        nodes = nodes or n
         casts = self.log_casts()
         if general_log:
             general_log.start(self.cloud.name)
@@ -385,16 +434,17 @@ class Side(object):
         row, polls = self.wait(stack_id, action, timeout)
         took = time.monotonic() - began
         result = {'workload': workload, 'n': n, 'side': self.name,
-                  'seconds': round(took, 2)}
+                  'seconds': round(took, 2), 'nodes': nodes,
+                  'nodes_per_second': round(nodes / took, 1)}
         if general_log:
             total, sync, sync_updates, shapes = general_log.stop(
                 exclude={self.poll_thread})
             transaction = sum(count for key, count in shapes
                               if key in ('COMMIT', 'ROLLBACK'))
             result.update(statements=total,
-                          statements_per_resource=round(total / n, 1),
+                          statements_per_resource=round(total / nodes, 1),
                           data_statements_per_resource=round(
-                              (total - transaction) / n, 1),
+                              (total - transaction) / nodes, 1),
                           sync_statements=sync, arrival_updates=sync_updates,
                           statement_shapes=shapes[:25])
         if row is None:
@@ -410,7 +460,7 @@ class Side(object):
             result.update(graph_shape(
                 [row.current_deps] + self.nested_graphs(stack_id)))
         result['casts_per_resource'] = round(
-            (self.log_casts() - casts) / n, 2)
+            (self.log_casts() - casts) / nodes, 2)
         result['peak_rss_mb'] = self.peak_rss_mb()
         return result, stack_id
 
@@ -457,32 +507,55 @@ def run_sides(names, args, general_log):
                 print(json.dumps({'side': side.name,
                                   'warm_up_seconds': warm_up(side, args)}),
                       flush=True)
-        for n in args.sizes:
-            for workload in args.workloads:
-                runs = {side.name: [] for side in sides}
-                repeat = args.repeat if workload in REPEATABLE else 1
-                for _ in range(repeat):
-                    for side in sides:
-                        if (side.name == 'stock' and n > args.stock_max and
-                                (workload in LEAFY or workload == 'dense')):
-                            runs[side.name] = [{
-                                'workload': workload, 'n': n,
-                                'side': side.name,
-                                'outcome': 'skipped (stock capped at '
-                                           'N=%d)' % args.stock_max}]
-                            continue
-                        runs[side.name].append(run_workload(
-                            side, workload, n, args, general_log))
+        for workload, n in schedule(args):
+            # Per side, each run's results: one per phase of the workload.
+            runs = {side.name: [] for side in sides}
+            repeat = args.repeat if workload in REPEATABLE else 1
+            for _ in range(repeat):
                 for side in sides:
-                    results.append(median(runs[side.name]))
+                    if (side.name == 'stock' and n > args.stock_max and
+                            (workload in LEAFY or workload == 'dense')):
+                        runs[side.name] = [[{
+                            'workload': workload, 'n': n,
+                            'side': side.name,
+                            'outcome': 'skipped (stock capped at '
+                                       'N=%d)' % args.stock_max}]]
+                        continue
+                    runs[side.name].append(run_workload(
+                        side, workload, n, args, general_log))
+            for side in sides:
+                for phase in zip(*runs[side.name]):
+                    results.append(median(list(phase)))
                     print(json.dumps(results[-1]), flush=True)
     return results
 
 
+def schedule(args):
+    """Yield (workload, N) in the order they run.
+
+    Each size runs the workloads in turn; nested-depth runs once per depth
+    of ``--depths``, after them, its N being the depth.
+    """
+    for n in args.sizes:
+        for workload in args.workloads:
+            if workload != 'nested-depth':
+                yield workload, n
+    if 'nested-depth' in args.workloads:
+        for depth in args.depths:
+            yield 'nested-depth', depth
+
+
 def run_workload(side, workload, n, args, general_log):
-    """Run a workload once; the update/replace/delete ones reuse a stack."""
+    """Run a workload once; return its results, one per phase.
+
+    The update/replace/delete workloads reuse the independent stack.
+    """
     if workload == 'cancel':
-        return measure_cancel(side, n, args)
+        return [measure_cancel(side, n, args)]
+    if workload == 'random':
+        return measure_random(side, n, args, general_log)
+    if workload == 'nested-depth':
+        return [measure_nested(side, n, args, general_log)]
     name = '%s-%d' % (workload, n)
     base = 'independent-%d' % n
     if workload in ('independent',) + REPEATABLE:
@@ -494,11 +567,11 @@ def run_workload(side, workload, n, args, general_log):
             side.stacks[name] = stack_id
         else:
             cleanup(side, name, stack_id, args)
-        return result
+        return [result]
     stack_id = side.stacks.get(base)
     if stack_id is None:
-        return {'workload': workload, 'n': n, 'side': side.name,
-                'outcome': 'skipped (needs the independent workload)'}
+        return [{'workload': workload, 'n': n, 'side': side.name,
+                 'outcome': 'skipped (needs the independent workload)'}]
     if workload == 'update':
         tmpl = template(test_resources(n, value='updated'))
         action, start = 'UPDATE', lambda: side.update(base, stack_id, tmpl)
@@ -507,13 +580,68 @@ def run_workload(side, workload, n, args, general_log):
         action, start = 'UPDATE', lambda: side.update(base, stack_id, tmpl)
     else:
         action, start = 'DELETE', lambda: side.delete(base, stack_id)
-
-    def started():
-        start()
-        return stack_id
-    result, _ = side.measure(general_log, workload, n, action, started,
+    result, _ = side.measure(general_log, workload, n, action, start,
                              args.timeout)
-    return result
+    return [result]
+
+
+def check_outputs(side, name, stack_id, expected, result):
+    """Compare the stack's outputs with ``expected``; fail ``result`` if not.
+
+    Only a completed action is checked: a failed or timed-out one has an
+    outcome of its own already.
+    """
+    if not result['outcome'].endswith('_COMPLETE'):
+        return
+    found = side.outputs(name, stack_id)
+    wrong = sorted(key for key in set(expected) | set(found)
+                   if found.get(key) != expected.get(key))
+    result['outputs_checked'] = len(expected)
+    if wrong:
+        result['outcome'] = 'outputs wrong (%d of %d)' % (len(wrong),
+                                                          len(expected))
+        result['wrong_outputs'] = [
+            {'output': key, 'expected': expected.get(key),
+             'found': found.get(key)} for key in wrong[:5]]
+
+
+def measure_random(side, n, args, general_log):
+    """Create, update and delete a random stack; check outputs after each.
+
+    The stack and its update are drawn from ``--seed``; the update and the
+    delete run only on a stack whose previous phase completed.
+    """
+    name = 'random-%d' % n
+    before = random_templates.random_graph(n, args.seed)
+    after = random_templates.updated_graph(before, args.seed)
+    old, new = random_templates.hot(before), random_templates.hot(after)
+    removed = set(old[0]['resources']) - set(new[0]['resources'])
+    phases = [
+        ('CREATE', lambda: side.create(name, *old), old,
+         random_templates.count_resources(*old)),
+        ('UPDATE', lambda: side.update(name, stack_id, *new), new,
+         random_templates.count_resources(*new) +
+         random_templates.count_resources(*old, names=removed)),
+        ('DELETE', lambda: side.delete(name, stack_id), None,
+         random_templates.count_resources(*new))]
+    results = []
+    for workload, phase in zip(RANDOM_PHASES, phases):
+        action, start, shown, nodes = phase
+        result, stack_id = side.measure(general_log, workload, n, action,
+                                        start, args.timeout, nodes=nodes)
+        if shown:
+            check_outputs(side, name, stack_id,
+                          random_templates.expected_outputs(*shown), result)
+        results.append(result)
+        if not result['outcome'].endswith('_COMPLETE'):
+            cleanup(side, name, stack_id, args)
+            break
+    results[0]['graphs'] = {'created': random_templates.summary(before),
+                            'updated': random_templates.summary(after)}
+    return results + [{'workload': workload, 'n': n, 'side': side.name,
+                       'outcome': 'skipped (%s did not complete)' %
+                       results[-1]['workload']}
+                      for workload in RANDOM_PHASES[len(results):]]
 
 
 def median(runs):
@@ -533,6 +661,20 @@ def median(runs):
                   if not r['outcome'].endswith('_COMPLETE')]
         if failed:
             result['outcome'] = failed[0]
+    return result
+
+
+def measure_nested(side, depth, args, general_log):
+    """Create a chain of ``depth`` nested stacks; check its output."""
+    name = 'nested-depth-%d' % depth
+    stack = random_templates.nested_chain(depth)
+    result, stack_id = side.measure(
+        general_log, 'nested-depth', depth, 'CREATE',
+        lambda: side.create(name, *stack), args.timeout,
+        nodes=random_templates.count_resources(*stack))
+    check_outputs(side, name, stack_id,
+                  random_templates.expected_outputs(*stack), result)
+    cleanup(side, name, stack_id, args)
     return result
 
 
@@ -570,16 +712,19 @@ def cleanup(side, name, stack_id, args):
     side.wait(stack_id, 'DELETE', args.timeout)
 
 
+TABLE_ROW = '%-13s %5s %9s %9s %8s %11s %11s %11s %9s %9s %9s %9s %11s'
+
+
 def table(results):
     rows = {}
     for r in results:
         rows.setdefault((r['workload'], r['n']), {})[r['side']] = r
-    out = ['%-12s %5s %9s %9s %8s %11s %11s %9s %9s %9s %9s' % (
-        'workload', 'N', 'stock s', 'ours s', 'ratio', 'stmts/res',
-        'casts/res', 'edges', 'arrivals', 'conflicts', 'RSS MB')]
+    out = [TABLE_ROW % (
+        'workload', 'N', 'stock s', 'ours s', 'ratio', 'nodes/s',
+        'stmts/res', 'casts/res', 'edges', 'arrivals', 'conflicts',
+        'RSS MB', 'level s')]
     for (workload, n), sides in sorted(
-            rows.items(), key=lambda i: (WORKLOADS.index(i[0][0]),
-                                         i[0][1])):
+            rows.items(), key=lambda i: (ROWS.index(i[0][0]), i[0][1])):
         stock, ours = sides.get('stock', {}), sides.get('ours', {})
 
         def secs(r):
@@ -596,12 +741,28 @@ def table(results):
         def pair(key):
             return '%s/%s' % (stock.get(key, '-'), ours.get(key, '-'))
 
-        out.append('%-12s %5d %9s %9s %8s %11s %11s %9s %9s %9s %9s' % (
+        out.append(TABLE_ROW % (
             workload, n, secs(stock), secs(ours), ratio,
-            pair('statements_per_resource'), pair('casts_per_resource'),
-            pair('stored_edges'), pair('arrival_updates'),
-            pair('conflicts'), pair('peak_rss_mb')))
+            pair('nodes_per_second'), pair('statements_per_resource'),
+            pair('casts_per_resource'), pair('stored_edges'),
+            pair('arrival_updates'), pair('conflicts'), pair('peak_rss_mb'),
+            pair('level_seconds')))
     return '\n'.join(out)
+
+
+def add_level_seconds(results):
+    """nested-depth: the seconds each level adds, on each side.
+
+    The time at a depth minus the time at the depth below it, when the run
+    measured that one too.
+    """
+    seconds = {(r['side'], r['n']): r['seconds'] for r in results
+               if r['workload'] == 'nested-depth' and 'seconds' in r}
+    for r in results:
+        below = seconds.get((r['side'], r['n'] - 1))
+        if r['workload'] == 'nested-depth' and 'seconds' in r and \
+                below is not None:
+            r['level_seconds'] = round(r['seconds'] - below, 2)
 
 
 def add_conflicts(results):
@@ -658,6 +819,12 @@ def main():
                         type=lambda s: [int(x) for x in s.split(',')])
     parser.add_argument('--workloads', default=','.join(DEFAULT_WORKLOADS),
                         type=lambda s: s.split(','))
+    parser.add_argument('--depths', default='1,2,3,4,5',
+                        type=lambda s: [int(x) for x in s.split(',')],
+                        help='The depths nested-depth runs at.')
+    parser.add_argument('--seed', type=int, default=1,
+                        help='The seed of the random workload\'s stack and '
+                             'of its update.')
     parser.add_argument('--engines', type=int, default=2)
     parser.add_argument('--workers', type=int, default=1)
     parser.add_argument('--stock-max', type=int, default=200,
@@ -695,6 +862,7 @@ def main():
     started = time.time()
     results.extend(run_sides(sides, args, general_log))
     add_conflicts(results)
+    add_level_seconds(results)
     print()
     print(table(results))
     report = {'machine': {'platform': platform.platform(),
@@ -706,6 +874,7 @@ def main():
                            'workers': args.workers,
                            'stock_max': args.stock_max,
                            'repeat': args.repeat,
+                           'seed': args.seed,
                            'timeout': args.timeout},
               'wall_seconds': round(time.time() - started),
               'results': results}
@@ -713,7 +882,9 @@ def main():
         with open(args.json, 'w') as f:
             json.dump(report, f, indent=2)
         print('\nWrote %s' % args.json)
+    return 1 if any(r.get('outcome', '').startswith('outputs wrong')
+                    for r in results) else 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -29,7 +29,12 @@ Three sources of operations:
   resources, and a delete, each run until no message is left;
 * the same, with each operation coming in after a random number of
   messages of the previous one (``strategies.interrupted_histories``), so
-  that traversals are superseded mid-way.
+  that traversals are superseded mid-way;
+* seeded random DAGs shaped like real templates (``random_templates``, the
+  benchmark's ``random`` workload): resources reading several
+  predecessors' attributes through ``list_join`` and ``str_replace``,
+  ``depends_on`` edges that a longer path implies, an update that changes,
+  replaces, adds and removes resources.
 
 Both drivers see the same schedule of messages (see :class:`CanonicalOrder`)
 so that a scenario interrupted after N messages is interrupted at the same
@@ -69,6 +74,7 @@ from heat_convergence.db import api as db_api
 from heat_convergence.drivers import heat as heat_driver
 from heat_convergence.drivers.reduced import driver as reduced
 from heat_convergence.tests import base
+from heat_convergence.tests import random_templates
 from heat_convergence.tests import scenario_harness
 from heat_convergence.tests.unit import strategies
 
@@ -89,6 +95,11 @@ STACK_NAME = 'foo'
 # checked in a scenario of its own: as one test of a minute, they left one of
 # stestr's workers busy long after the other had finished.
 EXAMPLES = 25
+
+# Seeded random DAGs (DifferentialRandomDags): seeds whose update of a
+# stack of DAG_SIZE both replaces resources and changes some in place.
+DAG_SEEDS = (5, 6, 10)
+DAG_SIZE = 10
 
 # What one driver's run leaves behind: the pictures of the database taken
 # at each step, the number of edges the stack stored at each step, and the
@@ -494,6 +505,67 @@ class DifferentialRandomStacks(DifferentialTestCase):
             self.assertEqual(0, actual.plugin_rows[-1])
 
         self.check_example(strategies.interrupted_histories(), check)
+
+
+def _scenario_resource(node):
+    """A random_templates node as a scenario framework TestResource.
+
+    The framework's TestResource stores each property as the attribute of
+    the same name; '!' properties replace it when they change. Its tag goes
+    to '!a' where the node replaces on update, else to 'ca'; 'a' joins the
+    tag with its first read's 'a', 'b' reads the other reads' '!a' through
+    str_replace, 'c' takes the picked read's id or '!a' directly.
+    """
+    tag = '%s.%d' % (node.name, node.salt)
+    properties = {'!a' if node.replace else 'ca': tag, 'a': {'list_join': [
+        '-', [tag] + [{'get_attr': [p, 'a']} for p in node.reads[:1]]]}}
+    others = node.reads[1:]
+    if others:
+        keys = ['<%d>' % i for i in range(len(others))]
+        properties['b'] = {'str_replace': {
+            'template': ' '.join(keys),
+            'params': {key: {'get_attr': [p, '!a']}
+                       for key, p in zip(keys, others)}}}
+    if node.reads:
+        picked = node.reads[node.pick]
+        properties['c'] = (scenario_template.GetRes(picked)
+                           if node.form == 'str_split' else
+                           scenario_template.GetAtt(picked, '!a'))
+    return scenario_template.RsrcDef(properties, list(node.depends_on))
+
+
+def random_dag_history(seed, size):
+    """The create and update templates of a seeded random DAG."""
+    graph = random_templates.random_graph(size, seed, nested=False)
+    return [scenario_template.Template({node.name: _scenario_resource(node)
+                                        for node in nodes})
+            for nodes in (graph, random_templates.updated_graph(
+                graph, seed, nested=False))]
+
+
+class DifferentialRandomDags(DifferentialTestCase):
+    """Seeded random DAGs shaped like real templates: create, update, delete.
+
+    Resources read several predecessors' attributes through nested
+    functions and depend explicitly on ancestors a longer path already
+    reaches: the reduced driver removes those edges and must forward their
+    data along the kept paths, before and after replacements.
+    """
+
+    scenarios = testscenarios.multiply_scenarios(
+        [('seed%d' % seed, {'seed': seed}) for seed in DAG_SEEDS],
+        scenario_harness.SUCCESSORS)
+
+    def test_random_dag(self):
+        history = random_dag_history(self.seed, DAG_SIZE)
+        self.addDetail('history', content.text_content(repr(history)))
+        expected, actual = self.assertSameOutcome(functools.partial(
+            self.play_history, history, [None] * (len(history) + 1)))
+        for name, picture in expected.pictures:
+            stack, = picture['stacks']
+            self.assertEqual('COMPLETE', stack['status'], name)
+        self.assertLess(actual.edges[0], expected.edges[0])
+        self.assertEqual([0] * len(actual.plugin_rows), actual.plugin_rows)
 
 
 class SupersededCreatedReplacement(DifferentialTestCase):
