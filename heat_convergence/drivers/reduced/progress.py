@@ -174,8 +174,8 @@ def to_dot(deps, names, title, states=None):
     are boxes, cleanup nodes ellipses; with ``states`` (node label -> state)
     nodes are coloured by progress.
     """
-    colours = {'done': 'palegreen', 'running': 'gold', 'ready': 'lightblue',
-               'waiting': 'white'}
+    colours = {'done': 'palegreen', 'running': 'gold', 'throttled': 'orange',
+               'ready': 'lightblue', 'waiting': 'white'}
 
     def label(node):
         name = names.get(node.rsrc_id, str(node.rsrc_id))

@@ -15,11 +15,13 @@
 import io
 
 import fixtures
+from heat.engine import stack as parser
 
 from heat_convergence.cmd import manage
 from heat_convergence.db import api
 from heat_convergence.db import models
 from heat_convergence.drivers.reduced import progress
+from heat_convergence import graph
 from heat_convergence.tests.unit import test_db_api
 
 N = api.Node
@@ -80,3 +82,14 @@ class TestThrottledNodes(test_db_api.DBAPITestCase):
         self.assertEqual(['Running', 'Throttled', 'Ready', 'Waiting'],
                          header.split()[5:9])
         self.assertEqual(['1', '2', '0', '1'], line.split()[5:9])
+
+    def test_graph_colours(self):
+        view = progress.show(self.ctx, self.stack)
+        states = {n.name: n.state for n in view.nodes}
+        deps = graph.Dependencies([(parser.ConvergenceNode(4, True),
+                                    parser.ConvergenceNode(i, True))
+                                   for i in range(1, 4)])
+        names = {i: 'resource %d' % i for i in range(1, 5)}
+        dot = progress.to_dot(deps, names, 'test', states)
+        self.assertEqual(2, dot.count('fillcolor=orange'))
+        self.assertEqual(1, dot.count('fillcolor=gold'))
