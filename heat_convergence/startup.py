@@ -15,14 +15,20 @@
 The plugin binds to Heat internals (:mod:`heat_convergence.heat_seams`
 lists them) and, for drivers with their own tables, needs its schema. Each
 failure is reported once, with the fix, before the engine forks its workers
-rather than as a traceback in the middle of a stack operation.
+rather than as a traceback in the middle of a stack operation. A setting
+that works but falls short (Galera without causality checks) is a warning.
 """
 
 from heat.common import context
+from heat.db import api as heat_db_api
+from oslo_log import log as logging
+import sqlalchemy as sa
 
 from heat_convergence.db import migration
 from heat_convergence import heat_seams
 from heat_convergence import stock_engines
+
+LOG = logging.getLogger(__name__)
 
 
 class StartupError(Exception):
@@ -49,6 +55,35 @@ def check_heat_seams():
         raise StartupError(str(exc))
 
 
+def check_galera_settings(conf, engine=None):
+    """Warn when Heat's database is a Galera node without causality checks.
+
+    With several writers, or right after a failover, a read on one Galera
+    node may not see yet what another engine committed on another node: a
+    graph node made ready there would not be claimed here until the
+    recovery dispatches it again, ``ready_timeout`` later. oslo.db's
+    ``[database] mysql_wsrep_sync_wait`` makes reads wait for the node to
+    catch up (``doc/source/galera.rst``).
+
+    :returns: whether the database is a Galera node.
+    """
+    engine = engine or heat_db_api.get_engine()
+    if engine.dialect.name != 'mysql':
+        return False
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SHOW VARIABLES LIKE 'wsrep_on'")).first()
+    if row is None or str(row[1]).upper() != 'ON':
+        return False
+    if not conf.database.mysql_wsrep_sync_wait:
+        LOG.warning('Heat\'s database is a Galera cluster node and '
+                    '[database] mysql_wsrep_sync_wait is not set: with '
+                    'several writers, or after a failover, a node made '
+                    'ready through another database node may wait '
+                    '[heat_convergence] ready_timeout before it runs. Set '
+                    'mysql_wsrep_sync_wait = 3 in heat.conf.')
+    return True
+
+
 def startup(driver):
     """Run every check for ``driver``; raise StartupError on the first."""
     check_heat_version()
@@ -58,6 +93,7 @@ def startup(driver):
             migration.check_current()
         except migration.SchemaError as exc:
             raise StartupError(str(exc))
+        check_galera_settings(driver.conf)
         try:
             stock_engines.check_no_stock_engines(context.get_admin_context())
         except stock_engines.MixedFleet as exc:

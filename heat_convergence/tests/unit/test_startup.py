@@ -15,6 +15,8 @@
 from unittest import mock
 
 import fixtures
+from oslo_config import cfg
+from oslo_db import options as db_options
 import testtools
 
 from heat_convergence import heat_seams
@@ -72,3 +74,45 @@ class TestStartup(testtools.TestCase):
                       'context, name), found (self, context)', message)
         self.assertIn('this heat-convergence supports openstack-heat 27.x',
                       message)
+
+
+class TestGaleraSettings(testtools.TestCase):
+    """A Galera node without causality checks is worth a warning."""
+
+    def setUp(self):
+        super().setUp()
+        self.conf = cfg.ConfigOpts()
+        db_options.set_defaults(self.conf)
+        self.log = self.useFixture(fixtures.FakeLogger())
+
+    def engine(self, dialect='mysql', wsrep_on='ON'):
+        engine = mock.MagicMock()
+        engine.dialect.name = dialect
+        conn = engine.connect.return_value.__enter__.return_value
+        conn.execute.return_value.first.return_value = (
+            None if wsrep_on is None else ('wsrep_on', wsrep_on))
+        return engine
+
+    def test_galera_without_sync_wait(self):
+        self.assertTrue(startup.check_galera_settings(self.conf,
+                                                      self.engine()))
+        self.assertIn('[database] mysql_wsrep_sync_wait is not set',
+                      self.log.output)
+        self.assertIn('mysql_wsrep_sync_wait = 3', self.log.output)
+
+    def test_galera_with_sync_wait(self):
+        self.conf.set_override('mysql_wsrep_sync_wait', 3, 'database')
+        self.assertTrue(startup.check_galera_settings(self.conf,
+                                                      self.engine()))
+        self.assertEqual('', self.log.output)
+
+    def test_not_galera(self):
+        for engine in (self.engine(wsrep_on='OFF'),
+                       self.engine(wsrep_on=None)):
+            self.assertFalse(startup.check_galera_settings(self.conf,
+                                                           engine))
+        postgresql = self.engine('postgresql')
+        self.assertFalse(startup.check_galera_settings(self.conf,
+                                                       postgresql))
+        postgresql.connect.assert_not_called()
+        self.assertEqual('', self.log.output)
