@@ -98,7 +98,8 @@ class TestUsesOutsideDrivers(testtools.TestCase):
         self.assertEqual(
             {'begin_traversal', 'converge', 'cancel_running',
              'note_message', 'check_resource', 'snapshot_node_done',
-             'stop_traversal', 'start', 'stop', 'uses_plugin_tables'},
+             'stop_traversal', 'start', 'stop', 'uses_plugin_tables',
+             'conf'},
             set(used))
 
     def test_undeclared_use_is_found(self):
