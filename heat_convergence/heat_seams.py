@@ -228,6 +228,10 @@ SEAMS = (
          'stack, is_skip=False, rsrc_failure=None)',
          "the reduced driver's worker: hands over through the plugin's "
          'SyncPoints'),
+    Seam(_Check, '_stale_resource_needs_retry', OVERRIDDEN,
+         '(self, cnxt, rsrc, prev_template_id)',
+         "the reduced driver's worker: also steals a lock its own engine "
+         'left behind when a thread died holding it'),
     Seam(_Check, 'retrigger_check_resource', OVERRIDDEN,
          '(self, cnxt, resource_id, stack)',
          "the reduced driver's worker: re-triggers a node in the plugin's "

@@ -148,9 +148,17 @@ class ReducedDriver(base.ConvergenceDriver):
             self._rpc_client = worker_client.WorkerClient()
         return self._rpc_client
 
-    def tracking(self, traversal_id, node) -> typing.ContextManager[None]:
-        """Within, this process is known to run the node (:meth:`running`)."""
-        return self._running.tracking(traversal_id, node)
+    def tracking(self, traversal_id, node,
+                 resource_id=None) -> typing.ContextManager[None]:
+        """Within, this process is known to run the node (:meth:`running`).
+
+        ``resource_id``: the resource it acts on, if not the node's own.
+        """
+        return self._running.tracking(traversal_id, node, resource_id)
+
+    def acting_on(self, resource_id) -> int:
+        """How many nodes running in this process act on the resource."""
+        return self._running.acting_on(resource_id)
 
     def running(self, key) -> bool:
         """Whether this process runs the (traversal, entity, is_update)."""

@@ -33,6 +33,7 @@ import time
 
 from heat.engine import check_resource
 from heat.engine import stack as parser
+from heat.objects import resource as resource_objects
 from oslo_log import log as logging
 
 from heat_convergence.drivers.reduced import cleanup_shortcut
@@ -101,6 +102,43 @@ class ForwardingCheckResource(check_resource.CheckResource):
         self.held = False
         return sync_points.release(cnxt, self.traversal_id, self.node,
                                    self.engine_id)
+
+    def _stale_resource_needs_retry(self, cnxt, rsrc, prev_template_id):
+        """Heat's answer to a locked resource, and a lock left behind here.
+
+        Heat steals the lock of a resource whose engine is dead, and leaves
+        one its own engine holds to the thread holding it. A thread that
+        died holding it (the release failed too, as in a database outage)
+        leaves it held for good: no thread here will release it and no
+        other engine will steal it from a live one, so the stack would wait
+        for its timeout and keep the resource locked after. When no other
+        node running here acts on the resource, its lock is such a
+        leftover, and it is stolen as Heat steals a dead engine's: the
+        resource is marked FAILED "Worker went down" and checked again.
+        """
+        if self._steal_own_lock(cnxt, rsrc):
+            return True
+        return super()._stale_resource_needs_retry(cnxt, rsrc,
+                                                   prev_template_id)
+
+    def _steal_own_lock(self, cnxt, rsrc):
+        row = resource_objects.Resource.get_obj(cnxt, rsrc.id, refresh=True)
+        # This node itself counts as one acting on the resource.
+        if (row.engine_id != self.engine_id or
+                self.driver.acting_on(rsrc.id) > 1):
+            return False
+        # A compare-and-swap on the atomic key, which a thread releasing
+        # the lock meanwhile changes.
+        if not row.select_and_update({'engine_id': None},
+                                     expected_engine_id=self.engine_id,
+                                     atomic_key=row.atomic_key):
+            return False
+        LOG.warning('%s was locked by this engine, but no thread here acts '
+                    'on it (one died holding the lock); the lock is '
+                    'stolen and the resource checked again.', rsrc)
+        rsrc.state_set(rsrc.action, rsrc.FAILED,
+                       'Worker went down during resource %s' % rsrc.action)
+        return True
 
     def _initiate_propagate_resource(self, cnxt, resource_id,
                                      current_traversal, is_update, rsrc,

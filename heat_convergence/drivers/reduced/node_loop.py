@@ -43,9 +43,9 @@ LOG = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
-def _node_scope(driver, traversal_id, node):
+def _node_scope(driver, traversal_id, node, resource_id=None):
     """Where a node runs: tracked, with Heat's per-node loads made cheap."""
-    with driver.tracking(traversal_id, node), \
+    with driver.tracking(traversal_id, node, resource_id), \
             definitions.on_demand(driver.parse_on_demand), \
             stack_cache.cached(traversal_id, driver.cache_stack_reads), \
             state_changes.in_node():
@@ -60,7 +60,7 @@ def run_node(driver, worker, cnxt, resource_id, current_traversal, data,
     so on.
     """
     node = messages.node_of(data, resource_id, is_update)
-    with _node_scope(driver, current_traversal, node):
+    with _node_scope(driver, current_traversal, node, resource_id):
         follow_on = _run_node(driver, worker, cnxt, resource_id,
                               current_traversal, messages.is_redispatch(data),
                               node, is_update, adopt_stack_data, converge,

@@ -20,7 +20,9 @@ can see what is in flight and pick it up. Every ``[heat_convergence]
 periodic_interval`` seconds each engine:
 
 * releases nodes it holds in the database but is not running (the thread
-  died, e.g. on a database outage) and dispatches them again;
+  died, e.g. on a database outage) and dispatches them again; a resource
+  lock such a thread left behind is stolen when the node runs again
+  (:mod:`.handover`);
 * takes over the nodes held by engines that are dead (they do not answer
   Heat's engine-listener ``is_alive`` call) and dispatches them again;
   Heat's own code then steals the resource lock, marks the resource

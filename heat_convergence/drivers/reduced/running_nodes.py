@@ -14,31 +14,48 @@
 
 A node held in the database by this engine but not running here was lost
 (its thread died, e.g. on a database outage): the periodic recovery gives
-it back. The database alone cannot tell the two apart.
+it back. Likewise a resource whose lock this engine holds while no node
+running here acts on it: the thread that took the lock died before it could
+release it. The database alone cannot tell either apart from live work.
 """
 
+import collections
 import contextlib
 import threading
 
 
 class RunningNodes(object):
-    """The (traversal, entity, is_update) keys of the nodes running here."""
+    """The nodes running here, and the resources they act on."""
 
     def __init__(self):
         self._keys = set()
+        self._resources = collections.Counter()
         self._lock = threading.Lock()
 
     @contextlib.contextmanager
-    def tracking(self, traversal_id, node):
-        """Record, within, that this process runs ``node``."""
+    def tracking(self, traversal_id, node, resource_id=None):
+        """Record, within, that this process runs ``node``.
+
+        ``resource_id`` is the resource the node acts on when that is not
+        its own: a replacement runs the node of the resource it replaces.
+        """
         key = (traversal_id, str(node.rsrc_id), bool(node.is_update))
+        resources = {str(node.rsrc_id), str(
+            node.rsrc_id if resource_id is None else resource_id)}
         with self._lock:
             self._keys.add(key)
+            self._resources.update(resources)
         try:
             yield
         finally:
             with self._lock:
                 self._keys.discard(key)
+                self._resources.subtract(resources)
+
+    def acting_on(self, resource_id):
+        """How many nodes running here act on the resource."""
+        with self._lock:
+            return self._resources[str(resource_id)]
 
     def __contains__(self, key):
         with self._lock:

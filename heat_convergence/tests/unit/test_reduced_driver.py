@@ -34,6 +34,7 @@ from heat_convergence.drivers.reduced import cleanup_shortcut
 from heat_convergence.drivers.reduced import driver as reduced
 from heat_convergence.drivers.reduced import messages
 from heat_convergence.drivers.reduced import node_loop
+from heat_convergence.drivers.reduced import running_nodes
 from heat_convergence.drivers.reduced import sync_points
 from heat_convergence.tests import base
 from heat_convergence.tests import scenario_harness
@@ -333,3 +334,65 @@ class ClaimAndLoad(test_db_api.DBAPITestCase):
 
 def load_tests(loader, tests, pattern):
     return testscenarios.load_tests_apply_scenarios(loader, tests, pattern)
+
+
+class LockLeftBehind(scenario_harness.DriverFrameworkTest):
+    """A resource locked by this engine, with no thread here acting on it.
+
+    A thread that dies mid-action in a database outage cannot release the
+    resource's lock either: the row stays CREATE IN_PROGRESS, locked by an
+    engine that is alive. When the recovery dispatches the node again,
+    Heat's code would leave it waiting for a release that never comes; the
+    reduced driver steals the lock as Heat steals a dead engine's, and the
+    resource is replaced. dense_graph's checks of every resource's values
+    then pass, as without the outage.
+    """
+
+    driver_class = reduced.ReducedDriver
+    VICTIM = 'R5'
+
+    def test_lock_stolen_and_resource_replaced(self):
+        run_node = node_loop._run_node
+        seen = []
+
+        def leave_lock(driver, worker_, cnxt, resource_id, traversal_id,
+                       redispatch, node, is_update, *args, **kwargs):
+            row = heat_db_api.resource_get(cnxt, resource_id, refresh=True)
+            if row.name == self.VICTIM and is_update:
+                seen.append((row.id, row.action, row.status,
+                             row.status_reason, row.engine_id))
+                if len(seen) == 1:
+                    heat_db_api.resource_update_and_save(cnxt, row.id, {
+                        'engine_id': worker_.engine_id, 'action': 'CREATE',
+                        'status': 'IN_PROGRESS'})
+            return run_node(driver, worker_, cnxt, resource_id,
+                            traversal_id, redispatch, node, is_update,
+                            *args, **kwargs)
+
+        self.patchobject(node_loop, '_run_node', side_effect=leave_lock)
+        self.framework.run_scenario(self, 'dense_graph', os.path.join(
+            scenario_harness.SCENARIO_DIR, 'dense_graph.py'))
+        victim = seen[0][0]
+        # Dispatched again with the lock stolen; then its replacement runs.
+        self.assertEqual(
+            (victim, 'CREATE', 'FAILED',
+             'Worker went down during resource CREATE', None), seen[1])
+        self.assertNotEqual(victim, seen[2][0])
+
+
+class ActingOn(base.HeatTestCase):
+    """Which resources the nodes running in this process act on."""
+
+    def test_counts_each_node_once_for_each_resource(self):
+        running = running_nodes.RunningNodes()
+        node = parser.ConvergenceNode(5, True)
+        with running.tracking('t1', node):
+            self.assertEqual(1, running.acting_on(5))
+            # A replacement (id 9) runs the node of the resource it
+            # replaces: both are acted on.
+            with running.tracking('t2', node, resource_id=9):
+                self.assertEqual((2, 1), (running.acting_on('5'),
+                                          running.acting_on(9)))
+            self.assertEqual((1, 0), (running.acting_on(5),
+                                      running.acting_on(9)))
+        self.assertEqual(0, running.acting_on(5))
