@@ -110,10 +110,11 @@ class ThreadGroupManager(service.ThreadGroupManager):
         """Queue a message for the stack's worker threads; tell the driver.
 
         The driver learns of cancels as they arrive, so that a thread that
-        registers its queue just too late to receive one still knows.
+        registers its queue just too late to receive one still knows; a
+        message of the driver's own goes no further.
         """
-        self.driver.note_message(stack_id, message)
-        super().send(stack_id, message)
+        if not self.driver.note_message(stack_id, message):
+            super().send(stack_id, message)
 
 
 class ConvergenceEngineService(service.EngineService):

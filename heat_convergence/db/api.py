@@ -733,3 +733,16 @@ def stack_graph(context, stack_id, traversal_id):
         heat_models.Stack.current_deps).where(
             heat_models.Stack.id == stack_id,
             heat_models.Stack.current_traversal == traversal_id)).first()
+
+
+@context_manager.reader.connection
+def resource_lock_holders(context, stack_id, name):
+    """Return the engines holding the lock of a stack's resource ``name``.
+
+    Two rows share a name while one replaces the other.
+    """
+    rsrc = heat_models.Resource.__table__
+    return set(context.connection.execute(sa.select(
+        rsrc.c.engine_id).distinct().where(
+            rsrc.c.stack_id == stack_id, rsrc.c.name == name,
+            rsrc.c.engine_id.is_not(None))).scalars())

@@ -124,11 +124,12 @@ class ConvergenceDriver(metaclass=abc.ABCMeta):
         """
 
     @abc.abstractmethod
-    def note_message(self, stack_id: str, message: str) -> None:
+    def note_message(self, stack_id: str, message: str) -> bool:
         """See a message queued for a stack's worker threads on this engine.
 
         Heat's cancel (``THREAD_CANCEL``) reaches the threads that have a
-        queue registered at that moment.
+        queue registered at that moment. Return True if the message is the
+        driver's own and was handled here: it is not queued.
         """
 
     @abc.abstractmethod

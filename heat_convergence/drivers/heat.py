@@ -41,6 +41,7 @@ class HeatDriver(base.ConvergenceDriver):
 
     def note_message(self, stack_id, message):
         """Nothing: Heat's threads read their own queues."""
+        return False
 
     def converge(self, stack, pre_converge=None, abandon=False):
         stack._converge_create_or_update(pre_converge=pre_converge,

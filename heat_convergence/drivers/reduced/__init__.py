@@ -27,6 +27,7 @@ are Heat's. One module per concern:
   :mod:`.snapshots`: the node kinds with paths of their own;
 * :mod:`.running_nodes`: which nodes this process runs now;
 * :mod:`.cancellation`: stopping work in flight on every engine;
+* :mod:`.parent_wake`: a nested stack's end waking its parent resource;
 * :mod:`.recovery`: the periodic work that leaves no stack behind;
 * :mod:`.definitions`, :mod:`.stack_cache`, :mod:`.traversal_cache`,
   :mod:`.state_changes`: Heat's per-node work made cheap;

@@ -145,10 +145,15 @@ def nested_in_progress(cnxt, stack_id):
             if child.status == parser.Stack.IN_PROGRESS]
 
 
-def _send(cnxt, engine_id, stack_ids, timeout):
-    client = rpc_messaging.get_rpc_client(
+def listener(engine_id):
+    """Heat's engine-listener RPC client of one engine."""
+    return rpc_messaging.get_rpc_client(
         topic=rpc_api.LISTENER_TOPIC, version=LISTENER_VERSION,
-        server=engine_id).prepare(timeout=timeout)
+        server=engine_id)
+
+
+def _send(cnxt, engine_id, stack_ids, timeout):
+    client = listener(engine_id).prepare(timeout=timeout)
     for stack_id in stack_ids:
         client.call(cnxt, 'send', stack_identity={'stack_id': stack_id},
                     message=rpc_api.THREAD_CANCEL)

@@ -31,6 +31,7 @@ from heat_convergence.drivers.reduced import cancellation
 from heat_convergence.drivers.reduced import definitions
 from heat_convergence.drivers.reduced import messages
 from heat_convergence.drivers.reduced import node_loop
+from heat_convergence.drivers.reduced import parent_wake
 from heat_convergence.drivers.reduced import recovery
 from heat_convergence.drivers.reduced import running_nodes
 from heat_convergence.drivers.reduced import snapshots
@@ -80,8 +81,12 @@ class ReducedDriver(base.ConvergenceDriver):
         cancellation.cancel(cnxt, stack, self.conf)
 
     def note_message(self, stack_id, message):
+        if message == parent_wake.WAKE:
+            parent_wake.wake_here(self.engine.thread_group_mgr, stack_id)
+            return True
         if message == rpc_api.THREAD_CANCEL:
             self._cancels.note(stack_id)
+        return False
 
     def check_resource(self, worker_service, cnxt, resource_id,
                        current_traversal, data, is_update, adopt_stack_data,
@@ -194,7 +199,7 @@ class ReducedDriver(base.ConvergenceDriver):
             stack = parser.Stack.load(cnxt, stack_id=row.stack_id,
                                       force_reload=True)
             if stack.current_traversal == traversal_id:
-                traversal.finish(cnxt, stack, traversal_id, self.engine_id)
+                traversal.finish(self, cnxt, stack, traversal_id)
             return
         self.dispatch(cnxt, traversal_id, node, None, row.converge,
                       row.abandon)

@@ -256,8 +256,8 @@ class ForwardingCheckResource(check_resource.CheckResource):
                     self.driver.dispatch(cnxt, current_traversal, target,
                                          *args)
             else:
-                traversal.finish(cnxt, load_stack(), current_traversal,
-                                 self.engine_id)
+                traversal.finish(self.driver, cnxt, load_stack(),
+                                 current_traversal)
 
     def _superseded(self, cnxt, resource_id, current_traversal, stack_id):
         # Heat's EntityNotFound('Sync Point') branch: a newer traversal may

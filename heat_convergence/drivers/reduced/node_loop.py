@@ -34,6 +34,7 @@ from heat_convergence.drivers.reduced import cleanup_shortcut
 from heat_convergence.drivers.reduced import definitions
 from heat_convergence.drivers.reduced import handover
 from heat_convergence.drivers.reduced import messages
+from heat_convergence.drivers.reduced import parent_wake
 from heat_convergence.drivers.reduced import stack_cache
 from heat_convergence.drivers.reduced import stale_replacements
 from heat_convergence.drivers.reduced import state_changes
@@ -125,6 +126,7 @@ def _run_node(driver, worker, cnxt, resource_id, current_traversal,
     rsrc.converge = converge
     if abandon:
         rsrc.abandon_in_progress = True
+    was_current = current_traversal == stack.current_traversal
     try:
         worker.thread_group_mgr.add_msg_queue(stack.id, msg_queue)
         if current_traversal != stack.current_traversal:
@@ -156,6 +158,8 @@ def _run_node(driver, worker, cnxt, resource_id, current_traversal,
             # This node failed the stack (mark_failed cleared or replaced
             # the traversal id): its rows have nothing left to coordinate.
             sync_points.delete_traversal(cnxt, current_traversal)
+            if was_current:
+                parent_wake.wake_parent(driver, cnxt, stack)
     return check.follow_on
 
 

@@ -53,6 +53,7 @@ from oslo_log import log as logging
 from oslo_utils import timeutils
 
 from heat_convergence.db import api as db_api
+from heat_convergence.drivers.reduced import parent_wake
 from heat_convergence.drivers.reduced import sync_points
 
 LOG = logging.getLogger(__name__)
@@ -244,6 +245,7 @@ class Recovery(object):
                       'action': stack.action})
             stack.thread_group_mgr = self.driver.engine.thread_group_mgr
             stack.mark_failed('Timed out')
+            parent_wake.wake_parent(self.driver, cnxt, stack)
 
         self._each('enforce_timeouts', db_api.overdue(cnxt, now), enforce)
 

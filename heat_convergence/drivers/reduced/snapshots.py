@@ -58,7 +58,7 @@ def snapshot_done(driver, worker, cnxt, snapshot_id, current_traversal,
     ready, = sync_points.deliver(cnxt, current_traversal, node,
                                  [(sync_points.stack_key(stack.id), None)])
     if ready:
-        traversal.finish(cnxt, stack, current_traversal, worker.engine_id)
+        traversal.finish(driver, cnxt, stack, current_traversal)
     elif ready is sync_points.GONE:
         raise exception.EntityNotFound(entity='Sync Point',
                                        name=current_traversal)

@@ -31,6 +31,7 @@ from heat.engine import stack as parser
 from oslo_log import log as logging
 
 from heat_convergence.drivers.reduced import forwarding
+from heat_convergence.drivers.reduced import parent_wake
 from heat_convergence.drivers.reduced import sync_points
 from heat_convergence import graph
 
@@ -168,16 +169,18 @@ def deadline(stack):
     return started + datetime.timedelta(seconds=stack.timeout_secs())
 
 
-def finish(cnxt, stack, traversal_id, engine_id):
+def finish(driver, cnxt, stack, traversal_id):
     """Mark the stack complete, or failed for a CHECK with failures.
 
     Called by whoever delivered the last root, or by an engine resuming
     that one's work: the stack's own completion point is claimed first, so
     only one of them marks the stack. The traversal's rows are deleted
-    whatever the outcome: it has nothing left to coordinate.
+    whatever the outcome: it has nothing left to coordinate. A nested
+    stack's parent resource is woken (:mod:`.parent_wake`).
     """
     inputs = sync_points.claim(cnxt, traversal_id,
-                               sync_points.stack_key(stack.id), engine_id)
+                               sync_points.stack_key(stack.id),
+                               driver.engine_id)
     if inputs is None:
         return
     try:
@@ -189,3 +192,4 @@ def finish(cnxt, stack, traversal_id, engine_id):
             stack.mark_complete()
     finally:
         sync_points.delete_traversal(cnxt, traversal_id)
+    parent_wake.wake_parent(driver, cnxt, stack)

@@ -52,7 +52,8 @@ class TestRecoveryPass(testtools.TestCase):
         return self.stacks[stack_id]
 
     def stack(self, stack_id, traversal_id):
-        stack = mock.Mock(id=stack_id, current_traversal=traversal_id)
+        stack = mock.Mock(id=stack_id, current_traversal=traversal_id,
+                          owner_id=None)
         stack.name = stack_id
         stack.has_timed_out.return_value = True
         self.stacks[stack_id] = stack
