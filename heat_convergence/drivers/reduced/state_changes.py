@@ -56,14 +56,35 @@ from oslo_config import cfg
 from oslo_db import exception as db_exception
 from oslo_log import log as logging
 
+from heat_convergence.db import api as db_api
 from heat_convergence import thread_patches
 
 LOG = logging.getLogger(__name__)
 
 
 def _in_one_transaction(heat_state_set, _value, rsrc, *args, **kwargs):
-    with heat_db_api.context_manager.writer.using(rsrc.context):
-        return heat_state_set(rsrc, *args, **kwargs)
+    """Heat's state change in one transaction, run again after a conflict.
+
+    Stock Heat retries each of its three writes; the one transaction is
+    retried whole instead. A conflict (a deadlock, or a Galera
+    certification failure at commit) rolled all of it back, but Heat's
+    ``state_set`` also changes the resource object as it writes: its state
+    (a second attempt would see no change and store no event), its
+    ``_atomic_key`` (bumped by the compare-and-swap that was undone) and
+    the id of the properties data it inserted. Each attempt starts from the
+    object's attributes as they were before the first. A lost connection
+    is not retried: the transaction may have committed, and a second
+    attempt would then store its event twice.
+    """
+    before = dict(vars(rsrc))
+
+    def attempt():
+        vars(rsrc).clear()
+        vars(rsrc).update(before)
+        with heat_db_api.context_manager.writer.using(rsrc.context):
+            return heat_state_set(rsrc, *args, **kwargs)
+
+    return db_api.conflict_retried(attempt)()
 
 
 def _purge_now_and_then(context, stack_id):

@@ -15,12 +15,15 @@
 import contextlib
 from unittest import mock
 
+import fixtures
 from heat.common import exception
 from heat.db import api as heat_db_api
 from heat.engine import resource
 from heat.engine import stack as parser
+from heat.engine import template
 from heat.tests import utils
 from oslo_config import cfg
+from oslo_db import exception as db_exception
 import sqlalchemy as sa
 
 from heat_convergence.drivers.reduced import driver as reduced
@@ -50,6 +53,59 @@ class StateStoredWithItsEvent(scenario_harness.DriverFrameworkTest):
                         s for s, _ in statements))
         # 8 resources created and deleted, IN_PROGRESS and COMPLETE each.
         self.assertGreaterEqual(resource_events, 32)
+
+
+class StateChangeConflict(base.HeatTestCase):
+    """A state change that lost a conflict runs again from the start.
+
+    The conflict comes after Heat's compare-and-swap of the resource row
+    (which bumps the resource's atomic key) and its insert of the
+    properties data: what a Galera certification failure at commit undoes.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.ctx = utils.dummy_context()
+        self.stack = parser.Stack(self.ctx, 'conflict', template.Template({
+            'heat_template_version': '2018-08-31',
+            'resources': {'r': {'type': 'OS::Heat::TestResource',
+                                'properties': {'value': 'v'}}}}))
+        self.stack.store()
+        self.rsrc = self.stack['r']
+        self.rsrc.state_set(self.rsrc.INIT, self.rsrc.COMPLETE)
+        self.rsrc._stored_properties_data = {'value': 'v'}
+        self.rsrc._calling_engine_id = 'engine-1'
+        self.conflicts = []
+        purge = state_changes._purge_now_and_then
+
+        def conflict_once(context, stack_id):
+            if not self.conflicts:
+                self.conflicts.append(stack_id)
+                raise db_exception.DBDeadlock()
+            return purge(context, stack_id)
+
+        self.patchobject(state_changes, '_purge_now_and_then',
+                         side_effect=conflict_once)
+        self.useFixture(fixtures.MonkeyPatch('oslo_db.api.time.sleep',
+                                             lambda seconds: None))
+
+    def test_stored_once_with_its_event(self):
+        with state_changes.in_node():
+            self.rsrc.state_set(self.rsrc.CREATE, self.rsrc.IN_PROGRESS,
+                                lock=self.rsrc.LOCK_ACQUIRE)
+        self.assertEqual(1, len(self.conflicts))
+        row = heat_db_api.resource_get(self.ctx, self.rsrc.id)
+        self.assertEqual(('CREATE', 'IN_PROGRESS', 'engine-1', 1),
+                         (row.action, row.status, row.engine_id,
+                          row.atomic_key))
+        self.assertEqual(1, self.rsrc._atomic_key)
+        self.assertEqual(row.rsrc_prop_data_id, self.rsrc._rsrc_prop_data_id)
+        self.assertEqual({'value': 'v'}, row.rsrc_prop_data.data)
+        events = heat_db_api.event_get_all_by_stack(self.ctx,
+                                                    self.rsrc.stack.id)
+        self.assertEqual([('CREATE', 'IN_PROGRESS')], [
+            (e.resource_action, e.resource_status) for e in events
+            if e.resource_action != 'INIT'])
 
 
 class DispatchToSinks(base.HeatTestCase):
