@@ -55,6 +55,7 @@ from heat.engine import stack as parser
 from oslo_config import cfg
 from oslo_db import exception as db_exception
 from oslo_log import log as logging
+import sqlalchemy as sa
 
 from heat_convergence.db import api as db_api
 from heat_convergence import thread_patches
@@ -72,9 +73,16 @@ def _in_one_transaction(heat_state_set, _value, rsrc, *args, **kwargs):
     (a second attempt would see no change and store no event), its
     ``_atomic_key`` (bumped by the compare-and-swap that was undone) and
     the id of the properties data it inserted. Each attempt starts from the
-    object's attributes as they were before the first. A lost connection
-    is not retried: the transaction may have committed, and a second
-    attempt would then store its event twice.
+    object's attributes as they were before the first.
+
+    A connection lost during one of the statements (a database node gone)
+    left nothing committed, and the state change is retried too (through
+    another node, if the connection goes through HAProxy). Heat's own
+    retry of the statement cannot do it: it runs the statement again in
+    the transaction the lost connection invalidated, which fails with
+    ``PendingRollbackError``. A connection lost at COMMIT is not retried:
+    the transaction may have committed, and a second attempt would then
+    store the event twice.
     """
     before = dict(vars(rsrc))
 
@@ -82,7 +90,11 @@ def _in_one_transaction(heat_state_set, _value, rsrc, *args, **kwargs):
         vars(rsrc).clear()
         vars(rsrc).update(before)
         with heat_db_api.context_manager.writer.using(rsrc.context):
-            return heat_state_set(rsrc, *args, **kwargs)
+            try:
+                return heat_state_set(rsrc, *args, **kwargs)
+            except (db_exception.DBConnectionError,
+                    sa.exc.PendingRollbackError) as exc:
+                raise db_exception.RetryRequest(exc)
 
     return db_api.conflict_retried(attempt)()
 

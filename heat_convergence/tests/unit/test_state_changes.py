@@ -55,18 +55,19 @@ class StateStoredWithItsEvent(scenario_harness.DriverFrameworkTest):
         self.assertGreaterEqual(resource_events, 32)
 
 
-class StateChangeConflict(base.HeatTestCase):
-    """A state change that lost a conflict runs again from the start.
+class StateChangeRetried(base.HeatTestCase):
+    """A state change that failed before its commit runs again, whole.
 
-    The conflict comes after Heat's compare-and-swap of the resource row
+    The failure comes after Heat's compare-and-swap of the resource row
     (which bumps the resource's atomic key) and its insert of the
-    properties data: what a Galera certification failure at commit undoes.
+    properties data: what a Galera certification failure at commit, or a
+    database node lost mid-transaction, undoes.
     """
 
     def setUp(self):
         super().setUp()
         self.ctx = utils.dummy_context()
-        self.stack = parser.Stack(self.ctx, 'conflict', template.Template({
+        self.stack = parser.Stack(self.ctx, 'retried', template.Template({
             'heat_template_version': '2018-08-31',
             'resources': {'r': {'type': 'OS::Heat::TestResource',
                                 'properties': {'value': 'v'}}}}))
@@ -75,25 +76,30 @@ class StateChangeConflict(base.HeatTestCase):
         self.rsrc.state_set(self.rsrc.INIT, self.rsrc.COMPLETE)
         self.rsrc._stored_properties_data = {'value': 'v'}
         self.rsrc._calling_engine_id = 'engine-1'
-        self.conflicts = []
-        purge = state_changes._purge_now_and_then
-
-        def conflict_once(context, stack_id):
-            if not self.conflicts:
-                self.conflicts.append(stack_id)
-                raise db_exception.DBDeadlock()
-            return purge(context, stack_id)
-
-        self.patchobject(state_changes, '_purge_now_and_then',
-                         side_effect=conflict_once)
         self.useFixture(fixtures.MonkeyPatch('oslo_db.api.time.sleep',
                                              lambda seconds: None))
 
-    def test_stored_once_with_its_event(self):
+    def fail_once(self, error):
+        """Make the first attempt fail with ``error`` after its writes."""
+        failed = []
+        purge = state_changes._purge_now_and_then
+
+        def fail(context, stack_id):
+            if not failed:
+                failed.append(error)
+                raise error
+            return purge(context, stack_id)
+
+        self.patchobject(state_changes, '_purge_now_and_then',
+                         side_effect=fail)
+        return failed
+
+    def state_set(self):
         with state_changes.in_node():
             self.rsrc.state_set(self.rsrc.CREATE, self.rsrc.IN_PROGRESS,
                                 lock=self.rsrc.LOCK_ACQUIRE)
-        self.assertEqual(1, len(self.conflicts))
+
+    def assert_stored_once(self):
         row = heat_db_api.resource_get(self.ctx, self.rsrc.id)
         self.assertEqual(('CREATE', 'IN_PROGRESS', 'engine-1', 1),
                          (row.action, row.status, row.engine_id,
@@ -101,11 +107,53 @@ class StateChangeConflict(base.HeatTestCase):
         self.assertEqual(1, self.rsrc._atomic_key)
         self.assertEqual(row.rsrc_prop_data_id, self.rsrc._rsrc_prop_data_id)
         self.assertEqual({'value': 'v'}, row.rsrc_prop_data.data)
-        events = heat_db_api.event_get_all_by_stack(self.ctx,
-                                                    self.rsrc.stack.id)
+        events = heat_db_api.event_get_all_by_stack(self.ctx, self.stack.id)
         self.assertEqual([('CREATE', 'IN_PROGRESS')], [
             (e.resource_action, e.resource_status) for e in events
             if e.resource_action != 'INIT'])
+
+    def test_conflict(self):
+        failed = self.fail_once(db_exception.DBDeadlock())
+        self.state_set()
+        self.assertEqual(1, len(failed))
+        self.assert_stored_once()
+
+    def test_connection_lost_in_a_statement(self):
+        failed = self.fail_once(db_exception.DBConnectionError())
+        self.state_set()
+        self.assertEqual(1, len(failed))
+        self.assert_stored_once()
+
+    def test_invalid_transaction_after_heat_retry(self):
+        failed = self.fail_once(sa.exc.PendingRollbackError('lost', None,
+                                                            None))
+        self.state_set()
+        self.assertEqual(1, len(failed))
+        self.assert_stored_once()
+
+    def test_connection_lost_at_commit_not_retried(self):
+        # It may have committed: a second attempt could store the event
+        # twice.
+        using = heat_db_api.context_manager.writer.using
+        depth = []
+        bodies = []
+
+        @contextlib.contextmanager
+        def lost_at_commit(context):
+            # The state change's transaction; the inner ones join it.
+            depth.append(context)
+            with using(context) as session:
+                yield session
+            depth.pop()
+            if not depth:
+                bodies.append(context)
+                raise db_exception.DBConnectionError()
+
+        facade = mock.Mock()
+        facade.writer.using = lost_at_commit
+        self.patchobject(heat_db_api, 'context_manager', new=facade)
+        self.assertRaises(db_exception.DBConnectionError, self.state_set)
+        self.assertEqual(1, len(bodies))
 
 
 class DispatchToSinks(base.HeatTestCase):
