@@ -131,29 +131,51 @@ class StateChangeRetried(base.HeatTestCase):
         self.assertEqual(1, len(failed))
         self.assert_stored_once()
 
-    def test_connection_lost_at_commit_not_retried(self):
-        # It may have committed: a second attempt could store the event
-        # twice.
+    def lose_commit(self, committed):
+        """Lose the connection at the state change's COMMIT, once.
+
+        ``committed``: whether the transaction committed all the same.
+        Return the list of commits lost.
+        """
         using = heat_db_api.context_manager.writer.using
         depth = []
-        bodies = []
+        lost = []
 
         @contextlib.contextmanager
         def lost_at_commit(context):
             # The state change's transaction; the inner ones join it.
+            first = not depth and not lost
             depth.append(context)
-            with using(context) as session:
-                yield session
-            depth.pop()
-            if not depth:
-                bodies.append(context)
+            try:
+                with using(context) as session:
+                    yield session
+                    if first and not committed:
+                        lost.append(context)
+                        raise db_exception.DBConnectionError()
+            finally:
+                depth.pop()
+            if first and committed:
+                lost.append(context)
                 raise db_exception.DBConnectionError()
 
         facade = mock.Mock()
         facade.writer.using = lost_at_commit
+        facade.reader = heat_db_api.context_manager.reader
         self.patchobject(heat_db_api, 'context_manager', new=facade)
-        self.assertRaises(db_exception.DBConnectionError, self.state_set)
-        self.assertEqual(1, len(bodies))
+        return lost
+
+    def test_commit_lost_after_committing(self):
+        # Not run again: the event would be stored twice.
+        lost = self.lose_commit(committed=True)
+        self.state_set()
+        self.assertEqual(1, len(lost))
+        self.assert_stored_once()
+
+    def test_commit_lost_before_committing(self):
+        lost = self.lose_commit(committed=False)
+        self.state_set()
+        self.assertEqual(1, len(lost))
+        self.assert_stored_once()
 
 
 class DispatchToSinks(base.HeatTestCase):
