@@ -17,8 +17,8 @@ prefers its own node (engine 2: node 2, then node 0), create a stack of
 LAYERS x WIDTH TestResources that each wait a second in their action and
 read two resources of the layer below. Once KILL_AFTER of them are
 complete, node 2 is killed, evicted by the survivors, started again after
-DOWN seconds, rejoins (IST) and is Synced; engine 2's connections are cut
-and it goes on through node 0.
+DOWN seconds, rejoins (SST and IST) and is Synced; engine 2's connections
+are cut and it goes on through node 0.
 
 The stack must complete with the outputs its template computes; each
 resource must have run its create exactly once (the TestResource logs each
