@@ -308,6 +308,9 @@ SEAMS = (
          "(self, action, status, reason='state changed', lock=None)",
          "the reduced driver's state changes: one transaction per state "
          'change'),
+    Seam(resource.Resource, '_atomic_key', STATE, '_incr_atomic_key',
+         "the reduced driver's state changes: whether a state change whose "
+         'commit lost its connection is stored'),
     Seam(db_api, 'event_create', PATCHED, '(context, values)',
          "the reduced driver's state changes: an event inserted without "
          'read-back'),

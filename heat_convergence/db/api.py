@@ -106,6 +106,10 @@ _PREBUILT = {}
 
 # Quick retries of a transaction that lost a conflict, before Heat's own.
 CONFLICT_RETRIES = 10
+# Runs a function again, at once, after a conflict (see _retried).
+conflict_retried = oslo_db_api.wrap_db_retry(
+    max_retries=CONFLICT_RETRIES, retry_interval=0.01,
+    max_retry_interval=0.5, retry_on_deadlock=True)
 
 
 def _retried(func):
@@ -128,9 +132,7 @@ def _retried(func):
     delete, or a delivery (whose retry hits the arrival's key and counts
     once). :func:`traversal_begin` finds its own row.
     """
-    return heat_db_api.retry_on_db_error(oslo_db_api.wrap_db_retry(
-        max_retries=CONFLICT_RETRIES, retry_interval=0.01,
-        max_retry_interval=0.5, retry_on_deadlock=True)(func))
+    return heat_db_api.retry_on_db_error(conflict_retried(func))
 
 
 def _prebuilt(name, build, *variant):

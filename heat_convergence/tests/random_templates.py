@@ -121,6 +121,19 @@ def random_graph(n: int, seed: int, nested: bool = True) -> list:
     return graph
 
 
+def dense_graph(n: int) -> list:
+    """A stack of ``n`` resources, each reading every earlier one.
+
+    The densest DAG: every edge but those of the chain is one a longer path
+    implies. Each resource joins its predecessors' tags; the first
+    replaces itself when changed, so an update of it replaces it and
+    changes every other.
+    """
+    names = ['d%d' % i for i in range(n)]
+    return [Node(name, tuple(names[:i]), (), 'list_join', 'test', i == 0, 0)
+            for i, name in enumerate(names)]
+
+
 def _kept(node: Node, removed: set, changed: bool) -> Node:
     reads = tuple(p for p in node.reads if p not in removed)
     return dataclasses.replace(

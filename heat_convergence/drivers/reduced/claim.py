@@ -25,6 +25,7 @@ from heat.db import api as heat_db_api
 from heat.engine import check_resource
 from heat.engine import node_data
 
+from heat_convergence.db import api as db_api
 from heat_convergence.drivers.reduced import cleanup_shortcut
 from heat_convergence.drivers.reduced import sync_points
 
@@ -45,9 +46,13 @@ def claim_and_load(driver, engine_id, cnxt, traversal_id, node,
     load; all that waits for it is another claim of the same node (a
     duplicate message) or a cancel deleting the traversal's rows. A load
     that fails rolls the claim back with it, leaving the node READY for
-    the periodic recovery to dispatch again. A claim under a limit of
-    running nodes locks its traversal's row, which every claim of the
-    traversal waits for: it commits before the load.
+    the periodic recovery to dispatch again. A conflict (on Galera, the
+    claim's transaction aborted by another node's write) rolled the claim
+    back too, and the claim and load run again at once, as the plugin's
+    other writes do (:func:`heat_convergence.db.api._retried`), rather than
+    leaving the node to the recovery's ``ready_timeout``. A claim under a
+    limit of running nodes locks its traversal's row, which every claim of
+    the traversal waits for: it commits before the load.
     """
     manager = heat_db_api.context_manager
     claim = functools.partial(sync_points.claim, cnxt, traversal_id, node,
@@ -57,15 +62,21 @@ def claim_and_load(driver, engine_id, cnxt, traversal_id, node,
         inputs = claimed.inputs
     elif not claim_inside:
         inputs = claim()
-    with (manager.writer if claim_inside else manager.reader).using(cnxt):
-        if claim_inside:
-            inputs = claim()
-        if inputs is None:
-            return None, None, None
-        stack_id = cleanup_shortcut.stack_to_hand_over(node, inputs)
-        if stack_id is not None:
-            return inputs, {}, cleanup_shortcut.HandOverOnly(stack_id)
-        resource_data = node_data.load_resources_data(
-            inputs.consumed()) if is_update else {}
-        return inputs, resource_data, check_resource.load_resource(
-            cnxt, resource_id, resource_data, traversal_id, is_update)
+
+    @db_api.conflict_retried
+    def load(inputs):
+        with (manager.writer if claim_inside else manager.reader).using(
+                cnxt):
+            if claim_inside:
+                inputs = claim()
+            if inputs is None:
+                return None, None, None
+            stack_id = cleanup_shortcut.stack_to_hand_over(node, inputs)
+            if stack_id is not None:
+                return inputs, {}, cleanup_shortcut.HandOverOnly(stack_id)
+            resource_data = node_data.load_resources_data(
+                inputs.consumed()) if is_update else {}
+            return inputs, resource_data, check_resource.load_resource(
+                cnxt, resource_id, resource_data, traversal_id, is_update)
+
+    return load(None if claim_inside else inputs)

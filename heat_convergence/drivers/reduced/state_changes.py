@@ -55,15 +55,73 @@ from heat.engine import stack as parser
 from oslo_config import cfg
 from oslo_db import exception as db_exception
 from oslo_log import log as logging
+import sqlalchemy as sa
 
+from heat_convergence.db import api as db_api
 from heat_convergence import thread_patches
 
 LOG = logging.getLogger(__name__)
 
 
 def _in_one_transaction(heat_state_set, _value, rsrc, *args, **kwargs):
-    with heat_db_api.context_manager.writer.using(rsrc.context):
-        return heat_state_set(rsrc, *args, **kwargs)
+    """Heat's state change in one transaction, run again after a conflict.
+
+    Stock Heat retries each of its three writes; the one transaction is
+    retried whole instead. A conflict (a deadlock, or a Galera
+    certification failure at commit) rolled all of it back, but Heat's
+    ``state_set`` also changes the resource object as it writes: its state
+    (a second attempt would see no change and store no event), its
+    ``_atomic_key`` (bumped by the compare-and-swap that was undone) and
+    the id of the properties data it inserted. Each attempt starts from the
+    object's attributes as they were before the first.
+
+    A connection lost during one of the statements (a database node gone)
+    left nothing committed, and the state change is retried too (through
+    another node, if the connection goes through HAProxy). Heat's own
+    retry of the statement cannot do it: it runs the statement again in
+    the transaction the lost connection invalidated, which fails with
+    ``PendingRollbackError``. A connection lost at COMMIT leaves unknown
+    whether the transaction committed: the resource row then says (see
+    :func:`_committed`), and the state change runs again only if it did
+    not, so that its event is never stored twice.
+    """
+    before = dict(vars(rsrc))
+
+    def attempt():
+        vars(rsrc).clear()
+        vars(rsrc).update(before)
+        try:
+            with heat_db_api.context_manager.writer.using(rsrc.context):
+                try:
+                    return heat_state_set(rsrc, *args, **kwargs)
+                except (db_exception.DBConnectionError,
+                        sa.exc.PendingRollbackError) as exc:
+                    raise db_exception.RetryRequest(exc)
+        except db_exception.DBConnectionError as exc:
+            if not _committed(rsrc.context, rsrc):
+                raise db_exception.RetryRequest(exc)
+
+    return db_api.conflict_retried(attempt)()
+
+
+@heat_db_api.retry_on_db_error
+def _committed(context, rsrc):
+    """Whether the resource's row holds the state change just attempted.
+
+    Only the engine holding the resource's lock changes its state, and the
+    compare-and-swap of a state change under the lock bumps the row's
+    atomic key; a row with the attempt's state and atomic key is the
+    attempt's. (Where the attempt changed nothing of these, running it
+    again stores the same row and no event.) On Galera the read waits for
+    the survivors to apply what the cluster certified before the node was
+    lost (``wsrep_sync_wait``).
+    """
+    with heat_db_api.context_manager.reader.using(context):
+        row = context.session.query(
+            heat_models.Resource.action, heat_models.Resource.status,
+            heat_models.Resource.atomic_key).filter_by(id=rsrc.id).first()
+    return row is not None and tuple(row) == (
+        rsrc.action, rsrc.status, rsrc._atomic_key)
 
 
 def _purge_now_and_then(context, stack_id):

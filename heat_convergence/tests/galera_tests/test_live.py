@@ -15,45 +15,13 @@
 The live lifecycle test (``heat_convergence_tests.live.test_lifecycle``:
 stock heat-wsgi-api, heat-convergence-engine processes, RabbitMQ, the
 openstack CLI) run on the Galera cluster, with three engines each writing
-to its own node: the multi-writer topology of ``doc/source/galera.rst``,
-with its ``[database] mysql_wsrep_sync_wait = 3``. heat-api and
-``db_sync`` use node 0.
+to its own node (:class:`.clouds.EngineOnEachNode`).
 """
-
-import os
-
-import fixtures
-import sqlalchemy as sa
 
 from heat_convergence.tests import galera
 from heat_convergence.tests.galera_tests import base
-from heat_convergence_tests.live import cloud
+from heat_convergence.tests.galera_tests import clouds
 from heat_convergence_tests.live import test_lifecycle
-
-
-class EngineOnEachNode(cloud.HeatCloud):
-    """A HeatCloud on the Galera cluster; engine i writes to node i."""
-
-    def __init__(self, cluster, **kwargs):
-        kwargs.setdefault('conf', {}).setdefault('database', {})[
-            'mysql_wsrep_sync_wait'] = str(base.SYNC_WAIT)
-        super().__init__(**kwargs)
-        self.cluster = cluster
-
-    def _admin_engine(self):
-        return sa.create_engine(self.cluster.url(0),
-                                isolation_level='AUTOCOMMIT')
-
-    def _spawn(self, name, argv):
-        """Start a process; an engine also gets its node's connection."""
-        if name.startswith('engine-'):
-            node = int(name.split('-')[1]) % self.cluster.nodes
-            path = os.path.join(self.dir, 'node%d.conf' % node)
-            with open(path, 'w') as f:
-                f.write('[database]\nconnection = %s\n' % base.on_node(
-                    self.db_url, self.cluster, node))
-            argv = argv + ['--config-file', path]
-        return super()._spawn(name, argv)
 
 
 class TestLifecycleOnGalera(test_lifecycle.TestLifecycle):
@@ -62,9 +30,7 @@ class TestLifecycleOnGalera(test_lifecycle.TestLifecycle):
 
     def setUp(self):
         self.cluster = galera.cluster_for_tests()
-        self.useFixture(fixtures.MonkeyPatch(
-            'heat_convergence_tests.live.cloud.HeatCloud',
-            lambda **kwargs: EngineOnEachNode(self.cluster, **kwargs)))
+        clouds.patch_cloud(self, clouds.EngineOnEachNode, self.cluster)
         super().setUp()
         self.conflicts_before = [base.conflicts(self.cluster, n)
                                  for n in range(self.cluster.nodes)]

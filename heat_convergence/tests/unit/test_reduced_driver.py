@@ -24,6 +24,7 @@ from heat.engine import check_resource
 from heat.engine import stack as parser
 from heat.engine import sync_point as heat_sync_point
 from oslo_config import cfg
+from oslo_db import exception as db_exception
 import sqlalchemy as sa
 import testscenarios
 
@@ -330,6 +331,20 @@ class ClaimAndLoad(test_db_api.DBAPITestCase):
         self.assertEqual((models.RUNNING, 'e1'), (row.state, row.engine_id))
         # Claimed once only.
         self.assertEqual((None, None, None), self.claim_and_load())
+
+    def test_conflict_claims_and_loads_again(self):
+        # The conflict (a Galera write set aborting the transaction) rolled
+        # the claim back: claimed and loaded again at once.
+        self.useFixture(fixtures.MockPatch('oslo_db.api.time.sleep'))
+        self.create('t1', [test_db_api.node(1, 0)])
+        load = self.useFixture(fixtures.MockPatchObject(
+            check_resource, 'load_resource',
+            side_effect=[db_exception.DBDeadlock(), ('r', 'd', 's')]))
+        inputs, resource_data, loaded = self.claim_and_load()
+        self.assertEqual(({}, ('r', 'd', 's')), (resource_data, loaded))
+        self.assertEqual(2, load.mock.call_count)
+        row = self.node_row('t1', db_api.Node('1', True))
+        self.assertEqual((models.RUNNING, 'e1'), (row.state, row.engine_id))
 
 
 def load_tests(loader, tests, pattern):

@@ -15,12 +15,15 @@
 import contextlib
 from unittest import mock
 
+import fixtures
 from heat.common import exception
 from heat.db import api as heat_db_api
 from heat.engine import resource
 from heat.engine import stack as parser
+from heat.engine import template
 from heat.tests import utils
 from oslo_config import cfg
+from oslo_db import exception as db_exception
 import sqlalchemy as sa
 
 from heat_convergence.drivers.reduced import driver as reduced
@@ -50,6 +53,129 @@ class StateStoredWithItsEvent(scenario_harness.DriverFrameworkTest):
                         s for s, _ in statements))
         # 8 resources created and deleted, IN_PROGRESS and COMPLETE each.
         self.assertGreaterEqual(resource_events, 32)
+
+
+class StateChangeRetried(base.HeatTestCase):
+    """A state change that failed before its commit runs again, whole.
+
+    The failure comes after Heat's compare-and-swap of the resource row
+    (which bumps the resource's atomic key) and its insert of the
+    properties data: what a Galera certification failure at commit, or a
+    database node lost mid-transaction, undoes.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.ctx = utils.dummy_context()
+        self.stack = parser.Stack(self.ctx, 'retried', template.Template({
+            'heat_template_version': '2018-08-31',
+            'resources': {'r': {'type': 'OS::Heat::TestResource',
+                                'properties': {'value': 'v'}}}}))
+        self.stack.store()
+        self.rsrc = self.stack['r']
+        self.rsrc.state_set(self.rsrc.INIT, self.rsrc.COMPLETE)
+        self.rsrc._stored_properties_data = {'value': 'v'}
+        self.rsrc._calling_engine_id = 'engine-1'
+        self.useFixture(fixtures.MonkeyPatch('oslo_db.api.time.sleep',
+                                             lambda seconds: None))
+
+    def fail_once(self, error):
+        """Make the first attempt fail with ``error`` after its writes."""
+        failed = []
+        purge = state_changes._purge_now_and_then
+
+        def fail(context, stack_id):
+            if not failed:
+                failed.append(error)
+                raise error
+            return purge(context, stack_id)
+
+        self.patchobject(state_changes, '_purge_now_and_then',
+                         side_effect=fail)
+        return failed
+
+    def state_set(self):
+        with state_changes.in_node():
+            self.rsrc.state_set(self.rsrc.CREATE, self.rsrc.IN_PROGRESS,
+                                lock=self.rsrc.LOCK_ACQUIRE)
+
+    def assert_stored_once(self):
+        row = heat_db_api.resource_get(self.ctx, self.rsrc.id)
+        self.assertEqual(('CREATE', 'IN_PROGRESS', 'engine-1', 1),
+                         (row.action, row.status, row.engine_id,
+                          row.atomic_key))
+        self.assertEqual(1, self.rsrc._atomic_key)
+        self.assertEqual(row.rsrc_prop_data_id, self.rsrc._rsrc_prop_data_id)
+        self.assertEqual({'value': 'v'}, row.rsrc_prop_data.data)
+        events = heat_db_api.event_get_all_by_stack(self.ctx, self.stack.id)
+        self.assertEqual([('CREATE', 'IN_PROGRESS')], [
+            (e.resource_action, e.resource_status) for e in events
+            if e.resource_action != 'INIT'])
+
+    def test_conflict(self):
+        failed = self.fail_once(db_exception.DBDeadlock())
+        self.state_set()
+        self.assertEqual(1, len(failed))
+        self.assert_stored_once()
+
+    def test_connection_lost_in_a_statement(self):
+        failed = self.fail_once(db_exception.DBConnectionError())
+        self.state_set()
+        self.assertEqual(1, len(failed))
+        self.assert_stored_once()
+
+    def test_invalid_transaction_after_heat_retry(self):
+        failed = self.fail_once(sa.exc.PendingRollbackError('lost', None,
+                                                            None))
+        self.state_set()
+        self.assertEqual(1, len(failed))
+        self.assert_stored_once()
+
+    def lose_commit(self, committed):
+        """Lose the connection at the state change's COMMIT, once.
+
+        ``committed``: whether the transaction committed all the same.
+        Return the list of commits lost.
+        """
+        using = heat_db_api.context_manager.writer.using
+        depth = []
+        lost = []
+
+        @contextlib.contextmanager
+        def lost_at_commit(context):
+            # The state change's transaction; the inner ones join it.
+            first = not depth and not lost
+            depth.append(context)
+            try:
+                with using(context) as session:
+                    yield session
+                    if first and not committed:
+                        lost.append(context)
+                        raise db_exception.DBConnectionError()
+            finally:
+                depth.pop()
+            if first and committed:
+                lost.append(context)
+                raise db_exception.DBConnectionError()
+
+        facade = mock.Mock()
+        facade.writer.using = lost_at_commit
+        facade.reader = heat_db_api.context_manager.reader
+        self.patchobject(heat_db_api, 'context_manager', new=facade)
+        return lost
+
+    def test_commit_lost_after_committing(self):
+        # Not run again: the event would be stored twice.
+        lost = self.lose_commit(committed=True)
+        self.state_set()
+        self.assertEqual(1, len(lost))
+        self.assert_stored_once()
+
+    def test_commit_lost_before_committing(self):
+        lost = self.lose_commit(committed=False)
+        self.state_set()
+        self.assertEqual(1, len(lost))
+        self.assert_stored_once()
 
 
 class DispatchToSinks(base.HeatTestCase):
