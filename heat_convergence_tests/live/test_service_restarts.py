@@ -43,12 +43,16 @@ def port_open(port):
         return False
 
 
+# The machine's MariaDB, not the Galera test nodes (also mariadbd).
+MARIADB = ['--pidfile', '/run/mysqld/mysqld.pid', '--exec',
+           '/usr/sbin/mariadbd']
+
+
 def restart_mariadb():
-    subprocess.run(['start-stop-daemon', '--stop', '--retry', '60',
-                    '--exec', '/usr/sbin/mariadbd'], check=True,
-                   capture_output=True)
+    subprocess.run(['start-stop-daemon', '--stop', '--retry', '60'] +
+                   MARIADB, check=True, capture_output=True)
     subprocess.run(['start-stop-daemon', '--start', '--oknodo',
-                    '--background', '--exec', '/usr/sbin/mariadbd'],
+                    '--background'] + MARIADB,
                    check=True, capture_output=True)
     cloud.wait_for(lambda: port_open(3306), 60, what='MariaDB to restart')
 
