@@ -39,7 +39,9 @@ and OS::Heat::None without waits; the first ones stress one thing each,
                  random_templates
     nested-depth a chain of nested stacks, at each depth of ``--depths``
                  (not ``--sizes``): each level a template resource of three
-                 resources around the next level, whose output it reads
+                 resources around the next level, whose output it reads;
+                 created ("nested-depth"), then its input updated, which
+                 changes every resource in place ("nested-depth-update")
     cancel       N resources updating at once (each would take 2N + 60 s),
                  then "stack cancel --no-rollback"
 
@@ -73,9 +75,10 @@ After each create and update of ``random`` and ``nested-depth`` the stack's
 outputs are read through the API and compared with those computed from the
 template (random_templates.expected_outputs): a difference makes that
 workload's outcome "outputs wrong", listed in the JSON, and the command
-exits with status 1. For ``nested-depth`` the table ("level s") and the
-JSON (``level_seconds``) give the seconds each level adds: the time at a
-depth minus the time at the depth below it, on the same side.
+exits with status 1. For ``nested-depth`` and ``nested-depth-update`` the
+table ("level s") and the JSON (``level_seconds``) give the seconds each
+level adds: the time at a depth minus the time at the depth below it, on
+the same side.
 
     tools/bench.py                        # both sides, N = 50 and 200
     tools/bench.py --sizes 50,200,1000,2000 --side ours
@@ -115,7 +118,8 @@ DEFAULT_WORKLOADS = WORKLOADS[:8]
 # The rows of the results table, in order: a workload's, or those of its
 # phases.
 RANDOM_PHASES = ('random', 'random-update', 'random-delete')
-ROWS = WORKLOADS[:8] + RANDOM_PHASES + WORKLOADS[-2:]
+NESTED_PHASES = ('nested-depth', 'nested-depth-update')
+ROWS = WORKLOADS[:8] + RANDOM_PHASES + NESTED_PHASES + WORKLOADS[-1:]
 # Each engine's executor_thread_pool_size, the same on both sides
 # (oslo.messaging's default is 64).
 DEFAULT_EXECUTOR_THREADS = 16
@@ -555,7 +559,7 @@ def run_workload(side, workload, n, args, general_log):
     if workload == 'random':
         return measure_random(side, n, args, general_log)
     if workload == 'nested-depth':
-        return [measure_nested(side, n, args, general_log)]
+        return measure_nested(side, n, args, general_log)
     name = '%s-%d' % (workload, n)
     base = 'independent-%d' % n
     if workload in ('independent',) + REPEATABLE:
@@ -665,17 +669,34 @@ def median(runs):
 
 
 def measure_nested(side, depth, args, general_log):
-    """Create a chain of ``depth`` nested stacks; check its output."""
+    """Create a chain of ``depth`` nested stacks, then update its input.
+
+    The update changes every resource of every level in place. The output
+    is checked after each; the update runs only if the create completed.
+    """
     name = 'nested-depth-%d' % depth
-    stack = random_templates.nested_chain(depth)
+    created = random_templates.nested_chain(depth)
+    updated = random_templates.nested_chain(depth, 'updated')
+    nodes = random_templates.count_resources(*created)
     result, stack_id = side.measure(
         general_log, 'nested-depth', depth, 'CREATE',
-        lambda: side.create(name, *stack), args.timeout,
-        nodes=random_templates.count_resources(*stack))
+        lambda: side.create(name, *created), args.timeout, nodes=nodes)
     check_outputs(side, name, stack_id,
-                  random_templates.expected_outputs(*stack), result)
+                  random_templates.expected_outputs(*created), result)
+    results = [result]
+    if result['outcome'].endswith('_COMPLETE'):
+        result, _ = side.measure(
+            general_log, 'nested-depth-update', depth, 'UPDATE',
+            lambda: side.update(name, stack_id, *updated), args.timeout,
+            nodes=nodes)
+        check_outputs(side, name, stack_id,
+                      random_templates.expected_outputs(*updated), result)
+    else:
+        result = {'workload': 'nested-depth-update', 'n': depth,
+                  'side': side.name,
+                  'outcome': 'skipped (nested-depth did not complete)'}
     cleanup(side, name, stack_id, args)
-    return result
+    return results + [result]
 
 
 def measure_cancel(side, n, args):
@@ -712,7 +733,7 @@ def cleanup(side, name, stack_id, args):
     side.wait(stack_id, 'DELETE', args.timeout)
 
 
-TABLE_ROW = '%-13s %5s %9s %9s %8s %11s %11s %11s %9s %9s %9s %9s %11s'
+TABLE_ROW = '%-19s %5s %9s %9s %8s %11s %11s %11s %9s %9s %9s %9s %11s'
 
 
 def table(results):
@@ -754,13 +775,14 @@ def add_level_seconds(results):
     """nested-depth: the seconds each level adds, on each side.
 
     The time at a depth minus the time at the depth below it, when the run
-    measured that one too.
+    measured that one too; for the create and the update each.
     """
-    seconds = {(r['side'], r['n']): r['seconds'] for r in results
-               if r['workload'] == 'nested-depth' and 'seconds' in r}
+    seconds = {(r['workload'], r['side'], r['n']): r['seconds']
+               for r in results
+               if r['workload'] in NESTED_PHASES and 'seconds' in r}
     for r in results:
-        below = seconds.get((r['side'], r['n'] - 1))
-        if r['workload'] == 'nested-depth' and 'seconds' in r and \
+        below = seconds.get((r['workload'], r['side'], r['n'] - 1))
+        if r['workload'] in NESTED_PHASES and 'seconds' in r and \
                 below is not None:
             r['level_seconds'] = round(r['seconds'] - below, 2)
 

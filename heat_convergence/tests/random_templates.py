@@ -274,14 +274,15 @@ def hot(graph: list) -> tuple:
     return template, {MEMBER: json.dumps(member_template())} if nested else {}
 
 
-def nested_chain(depth: int) -> tuple:
+def nested_chain(depth: int, value: str = 'in') -> tuple:
     """Return (template, files) of a chain of ``depth`` nested stacks.
 
     Each level is a template resource holding three TestResources around
     the next level: ``a`` reads the level's input, ``b`` reads ``a``, the
     next level reads ``b``, and ``c``, the level's output, reads ``b`` and
     the next level's output. Every level thus waits for the one below it on
-    the way down and on the way up.
+    the way down and on the way up. ``value`` is the top level's input: a
+    stack updated to another one changes every resource in place.
     """
     files = {}
     for level in range(1, depth + 1):
@@ -308,7 +309,7 @@ def nested_chain(depth: int) -> tuple:
     template = {
         'heat_template_version': HOT_VERSION,
         'resources': {'top': {'type': 'level1.yaml',
-                              'properties': {'input': 'in'}}},
+                              'properties': {'input': value}}},
         'outputs': {'output': {'value': {'get_attr': ['top', 'output']}}}}
     return template, files
 

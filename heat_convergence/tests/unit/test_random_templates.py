@@ -124,6 +124,9 @@ class ExpectedOutputsTest(testtools.TestCase):
             {'output': 'b(L1.in)+b(L2.b(L1.in))+b(L3.b(L2.b(L1.in)))'},
             rt.expected_outputs(template, files))
         self.assertEqual(12, rt.count_resources(template, files))
+        self.assertEqual(
+            {'output': 'b(L1.up)+b(L2.b(L1.up))+b(L3.b(L2.b(L1.up)))'},
+            rt.expected_outputs(*rt.nested_chain(3, 'up')))
 
     def test_count_resources(self):
         graph = rt.random_graph(40, 2)
