@@ -66,6 +66,10 @@ TRAVERSAL = models.Traversal.__table__
 SYNC_POINT = models.SyncPoint.__table__
 ARRIVAL = models.Arrival.__table__
 
+# Heat's stack and resource tables, as far as the plugin reads them.
+_STACK = sa.table('stack', sa.column('id'), sa.column('current_traversal'))
+_RESOURCE = sa.table('resource', sa.column('id'), sa.column('stack_id'))
+
 # A node, as stored: (entity_id, is_update). entity_id is a string.
 Node = collections.namedtuple('Node', ['entity_id', 'is_update'])
 
@@ -218,6 +222,32 @@ def traversal_get(context, traversal_id):
 def traversal_delete(context, traversal_id):
     """Delete a traversal with its sync points and arrivals."""
     _delete_traversals(context.connection, [traversal_id])
+
+
+@context_manager.reader.connection
+def is_ours(context, traversal_id, resource_id=None):
+    """Whether the traversal is one of the plugin's (it has a row here).
+
+    With ``resource_id``, also whether the resource's stack's current
+    traversal is: a message of a traversal that is gone is the business of
+    whoever runs the stack's newest one. One query, on primary keys.
+    """
+    ours = TRAVERSAL.c.id == traversal_id
+    if resource_id is not None:
+        ours = sa.or_(ours, TRAVERSAL.c.id == sa.select(
+            _STACK.c.current_traversal).select_from(_STACK.join(
+                _RESOURCE, _RESOURCE.c.stack_id == _STACK.c.id)).where(
+                    _RESOURCE.c.id == resource_id).scalar_subquery())
+    return context.connection.execute(
+        sa.select(TRAVERSAL.c.id).where(ours).limit(1)).first() is not None
+
+
+@context_manager.reader.connection
+def is_current(context, stack_id, traversal_id):
+    """Whether the stack's current traversal is ``traversal_id``."""
+    return context.connection.execute(sa.select(_STACK.c.id).where(
+        _STACK.c.id == stack_id,
+        _STACK.c.current_traversal == traversal_id)).first() is not None
 
 
 def _delete_traversals(conn, ids):
@@ -594,9 +624,6 @@ def traversal_summaries(context):
 
 
 # Recovery ---------------------------------------------------------------
-
-# Heat's stack table, as far as the plugin reads it.
-_STACK = sa.table('stack', sa.column('id'), sa.column('current_traversal'))
 
 
 @context_manager.reader.connection
