@@ -67,7 +67,10 @@ SYNC_POINT = models.SyncPoint.__table__
 ARRIVAL = models.Arrival.__table__
 
 # Heat's stack and resource tables, as far as the plugin reads them.
-_STACK = sa.table('stack', sa.column('id'), sa.column('current_traversal'))
+_STACK = sa.table('stack', sa.column('id'), sa.column('current_traversal'),
+                  sa.column('name'), sa.column('action'),
+                  sa.column('status'), sa.column('convergence'),
+                  sa.column('deleted_at'))
 _RESOURCE = sa.table('resource', sa.column('id'), sa.column('stack_id'))
 
 # A node, as stored: (entity_id, is_update). entity_id is a string.
@@ -621,6 +624,30 @@ def traversal_summaries(context):
             sp.c.node_type != models.NODE_STACK)))
         .group_by(*TRAVERSAL.c)
         .order_by(TRAVERSAL.c.created_at)).all()
+
+
+@context_manager.reader.connection
+def traversal_paths(context):
+    """Return every convergence stack IN_PROGRESS, with its traversal's path.
+
+    Each row has the stack's ``id``, ``name``, ``action`` and
+    ``current_traversal``, ``ours`` (the traversal has a row here: the
+    reduced driver runs it) and ``heat_sync_points`` (its rows in Heat's
+    ``sync_point`` table: Heat's path runs it), oldest stack first.
+    """
+    heat_rows = sa.select(sa.func.count()).select_from(
+        heat_models.SyncPoint.__table__).where(
+            heat_models.SyncPoint.__table__.c.traversal_id ==
+            _STACK.c.current_traversal).scalar_subquery()
+    ours = sa.exists().where(TRAVERSAL.c.id == _STACK.c.current_traversal)
+    return context.connection.execute(
+        sa.select(_STACK.c.id, _STACK.c.name, _STACK.c.action,
+                  _STACK.c.current_traversal, ours.label('ours'),
+                  heat_rows.label('heat_sync_points'))
+        .where(_STACK.c.status == 'IN_PROGRESS',
+               _STACK.c.convergence.is_(True),
+               _STACK.c.deleted_at.is_(None))
+        .order_by(_STACK.c.name, _STACK.c.id)).all()
 
 
 # Recovery ---------------------------------------------------------------
