@@ -650,6 +650,43 @@ def traversal_paths(context):
         .order_by(_STACK.c.name, _STACK.c.id)).all()
 
 
+# Heat's own traversals ---------------------------------------------------
+
+_HEAT_SYNC_POINT = heat_models.SyncPoint.__table__
+_EVENT = heat_models.Event.__table__
+_HEAT_RESOURCE = heat_models.Resource.__table__
+
+
+@context_manager.reader.connection
+def heat_sync_points(context, traversal_id):
+    """Return the rows of a traversal in Heat's ``sync_point`` table."""
+    return context.connection.execute(sa.select(_HEAT_SYNC_POINT).where(
+        _HEAT_SYNC_POINT.c.traversal_id == traversal_id)).all()
+
+
+@context_manager.reader.connection
+def heat_traversal_idle(context, stack_id, traversal_id, before):
+    """Whether a traversal of Heat's has done nothing since ``before``.
+
+    No SyncPoint of it written, no event of its stack, no resource of its
+    stack held by an engine.
+    """
+    conn = context.connection
+    sp = _HEAT_SYNC_POINT
+    written = conn.execute(sa.select(sa.func.max(sa.func.coalesce(
+        sp.c.updated_at, sp.c.created_at))).where(
+            sp.c.traversal_id == traversal_id)).scalar()
+    if written is None or written >= before:
+        return False
+    if conn.execute(sa.select(_EVENT.c.id).where(
+            _EVENT.c.stack_id == stack_id,
+            _EVENT.c.created_at >= before).limit(1)).first():
+        return False
+    return conn.execute(sa.select(_HEAT_RESOURCE.c.id).where(
+        _HEAT_RESOURCE.c.stack_id == stack_id,
+        _HEAT_RESOURCE.c.engine_id.is_not(None)).limit(1)).first() is None
+
+
 # Recovery ---------------------------------------------------------------
 
 

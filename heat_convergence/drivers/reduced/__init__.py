@@ -28,6 +28,8 @@ are Heat's. One module per concern:
 * :mod:`.running_nodes`: which nodes this process runs now;
 * :mod:`.cancellation`: stopping work in flight on every engine;
 * :mod:`.recovery`: the periodic work that leaves no stack behind;
+  :mod:`.heat_traversals`, its part for traversals of stock Heat's in a
+  mixed fleet;
 * :mod:`.definitions`, :mod:`.stack_cache`, :mod:`.traversal_cache`,
   :mod:`.state_changes`: Heat's per-node work made cheap;
 * :mod:`.progress`: the operator's view of a traversal.

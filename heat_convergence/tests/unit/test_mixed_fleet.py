@@ -28,11 +28,17 @@ the stock traversals' nodes on Heat's path and hand the others to the
 driver, including those of a traversal superseded mid-way.
 """
 
+import datetime
 import types
 
 import fixtures
+from heat.common import context
 from heat.db import models as heat_models
+from heat.engine import stack as parser
 from heat.tests.convergence.framework import engine_wrapper
+from heat.tests.convergence.framework import reality
+from heat.tests.convergence.framework import scenario_template as st
+from heat.tests.convergence.framework import testutils
 from heat.tests.convergence.framework import worker_wrapper
 from oslo_config import cfg
 import sqlalchemy as sa
@@ -41,6 +47,7 @@ import testscenarios
 from heat_convergence.db import api as db_api
 from heat_convergence.drivers import heat as heat_driver
 from heat_convergence.drivers.reduced import driver as reduced
+from heat_convergence.drivers.reduced import heat_traversals
 from heat_convergence.tests import scenario_harness
 from heat_convergence import worker
 
@@ -129,3 +136,62 @@ class MixedFleetScenarios(scenario_harness.DriverFrameworkTest):
             self.assertEqual(0, self.rows(HEAT_SYNC_POINT))
             if converged_by[-1] == 'reduced':
                 self.assertEqual(0, self.rows(db_api.SYNC_POINT))
+
+
+class LostHeatNodes(scenario_harness.DriverFrameworkTest):
+    """A stock traversal whose cast was lost is resumed by the recovery."""
+
+    driver_class = reduced.ReducedDriver
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(MixedFleetBinding(self.driver, 'heat'))
+        self.procs = self.framework.procs
+        self.tmpl = st.Template({
+            'A': st.RsrcDef({'a': 'one'}, []),
+            'B': st.RsrcDef({'a': 'two', 'c': st.GetRes('A')}, ['A']),
+            'C': st.RsrcDef({'ca': st.GetAtt('B', 'a')}, ['B']),
+            'D': st.RsrcDef({'a': 'three'}, ['A'])})
+        self.cnxt = context.get_admin_context()
+
+    def stack(self):
+        stacks = heat_models.Stack.__table__
+        with self.framework.db_engine.connect() as conn:
+            stack_id = conn.execute(sa.select(stacks.c.id).where(
+                stacks.c.name == 'foo')).scalar()
+        return parser.Stack.load(self.cnxt, stack_id=stack_id)
+
+    def resume(self):
+        stack = self.stack()
+        later = datetime.datetime.utcnow() + datetime.timedelta(hours=1)
+        cast = heat_traversals.resume(self.cnxt, stack.id,
+                                      stack.current_traversal, later)
+        self.procs.event_loop()
+        return cast
+
+    def test_lost_cast_sent_again(self):
+        casts = []
+
+        def lose_second(*args, **kwargs):
+            casts.append(args[1])
+            if len(casts) != 2:
+                self.procs.worker.check_resource(*args, **kwargs)
+        self.framework.casts.side_effect = lose_second
+        self.procs.engine.create_stack('foo', self.tmpl)
+        self.procs.event_loop()
+        self.assertEqual('IN_PROGRESS', self.stack().status)
+
+        # Only the lost node runs again, once: resuming again finds
+        # nothing.
+        sent = len(casts)
+        self.assertEqual(1, self.resume())
+        self.assertEqual(casts[1], casts[sent])
+        self.assertEqual(('CREATE', 'COMPLETE'), self.stack().state)
+        testutils.verify(self, reality.reality, self.tmpl)
+
+    def test_nothing_lost(self):
+        self.procs.engine.create_stack('foo', self.tmpl)
+        self.procs.engine.noop(3)
+        self.procs.event_loop()
+        self.assertEqual(('CREATE', 'COMPLETE'), self.stack().state)
+        self.assertEqual(0, self.resume())
