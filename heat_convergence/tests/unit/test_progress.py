@@ -12,12 +12,14 @@
 
 """The operator's view of a traversal, in every node state."""
 
+import datetime
 import io
 
 import fixtures
 from heat.db import api as heat_db_api
 from heat.engine import stack as parser
 from heat.objects import sync_point as sync_point_object
+from oslo_utils import timeutils
 
 from heat_convergence.cmd import manage
 from heat_convergence.db import api
@@ -140,3 +142,47 @@ class TestTraversalPaths(test_db_api.DBAPITestCase):
             'stock': "heat (1 sync points in Heat's table; any engine)",
             'stalled': 'none (no sync points: stalled, or just starting)',
         }, paths)
+
+
+class TestHeatTraversalIdle(test_db_api.DBAPITestCase):
+    """When the recovery may look at a traversal of Heat's."""
+
+    def setUp(self):
+        super().setUp()
+        self.traversal_id = self.stack.current_traversal
+        sync_point_object.SyncPoint.create(self.ctx, {
+            'entity_id': '1', 'traversal_id': self.traversal_id,
+            'is_update': True, 'stack_id': self.stack.id, 'atomic_key': 0,
+            'input_data': {}})
+        self.rsrc = heat_db_api.resource_create(self.ctx, {
+            'name': 'R', 'stack_id': self.stack.id})
+        self.later = timeutils.utcnow() + datetime.timedelta(minutes=1)
+
+    def idle(self, before):
+        return api.heat_traversal_idle(self.ctx, self.stack.id,
+                                       self.traversal_id, before)
+
+    def test_idle(self):
+        self.assertTrue(self.idle(self.later))
+        (row,) = api.heat_sync_points(self.ctx, self.traversal_id)
+        self.assertEqual(('1', True), (row.entity_id, row.is_update))
+
+    def test_sync_point_written_since(self):
+        self.assertFalse(self.idle(timeutils.utcnow() -
+                                   datetime.timedelta(minutes=1)))
+
+    def test_event_since(self):
+        heat_db_api.event_create(self.ctx, {
+            'stack_id': self.stack.id, 'resource_name': 'R',
+            'resource_action': 'CREATE', 'resource_status': 'COMPLETE',
+            'created_at': self.later + datetime.timedelta(seconds=1)})
+        self.assertFalse(self.idle(self.later))
+
+    def test_resource_locked(self):
+        heat_db_api.resource_update_and_save(self.ctx, self.rsrc.id,
+                                             {'engine_id': 'e1'})
+        self.assertFalse(self.idle(self.later))
+
+    def test_no_sync_points(self):
+        self.assertFalse(api.heat_traversal_idle(
+            self.ctx, self.stack.id, 'other', self.later))
