@@ -20,8 +20,10 @@ Heat:
 * its thread group manager, which ``Stack.converge_stack`` uses to start
   ``Stack._converge_create_or_update`` for every convergence action: ours
   runs the configured driver's ``converge`` instead;
-* its worker service (the ``engine_worker`` RPC endpoint), which hands each
-  graph node to the driver.
+* its worker service, which hands each graph node to the driver: on the
+  driver's own worker topic, with Heat's ``engine_worker`` served beside it
+  by Heat's own worker (:mod:`heat_convergence.worker`), or on
+  ``engine_worker`` for a driver without a topic of its own.
 
 Every stack operation (validation, policy, templates, events, nested
 stacks) stays Heat's.
@@ -41,7 +43,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 import oslo_messaging as messaging
 
-from heat_convergence import stock_engines
+from heat_convergence import fleet
 from heat_convergence import worker
 
 LOG = logging.getLogger(__name__)
@@ -124,6 +126,8 @@ class ConvergenceEngineService(service.EngineService):
         super().__init__(host, topic)
         self.binary = BINARY
         self.driver = driver
+        self.stock_worker_service = None
+        self._stock_engines = None
 
     def start(self):
         # Heat's EngineService.start (heat/engine/service.py, 27.0.1) with
@@ -140,11 +144,19 @@ class ConvergenceEngineService(service.EngineService):
 
         self.worker_service = worker.ConvergenceWorkerService(
             host=self.host,
-            topic=rpc_worker_api.TOPIC,
+            topic=self.driver.worker_topic or rpc_worker_api.TOPIC,
             engine_id=self.engine_id,
             thread_group_mgr=self.thread_group_mgr,
             driver=self.driver)
         self.worker_service.start()
+        if self.driver.worker_topic:
+            self.stock_worker_service = worker.StockWorkerService(
+                host=self.host,
+                topic=rpc_worker_api.TOPIC,
+                engine_id=self.engine_id,
+                thread_group_mgr=self.thread_group_mgr,
+                driver_worker=self.worker_service)
+            self.stock_worker_service.start()
 
         self.target = messaging.Target(version=self.RPC_API_VERSION,
                                        server=self.host, topic=self.topic)
@@ -167,6 +179,8 @@ class ConvergenceEngineService(service.EngineService):
 
     def stop(self):
         self.driver.stop()
+        if self.stock_worker_service is not None:
+            self.stock_worker_service.stop()
         super().stop()
 
     def stack_cancel_update(self, cnxt, stack_identity,
@@ -191,5 +205,12 @@ class ConvergenceEngineService(service.EngineService):
 
     def service_manage_report(self):
         super().service_manage_report()
-        if self.driver.uses_plugin_tables:
-            stock_engines.warn_about_stock_engines(context.get_admin_context())
+        if self.driver.worker_topic:
+            # The first pass only learns the fleet: start-up logged it.
+            cnxt = context.get_admin_context()
+            if self._stock_engines is None:
+                self._stock_engines = fleet.stock_ids(cnxt)
+            else:
+                self._stock_engines = fleet.report(
+                    cnxt, cfg.CONF.heat_convergence.driver,
+                    self._stock_engines)

@@ -246,6 +246,11 @@ SEAMS = (
          "accumulated_failures=None, node_type='resource', abandon=False)",
          'the reduced driver: dispatches nodes; its hand-over client takes '
          "Heat's re-casts"),
+    Seam(worker_client.WorkerClient, '__init__', OVERRIDDEN, '(self)',
+         "the reduced driver's client: Heat's, on the driver's own topic"),
+    Seam(worker_client.WorkerClient, '_client', STATE, '__init__',
+         "the reduced driver's client: the RPC client Heat's casts go "
+         'through, set to its own topic'),
     Seam(_Worker, '_handle_snapshot_node', CALLED,
          '(self, cnxt, snapshot_id, current_traversal, data, is_update)',
          "the reduced driver's worker: runs a snapshot-deletion node"),

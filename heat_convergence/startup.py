@@ -16,7 +16,9 @@ The plugin binds to Heat internals (:mod:`heat_convergence.heat_seams`
 lists them) and, for drivers with their own tables, needs its schema. Each
 failure is reported once, with the fix, before the engine forks its workers
 rather than as a traceback in the middle of a stack operation. A setting
-that works but falls short (Galera without causality checks) is a warning.
+that works but falls short (Galera without causality checks) is a warning,
+and so is a fleet with stock heat-engines in it, which works but where
+stacks run on two paths (:mod:`heat_convergence.fleet`).
 """
 
 from heat.common import context
@@ -25,8 +27,8 @@ from oslo_log import log as logging
 import sqlalchemy as sa
 
 from heat_convergence.db import migration
+from heat_convergence import fleet
 from heat_convergence import heat_seams
-from heat_convergence import stock_engines
 
 LOG = logging.getLogger(__name__)
 
@@ -94,7 +96,6 @@ def startup(driver):
         except migration.SchemaError as exc:
             raise StartupError(str(exc))
         check_galera_settings(driver.conf)
-        try:
-            stock_engines.check_no_stock_engines(context.get_admin_context())
-        except stock_engines.MixedFleet as exc:
-            raise StartupError(str(exc))
+    if driver.worker_topic:
+        fleet.report(context.get_admin_context(),
+                     driver.conf.heat_convergence.driver)

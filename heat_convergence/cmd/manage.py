@@ -30,6 +30,7 @@ from oslo_utils import timeutils
 import sqlalchemy as sa
 
 from heat_convergence import conf as hc_conf
+from heat_convergence.db import api as db_api
 from heat_convergence.db import migration
 from heat_convergence.drivers.reduced import progress
 
@@ -69,6 +70,26 @@ def do_traversal_list():
                      '%d/%d' % (row.done or 0, row.node_count),
                      row.running or 0, row.throttled or 0, row.ready or 0,
                      row.waiting or 0, row.engines))
+
+
+def do_traversal_paths():
+    """Print the stacks IN_PROGRESS and which path runs their traversal."""
+    rows = db_api.traversal_paths(context.get_admin_context())
+    if not rows:
+        print('No convergence stack is IN_PROGRESS.')
+        return
+    fmt = '%-36s  %-20s  %-8s  %-36s  %s'
+    print(fmt % ('Stack', 'Name', 'Action', 'Traversal', 'Path'))
+    for row in rows:
+        if row.ours:
+            path = 'reduced (heat-convergence engines)'
+        elif row.heat_sync_points:
+            path = ('heat (%d sync points in Heat\'s table; any engine)'
+                    % row.heat_sync_points)
+        else:
+            path = 'none (no sync points: stalled, or just starting)'
+        print(fmt % (row.id, row.name[:20], row.action,
+                     row.current_traversal, path))
 
 
 def do_traversal_show():
@@ -171,6 +192,11 @@ def add_command_parsers(subparsers):
     parser = traversal.add_parser(
         'list', help='Traversals in progress across stacks, oldest first.')
     parser.set_defaults(func=do_traversal_list)
+    parser = traversal.add_parser(
+        'paths', help='Stacks IN_PROGRESS and the path their traversal '
+                      'runs on: the reduced driver\'s, or Heat\'s own '
+                      '(started by a stock heat-engine).')
+    parser.set_defaults(func=do_traversal_paths)
     parser = traversal.add_parser(
         'show', help='Progress of a stack\'s traversal: nodes done, '
                      'running (and where), ready and waiting.')

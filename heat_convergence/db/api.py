@@ -66,6 +66,13 @@ TRAVERSAL = models.Traversal.__table__
 SYNC_POINT = models.SyncPoint.__table__
 ARRIVAL = models.Arrival.__table__
 
+# Heat's stack and resource tables, as far as the plugin reads them.
+_STACK = sa.table('stack', sa.column('id'), sa.column('current_traversal'),
+                  sa.column('name'), sa.column('action'),
+                  sa.column('status'), sa.column('convergence'),
+                  sa.column('deleted_at'))
+_RESOURCE = sa.table('resource', sa.column('id'), sa.column('stack_id'))
+
 # A node, as stored: (entity_id, is_update). entity_id is a string.
 Node = collections.namedtuple('Node', ['entity_id', 'is_update'])
 
@@ -220,6 +227,32 @@ def traversal_get(context, traversal_id):
 def traversal_delete(context, traversal_id):
     """Delete a traversal with its sync points and arrivals."""
     _delete_traversals(context.connection, [traversal_id])
+
+
+@context_manager.reader.connection
+def is_ours(context, traversal_id, resource_id=None):
+    """Whether the traversal is one of the plugin's (it has a row here).
+
+    With ``resource_id``, also whether the resource's stack's current
+    traversal is: a message of a traversal that is gone is the business of
+    whoever runs the stack's newest one. One query, on primary keys.
+    """
+    ours = TRAVERSAL.c.id == traversal_id
+    if resource_id is not None:
+        ours = sa.or_(ours, TRAVERSAL.c.id == sa.select(
+            _STACK.c.current_traversal).select_from(_STACK.join(
+                _RESOURCE, _RESOURCE.c.stack_id == _STACK.c.id)).where(
+                    _RESOURCE.c.id == resource_id).scalar_subquery())
+    return context.connection.execute(
+        sa.select(TRAVERSAL.c.id).where(ours).limit(1)).first() is not None
+
+
+@context_manager.reader.connection
+def is_current(context, stack_id, traversal_id):
+    """Whether the stack's current traversal is ``traversal_id``."""
+    return context.connection.execute(sa.select(_STACK.c.id).where(
+        _STACK.c.id == stack_id,
+        _STACK.c.current_traversal == traversal_id)).first() is not None
 
 
 def _delete_traversals(conn, ids):
@@ -595,10 +628,68 @@ def traversal_summaries(context):
         .order_by(TRAVERSAL.c.created_at)).all()
 
 
-# Recovery ---------------------------------------------------------------
+@context_manager.reader.connection
+def traversal_paths(context):
+    """Return every convergence stack IN_PROGRESS, with its traversal's path.
 
-# Heat's stack table, as far as the plugin reads it.
-_STACK = sa.table('stack', sa.column('id'), sa.column('current_traversal'))
+    Each row has the stack's ``id``, ``name``, ``action`` and
+    ``current_traversal``, ``ours`` (the traversal has a row here: the
+    reduced driver runs it) and ``heat_sync_points`` (its rows in Heat's
+    ``sync_point`` table: Heat's path runs it), oldest stack first.
+    """
+    heat_rows = sa.select(sa.func.count()).select_from(
+        heat_models.SyncPoint.__table__).where(
+            heat_models.SyncPoint.__table__.c.traversal_id ==
+            _STACK.c.current_traversal).scalar_subquery()
+    ours = sa.exists().where(TRAVERSAL.c.id == _STACK.c.current_traversal)
+    return context.connection.execute(
+        sa.select(_STACK.c.id, _STACK.c.name, _STACK.c.action,
+                  _STACK.c.current_traversal, ours.label('ours'),
+                  heat_rows.label('heat_sync_points'))
+        .where(_STACK.c.status == 'IN_PROGRESS',
+               _STACK.c.convergence.is_(True),
+               _STACK.c.deleted_at.is_(None))
+        .order_by(_STACK.c.name, _STACK.c.id)).all()
+
+
+# Heat's own traversals ---------------------------------------------------
+
+_HEAT_SYNC_POINT = heat_models.SyncPoint.__table__
+_EVENT = heat_models.Event.__table__
+_HEAT_RESOURCE = heat_models.Resource.__table__
+
+
+@context_manager.reader.connection
+def heat_sync_points(context, traversal_id):
+    """Return the rows of a traversal in Heat's ``sync_point`` table."""
+    return context.connection.execute(sa.select(_HEAT_SYNC_POINT).where(
+        _HEAT_SYNC_POINT.c.traversal_id == traversal_id)).all()
+
+
+@context_manager.reader.connection
+def heat_traversal_idle(context, stack_id, traversal_id, before):
+    """Whether a traversal of Heat's has done nothing since ``before``.
+
+    No SyncPoint of it written, no event of its stack, no resource of its
+    stack held by an engine.
+    """
+    conn = context.connection
+    sp = _HEAT_SYNC_POINT
+    written = conn.execute(sa.select(sa.func.max(sa.func.coalesce(
+        sp.c.updated_at, sp.c.created_at))).where(
+            sp.c.traversal_id == traversal_id)).scalar()
+    if written is None or written >= before:
+        return False
+    if conn.execute(sa.select(_EVENT.c.id).where(
+            _EVENT.c.stack_id == stack_id,
+            _EVENT.c.created_at >= before).limit(1)).first():
+        return False
+    return conn.execute(sa.select(_HEAT_RESOURCE.c.id).where(
+        _HEAT_RESOURCE.c.stack_id == stack_id,
+        _HEAT_RESOURCE.c.engine_id.is_not(None)).limit(1)).first() is None
+
+
+# Recovery ---------------------------------------------------------------
 
 
 @context_manager.reader.connection

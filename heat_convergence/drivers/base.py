@@ -32,10 +32,14 @@ any other. The engine calls a driver:
   :meth:`~ConvergenceDriver.begin_traversal` at once, then
   :meth:`~ConvergenceDriver.converge` in a thread, instead of Heat's
   ``Stack._converge_create_or_update``;
-* for each cast of the ``engine_worker`` RPC API:
+* for each cast of the worker RPC API on the driver's topic
+  (:attr:`~ConvergenceDriver.worker_topic`, or Heat's ``engine_worker``
+  for a driver without one), and for each cast on ``engine_worker`` that
+  :meth:`~ConvergenceDriver.owns_message`:
   :meth:`~ConvergenceDriver.check_resource` (one graph node), and
   :meth:`~ConvergenceDriver.snapshot_node_done` when a snapshot node of a
-  DELETE traversal finished;
+  DELETE traversal finished; around each other cast on ``engine_worker``,
+  which Heat's worker runs: :meth:`~ConvergenceDriver.on_heat_path`;
 * for a cancel: :meth:`~ConvergenceDriver.cancel_running` once Heat has
   accepted ``openstack stack cancel``, :meth:`~ConvergenceDriver.note_message`
   for each message Heat queues for a stack's worker threads, and
@@ -49,6 +53,7 @@ given.
 """
 
 import abc
+import contextlib
 import typing
 
 from oslo_config import cfg
@@ -68,6 +73,13 @@ class ConvergenceDriver(metaclass=abc.ABCMeta):
     #: the engine refuses to start before ``heat-convergence-manage
     #: db_sync`` has created them.
     uses_plugin_tables: bool = False
+
+    #: The worker RPC topic the driver casts its traversals' nodes to, when
+    #: they are not Heat's: the engine then serves it with the driver, and
+    #: serves Heat's ``engine_worker`` with Heat's own worker, so that
+    #: traversals started by stock heat-engines progress on any engine.
+    #: None: the driver's traversals are Heat's, on ``engine_worker``.
+    worker_topic: str | None = None
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         #: The engine's configuration, with the ``[heat_convergence]``
@@ -149,6 +161,30 @@ class ConvergenceDriver(metaclass=abc.ABCMeta):
         Heat's check (create/update/replace or cleanup), and on success
         makes the node's successors, or the stack, aware that it is done.
         """
+
+    def owns_message(self, cnxt: 'heat_context.RequestContext',
+                     resource_id: int | str, current_traversal: str,
+                     data: dict, node_type: str) -> bool:
+        """Whether a cast on Heat's ``engine_worker`` is the driver's.
+
+        Asked only of a driver with a :attr:`worker_topic`, for each
+        ``check_resource`` arriving on ``engine_worker``: the driver takes
+        the messages that engines of an earlier plugin version sent there,
+        and those of traversals it must handle itself; Heat's worker runs
+        the others.
+        """
+        return False
+
+    def on_heat_path(self, resource_id: int | str
+                     ) -> typing.ContextManager[None]:
+        """Within, Heat's own worker acts on the resource in this engine.
+
+        Entered, for a driver with a :attr:`worker_topic`, around each
+        ``check_resource`` that Heat's worker runs beside it: a driver that
+        tells the resource locks its engine's threads hold from those a
+        dead thread left behind must count these threads too.
+        """
+        return contextlib.nullcontext()
 
     @abc.abstractmethod
     def snapshot_node_done(self,

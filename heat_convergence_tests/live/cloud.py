@@ -317,13 +317,25 @@ class HeatCloud(fixtures.Fixture):
                 pass
         self.processes.pop('engine-%d' % index).wait(30)
 
-    def wait_for_engines(self, count, timeout=90):
-        """Wait until ``count`` engine workers have reported as services."""
+    def stop_engine(self, index, timeout=120):
+        """Stop engine ``index`` as an operator would (SIGTERM), and reap it.
+
+        Its workers finish the messages they are running and deregister.
+        """
+        self.signal_engine(index, signal.SIGTERM)
+        self.processes.pop('engine-%d' % index).wait(timeout)
+
+    def wait_for_engines(self, count, timeout=90, binary=None):
+        """Wait until ``count`` engine workers have reported as services.
+
+        ``binary``: count only the engines of that binary.
+        """
         def registered():
             with self.db.connect() as conn:
                 return conn.execute(sa.text(
                     "SELECT count(*) FROM service WHERE deleted_at IS NULL "
-                    "AND topic = 'engine'")).scalar() >= count
+                    "AND topic = 'engine' AND service.binary LIKE :binary"),
+                    {'binary': binary or '%'}).scalar() >= count
         wait_for(registered, timeout, what='%d engine workers' % count)
         # The RPC servers start a moment after the service row exists.
         time.sleep(1)

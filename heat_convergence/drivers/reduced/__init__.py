@@ -29,6 +29,8 @@ are Heat's. One module per concern:
 * :mod:`.cancellation`: stopping work in flight on every engine;
 * :mod:`.parent_wake`: a nested stack's end waking its parent resource;
 * :mod:`.recovery`: the periodic work that leaves no stack behind;
+  :mod:`.heat_traversals`, its part for traversals of stock Heat's in a
+  mixed fleet;
 * :mod:`.definitions`, :mod:`.stack_cache`, :mod:`.traversal_cache`,
   :mod:`.state_changes`: Heat's per-node work made cheap;
 * :mod:`.progress`: the operator's view of a traversal.

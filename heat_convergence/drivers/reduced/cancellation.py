@@ -52,17 +52,16 @@ import threading
 import time
 
 from heat.common import messaging as rpc_messaging
-from heat.common import service_utils
 from heat.engine import scheduler
 from heat.engine import stack as parser
 from heat.engine import worker as heat_worker
-from heat.objects import service as service_objects
 from heat.objects import stack as stack_objects
 from heat.rpc import api as rpc_api
 from oslo_log import log as logging
 import oslo_messaging
 
 from heat_convergence.drivers.reduced import sync_points
+from heat_convergence import fleet
 from heat_convergence import thread_patches
 
 LOG = logging.getLogger(__name__)
@@ -130,14 +129,6 @@ def waking(msg_queue):
     return WAKE.active(msg_queue.arrived)
 
 
-def live_engines(cnxt):
-    """Return the engine ids of every engine reporting as up."""
-    return [s['engine_id'] for s in
-            (service_utils.format_service(svc)
-             for svc in service_objects.Service.get_all(cnxt))
-            if s['status'] == 'up' and s['engine_id']]
-
-
 def nested_in_progress(cnxt, stack_id):
     """Return the IN_PROGRESS stacks nested (at any depth) in a stack."""
     return [child for child in
@@ -165,7 +156,7 @@ def interrupt(cnxt, stack_ids, timeout):
     Returns once every live engine has queued it (a dead engine has nothing
     running; it is skipped after ``timeout`` seconds).
     """
-    engines = live_engines(cnxt)
+    engines = [s['engine_id'] for s in fleet.engines_up(cnxt)]
     if not engines:
         return
     with concurrent.futures.ThreadPoolExecutor(len(engines)) as pool:

@@ -23,7 +23,6 @@ import typing
 from heat.db import api as heat_db_api
 from heat.engine import stack as parser
 from heat.rpc import api as rpc_api
-from heat.rpc import worker_client
 
 from heat_convergence.db import connections
 from heat_convergence.drivers import base
@@ -44,6 +43,7 @@ class ReducedDriver(base.ConvergenceDriver):
     """Walk the reduced graph with the plugin's SyncPoints."""
 
     uses_plugin_tables = True
+    worker_topic = messages.TOPIC
 
     def __init__(self, conf):
         super().__init__(conf)
@@ -107,6 +107,21 @@ class ReducedDriver(base.ConvergenceDriver):
                                adopt_stack_data, converge=converge,
                                abandon=abandon)
 
+    def owns_message(self, cnxt, resource_id, current_traversal, data,
+                     node_type):
+        # An earlier plugin version's dispatch (its keys, or a traversal of
+        # ours), or a stale message whose stack now runs a traversal of
+        # ours: only this driver can hand that one over (Heat's worker
+        # would look for Heat's SyncPoints, which such a traversal lacks).
+        if messages.is_ours(data):
+            return True
+        return sync_points.db_api.is_ours(
+            cnxt, current_traversal,
+            resource_id if node_type == parser.NODE_TYPE_RESOURCE else None)
+
+    def on_heat_path(self, resource_id):
+        return self._running.acting(resource_id)
+
     def snapshot_node_done(self, worker_service, cnxt, snapshot_id,
                            current_traversal, stack_id=None, failure=None):
         snapshots.snapshot_done(self, worker_service, cnxt, snapshot_id,
@@ -147,10 +162,10 @@ class ReducedDriver(base.ConvergenceDriver):
         return self.conf.heat_convergence.cache_stack_reads
 
     @property
-    def rpc_client(self) -> worker_client.WorkerClient:
-        """The engine_worker RPC client (created after the fork)."""
+    def rpc_client(self) -> messages.WorkerClient:
+        """The RPC client of the driver's topic (created after the fork)."""
         if self._rpc_client is None:
-            self._rpc_client = worker_client.WorkerClient()
+            self._rpc_client = messages.WorkerClient()
         return self._rpc_client
 
     def tracking(self, traversal_id, node,

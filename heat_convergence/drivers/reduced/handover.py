@@ -26,6 +26,15 @@ spread over the engines as they fan out. The kept successor is claimed in
 the transaction that made it ready (without a limit of running nodes per
 stack; with one, like any dispatched node, once the limit allows): along a
 chain, a node costs one transaction of the plugin's own less.
+
+A traversal superseded by another of this driver has lost its rows, and a
+delivery to it fails: the node re-triggers its resource in the newest
+traversal, as Heat's does. One started by a stock heat-engine (or the new
+id of a cancel made there) leaves the rows in place until the recovery
+collects them: a node that has acted on its resource also checks that its
+traversal is still the stack's, since the newest traversal may wait for it
+to release that resource. It then re-triggers the resource through Heat's
+own SyncPoints, which are that traversal's.
 """
 
 import collections
@@ -34,6 +43,7 @@ import time
 from heat.engine import check_resource
 from heat.engine import stack as parser
 from heat.objects import resource as resource_objects
+from heat.rpc import worker_client
 from oslo_log import log as logging
 
 from heat_convergence.drivers.reduced import cleanup_shortcut
@@ -153,6 +163,9 @@ class ForwardingCheckResource(check_resource.CheckResource):
             if is_update else None)
         results, claimed_at = self._deliver(cnxt, current_traversal,
                                             deliveries, is_skip, rsrc_failure)
+        if not sync_points.db_api.is_current(cnxt, stack.id,
+                                             current_traversal):
+            results = [sync_points.GONE]
         if is_update:
             if own is None:
                 rsrc.clear_stored_attributes()
@@ -273,8 +286,16 @@ class ForwardingCheckResource(check_resource.CheckResource):
         """Re-trigger a resource's node in the stack's newest traversal.
 
         As Heat: the update node if the newest traversal has one, else the
-        cleanup node. It runs if all its predecessors have reported.
+        cleanup node. It runs if all its predecessors have reported. A
+        traversal that is not this driver's is Heat's: Heat re-triggers
+        there, through Heat's SyncPoints and ``engine_worker``.
         """
+        if not sync_points.db_api.is_ours(cnxt, stack.current_traversal):
+            check_resource.CheckResource(
+                self.engine_id, worker_client.WorkerClient(),
+                self.thread_group_mgr, None, {}).retrigger_check_resource(
+                    cnxt, resource_id, stack)
+            return
         for is_update in (True, False):
             node = parser.ConvergenceNode(resource_id, is_update)
             must_run = sync_points.poke(cnxt, stack.current_traversal, node)

@@ -28,13 +28,12 @@ parent's check reads the nested stack's status as it does every second, so
 a wake-up that comes too early or not at all only costs the poll.
 """
 
-from heat.common import service_utils
-from heat.objects import service as service_objects
 from oslo_log import log as logging
 
 from heat_convergence.db import api as db_api
 from heat_convergence.drivers.reduced import cancellation
 from heat_convergence import engine as hc_engine
+from heat_convergence import fleet
 
 LOG = logging.getLogger(__name__)
 
@@ -74,7 +73,4 @@ def wake_here(thread_group_mgr, stack_id):
 
 
 def _plugin_engines(cnxt):
-    return {s['engine_id'] for s in
-            (service_utils.format_service(svc)
-             for svc in service_objects.Service.get_all(cnxt))
-            if s['status'] == 'up' and s['binary'] == hc_engine.BINARY}
+    return {s['engine_id'] for s in fleet.engines_up(cnxt, hc_engine.BINARY)}

@@ -34,7 +34,10 @@ periodic_interval`` seconds each engine:
   ``max_concurrent_resources_per_stack`` again;
 * fails stacks past their timeout, "Timed out", then rolls them back if
   rollback is enabled, as Heat does when a node notices it;
-* deletes rows of traversals that are no longer their stack's current one.
+* deletes rows of traversals that are no longer their stack's current one;
+* in a mixed fleet, casts again the graph nodes of Heat's own traversals
+  (started by stock engines) whose messages were lost
+  (:mod:`.heat_traversals`).
 
 Each step is a claim by an atomic update, so several engines doing the same
 pass never dispatch a node twice. Every query uses an index or reads only
@@ -53,6 +56,7 @@ from oslo_log import log as logging
 from oslo_utils import timeutils
 
 from heat_convergence.db import api as db_api
+from heat_convergence.drivers.reduced import heat_traversals
 from heat_convergence.drivers.reduced import parent_wake
 from heat_convergence.drivers.reduced import sync_points
 
@@ -94,7 +98,7 @@ class Recovery(object):
         for task in (self.release_orphans, self.take_over_dead_engines,
                      self.restart_unstarted, self.redispatch_stale,
                      self.wake_throttled, self.enforce_timeouts,
-                     self.collect_garbage):
+                     self.collect_garbage, self.resume_heat_traversals):
             try:
                 task(cnxt)
             except Exception:
@@ -257,6 +261,18 @@ class Recovery(object):
                       traversal_id)
 
         self._each('collect_garbage', db_api.orphaned(cnxt), delete)
+
+    def resume_heat_traversals(self, cnxt):
+        """Cast again the lost nodes of Heat's own traversals."""
+        before = timeutils.utcnow() - self._ready_timeout()
+
+        def resume(row):
+            return heat_traversals.resume(cnxt, row.id, row.current_traversal,
+                                          before)
+
+        self._each('resume_heat_traversals',
+                   [row for row in db_api.traversal_paths(cnxt)
+                    if not row.ours and row.heat_sync_points], resume)
 
     def _grace(self):
         return datetime.timedelta(seconds=2 * self.conf.periodic_interval)

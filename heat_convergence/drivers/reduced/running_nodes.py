@@ -40,16 +40,29 @@ class RunningNodes(object):
         its own: a replacement runs the node of the resource it replaces.
         """
         key = (traversal_id, str(node.rsrc_id), bool(node.is_update))
-        resources = {str(node.rsrc_id), str(
-            node.rsrc_id if resource_id is None else resource_id)}
         with self._lock:
             self._keys.add(key)
+        try:
+            with self.acting(node.rsrc_id, resource_id):
+                yield
+        finally:
+            with self._lock:
+                self._keys.discard(key)
+
+    @contextlib.contextmanager
+    def acting(self, *resource_ids):
+        """Record, within, that a thread here acts on the resources.
+
+        Heat's own worker, serving stock traversals beside the driver,
+        records its threads here too. None stands for no resource.
+        """
+        resources = {str(r) for r in resource_ids if r is not None}
+        with self._lock:
             self._resources.update(resources)
         try:
             yield
         finally:
             with self._lock:
-                self._keys.discard(key)
                 self._resources.subtract(resources)
 
     def acting_on(self, resource_id):

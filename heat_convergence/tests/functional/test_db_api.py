@@ -10,15 +10,23 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The SyncPoint store semantics tests, on MariaDB and PostgreSQL."""
+"""The SyncPoint store semantics tests, on MariaDB and PostgreSQL.
+
+With the queries that route a message on Heat's ``engine_worker`` topic,
+and those that report and resume traversals of Heat's own.
+"""
 
 from heat_convergence.tests.unit import test_db_api
+from heat_convergence.tests.unit import test_progress
+from heat_convergence.tests.unit import test_routing
 
 
 for _backend in ('mysql', 'postgresql'):
     for _case in (test_db_api.TestTraversalCreate, test_db_api.TestDeliver,
                   test_db_api.TestDeliverAndClaim,
                   test_db_api.TestClaims, test_db_api.TestLimit,
-                  test_db_api.TestDelete):
+                  test_db_api.TestDelete, test_routing.TestOwnsMessage,
+                  test_progress.TestTraversalPaths,
+                  test_progress.TestHeatTraversalIdle):
         _name = '%s_%s' % (_case.__name__, _backend)
         globals()[_name] = type(_name, (_case,), {'backend': _backend})

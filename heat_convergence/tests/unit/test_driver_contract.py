@@ -99,7 +99,7 @@ class TestUsesOutsideDrivers(testtools.TestCase):
             {'begin_traversal', 'converge', 'cancel_running',
              'note_message', 'check_resource', 'snapshot_node_done',
              'stop_traversal', 'start', 'stop', 'uses_plugin_tables',
-             'conf'},
+             'conf', 'worker_topic', 'owns_message', 'on_heat_path'},
             set(used))
 
     def test_undeclared_use_is_found(self):

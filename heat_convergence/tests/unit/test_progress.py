@@ -12,16 +12,21 @@
 
 """The operator's view of a traversal, in every node state."""
 
+import datetime
 import io
 
 import fixtures
+from heat.db import api as heat_db_api
 from heat.engine import stack as parser
+from heat.objects import sync_point as sync_point_object
+from oslo_utils import timeutils
 
 from heat_convergence.cmd import manage
 from heat_convergence.db import api
 from heat_convergence.db import models
 from heat_convergence.drivers.reduced import progress
 from heat_convergence import graph
+from heat_convergence.tests import stack_rows
 from heat_convergence.tests.unit import test_db_api
 
 N = api.Node
@@ -93,3 +98,91 @@ class TestThrottledNodes(test_db_api.DBAPITestCase):
         dot = progress.to_dot(deps, names, 'test', states)
         self.assertEqual(2, dot.count('fillcolor=orange'))
         self.assertEqual(1, dot.count('fillcolor=gold'))
+
+
+class TestTraversalPaths(test_db_api.DBAPITestCase):
+    """Which path runs each stack's traversal, in a mixed fleet."""
+
+    def setUp(self):
+        super().setUp()
+        # self.stack: the reduced driver's traversal.
+        self.create(self.stack.current_traversal, [test_db_api.node(1, 0)])
+        self.stock = stack_rows.create_stack(self.ctx, name='stock')
+        sync_point_object.SyncPoint.create(self.ctx, {
+            'entity_id': '1', 'traversal_id': self.stock.current_traversal,
+            'is_update': True, 'stack_id': self.stock.id, 'atomic_key': 0,
+            'input_data': {}})
+        self.stalled = stack_rows.create_stack(self.ctx, name='stalled')
+        done = stack_rows.create_stack(self.ctx, name='done')
+        heat_db_api.stack_update(self.ctx, done.id, {'status': 'COMPLETE'})
+
+    def test_paths(self):
+        rows = {row.name: row for row in api.traversal_paths(self.ctx)}
+        self.assertEqual(['stalled', 'stock', 'test-stack'], sorted(rows))
+        self.assertEqual((True, 0), (rows['test-stack'].ours,
+                                     rows['test-stack'].heat_sync_points))
+        self.assertEqual((False, 1), (rows['stock'].ours,
+                                      rows['stock'].heat_sync_points))
+        self.assertEqual((False, 0), (rows['stalled'].ours,
+                                      rows['stalled'].heat_sync_points))
+        self.assertEqual(self.stock.current_traversal,
+                         rows['stock'].current_traversal)
+
+    def test_command(self):
+        out = self.useFixture(fixtures.MockPatch('sys.stdout',
+                                                 io.StringIO())).mock
+        manage.do_traversal_paths()
+        lines = out.getvalue().splitlines()
+        self.assertEqual(['Stack', 'Name', 'Action', 'Traversal', 'Path'],
+                         lines[0].split())
+        paths = {line.split()[1]: line.split(None, 4)[4]
+                 for line in lines[1:]}
+        self.assertEqual({
+            'test-stack': 'reduced (heat-convergence engines)',
+            'stock': "heat (1 sync points in Heat's table; any engine)",
+            'stalled': 'none (no sync points: stalled, or just starting)',
+        }, paths)
+
+
+class TestHeatTraversalIdle(test_db_api.DBAPITestCase):
+    """When the recovery may look at a traversal of Heat's."""
+
+    def setUp(self):
+        super().setUp()
+        self.traversal_id = self.stack.current_traversal
+        sync_point_object.SyncPoint.create(self.ctx, {
+            'entity_id': '1', 'traversal_id': self.traversal_id,
+            'is_update': True, 'stack_id': self.stack.id, 'atomic_key': 0,
+            'input_data': {}})
+        self.rsrc = heat_db_api.resource_create(self.ctx, {
+            'name': 'R', 'stack_id': self.stack.id})
+        self.later = timeutils.utcnow() + datetime.timedelta(minutes=1)
+
+    def idle(self, before):
+        return api.heat_traversal_idle(self.ctx, self.stack.id,
+                                       self.traversal_id, before)
+
+    def test_idle(self):
+        self.assertTrue(self.idle(self.later))
+        (row,) = api.heat_sync_points(self.ctx, self.traversal_id)
+        self.assertEqual(('1', True), (row.entity_id, row.is_update))
+
+    def test_sync_point_written_since(self):
+        self.assertFalse(self.idle(timeutils.utcnow() -
+                                   datetime.timedelta(minutes=1)))
+
+    def test_event_since(self):
+        heat_db_api.event_create(self.ctx, {
+            'stack_id': self.stack.id, 'resource_name': 'R',
+            'resource_action': 'CREATE', 'resource_status': 'COMPLETE',
+            'created_at': self.later + datetime.timedelta(seconds=1)})
+        self.assertFalse(self.idle(self.later))
+
+    def test_resource_locked(self):
+        heat_db_api.resource_update_and_save(self.ctx, self.rsrc.id,
+                                             {'engine_id': 'e1'})
+        self.assertFalse(self.idle(self.later))
+
+    def test_no_sync_points(self):
+        self.assertFalse(api.heat_traversal_idle(
+            self.ctx, self.stack.id, 'other', self.later))

@@ -57,7 +57,7 @@ class TestStartup(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.driver = mock.Mock(uses_plugin_tables=False)
+        self.driver = mock.Mock(uses_plugin_tables=False, worker_topic=None)
 
     def test_installed_heat(self):
         startup.startup(self.driver)

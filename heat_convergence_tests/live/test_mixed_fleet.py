@@ -1,0 +1,175 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Adopting a running deployment: stock engines replaced one at a time.
+
+Two stock heat-engines start creating a stack of 98 resources (a root,
+four chains of 24 whose resources each take two seconds, a fan-in reading
+every chain's end). During the create each stock engine is stopped, as an
+operator upgrading one host at a time would, and a heat-convergence-engine
+(reduced driver) started in its place: the stock traversal, in Heat's
+``sync_point`` table and on the ``engine_worker`` topic, is finished by the
+plugin engines on Heat's path, their recovery sending again the nodes
+whose casts the stopping engines dropped. The stack is then updated (in
+place and with replacements) and deleted under the plugin alone. Every
+resource is acted on exactly once per traversal, asserted on Heat's
+events.
+"""
+
+import collections
+
+from heat_convergence_tests.live import cloud
+
+CHAINS = 4
+LENGTH = 24
+
+
+def template(value, replaced_chain=None, wait=0):
+    """The root, the chains and the fan-in, with ``value`` everywhere.
+
+    The resources of chain ``replaced_chain`` are replaced by an update
+    that changes their value; the others are updated in place.
+    """
+    resources = {'root': cloud.test_resource(value)}
+    for c in range(CHAINS):
+        previous = 'root'
+        for i in range(LENGTH):
+            name = 'c%d_%02d' % (c, i)
+            upstream = {'get_attr': [previous, 'output']}
+            if i == 0:
+                upstream = {'list_join': ['-', [value, upstream]]}
+            res = cloud.test_resource(upstream,
+                                      replace=(c == replaced_chain))
+            res['properties']['action_wait_secs'] = {'create': wait}
+            resources[name] = res
+            previous = name
+    resources['top'] = cloud.test_resource({'list_join': [',', [
+        {'get_attr': ['c%d_%02d' % (c, LENGTH - 1), 'output']}
+        for c in range(CHAINS)]]})
+    return {'heat_template_version': '2018-08-31',
+            'resources': resources,
+            'outputs': {'top': {'value': {'get_attr': ['top', 'output']}}}}
+
+
+class TestAdoptRunningDeployment(cloud.LiveTestCase):
+
+    # A stock engine stopping drops the casts the broker hands it
+    # meanwhile; the plugin engines' recovery sends them again once the
+    # traversal has been idle ready_timeout seconds.
+    cloud_kwargs = {'engines': 2, 'engine_binary': cloud.STOCK_ENGINE,
+                    'driver': 'reduced', 'database': 'mysql',
+                    'conf': {'heat_convergence': {'periodic_interval': '2',
+                                                  'ready_timeout': '15'}}}
+
+    def deploy(self, action, tmpl):
+        path = self.cloud.write_template('t.yaml', tmpl)
+        self.cloud.openstack('stack', action, '-t', path, 'mixed')
+
+    def events(self):
+        """{(resource name, action, status): count} of the stack's events."""
+        return collections.Counter({
+            (name, action, status): count
+            for name, action, status, count in self.cloud.query(
+                'SELECT resource_name, resource_action, resource_status, '
+                'count(*) FROM event JOIN stack ON stack.id = '
+                "event.stack_id WHERE stack.name = 'mixed' AND "
+                "resource_name != 'mixed' GROUP BY resource_name, "
+                'resource_action, resource_status')})
+
+    def assert_once_each(self, before, names, actions):
+        """Each of ``names`` has one event of each action and status since.
+
+        ``actions``: {name: the actions it must have gone through}.
+        """
+        new = self.events() - before
+        self.assertEqual({}, {k: n for k, n in new.items() if n != 1},
+                         'resources acted on more than once')
+        for name in names:
+            for action in actions(name):
+                for status in ('IN_PROGRESS', 'COMPLETE'):
+                    self.assertIn((name, action, status), new)
+        return new
+
+    def output(self):
+        return self.cloud.openstack_json('stack', 'output', 'show', 'mixed',
+                                         'top')['output_value']
+
+    def current_traversal(self):
+        return self.cloud.query("SELECT current_traversal FROM stack WHERE "
+                                "name = 'mixed'")[0][0]
+
+    def test_adopt_during_create(self):
+        names = ['root', 'top'] + ['c%d_%02d' % (c, i) for c in range(CHAINS)
+                                   for i in range(LENGTH)]
+        self.cloud.manage('heat-convergence-manage', 'db_sync')
+
+        # The create starts on the stock engines: Heat's SyncPoints.
+        self.deploy('create', template('one', wait=2))
+        stock_traversal = self.current_traversal()
+        cloud.wait_for(lambda: self.cloud.query(
+            "SELECT count(*) FROM resource WHERE action = 'CREATE' AND "
+            "status = 'COMPLETE'"
+        )[0][0] >= 8, 120, what='the stock engines to make progress')
+        self.assertGreater(self.cloud.query(
+            'SELECT count(*) FROM sync_point WHERE traversal_id = :t',
+            t=stock_traversal)[0][0], 0)
+
+        # One host at a time: stop its stock engine, start a plugin one.
+        for stock, plugin in ((0, 2), (1, 3)):
+            self.cloud.stop_engine(stock)
+            self.cloud.start_engine(plugin, cloud.PLUGIN_ENGINE)
+            self.cloud.wait_for_engines(plugin - 1,
+                                        binary=cloud.PLUGIN_ENGINE)
+        self.assertEqual('CREATE_IN_PROGRESS',
+                         self.cloud.api_stack('mixed')['stack_status'],
+                         'the create ended before the last stock engine '
+                         'left: it proves nothing')
+        with open('%s/engine-2.log' % self.cloud.log_dir) as f:
+            self.assertIn('Mixed fleet: stock heat-engine processes are up',
+                          f.read())
+
+        # The plugin engines finish the stock traversal, on Heat's path.
+        self.cloud.wait_stack('mixed', 'CREATE_COMPLETE', timeout=240)
+        self.assertEqual(stock_traversal, self.current_traversal())
+        self.assertEqual(0, self.cloud.query(
+            'SELECT count(*) FROM heat_convergence_traversal')[0][0])
+        created = self.assert_once_each(collections.Counter(), names,
+                                        lambda name: ('CREATE',))
+        self.assertEqual(','.join(['one-one'] * CHAINS), self.output())
+
+        # Update under the plugin alone: chain 1 replaced, the rest in
+        # place; a reduced traversal takes over from Heat's.
+        before = self.events()
+        self.deploy('update', template('two', replaced_chain=1))
+        self.cloud.wait_stack('mixed', 'UPDATE_COMPLETE', timeout=240)
+        chain1 = {'c1_%02d' % i for i in range(LENGTH)}
+        self.assert_once_each(before, names, lambda name: (
+            ('CREATE', 'DELETE') if name in chain1 else ('UPDATE',)))
+        self.assertEqual(','.join(['two-two'] * CHAINS), self.output())
+        self.assertEqual(0, self.cloud.query(
+            'SELECT count(*) FROM sync_point')[0][0])
+        live = self.cloud.query('SELECT name, action, status FROM resource')
+        self.assertEqual(len(names), len(live))
+        self.assertEqual(set(names), {name for name, _, _ in live})
+
+        # Delete under the plugin alone.
+        before = self.events()
+        self.cloud.openstack('stack', 'delete', '--yes', 'mixed')
+        cloud.wait_for(lambda: not self.cloud.query(
+            "SELECT id FROM stack WHERE name = 'mixed' AND "
+            "deleted_at IS NULL"), 240, what='stack deletion')
+        self.assert_once_each(before, names, lambda name: ('DELETE',))
+        self.assertEqual([], self.cloud.query('SELECT id FROM resource'))
+        for table in ('heat_convergence_traversal', 'sync_point'):
+            self.assertEqual(0, self.cloud.query(
+                'SELECT count(*) FROM %s' % table)[0][0], table)
+        self.assertEqual(len(names), len(created) // 2)
