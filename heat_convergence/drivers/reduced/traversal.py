@@ -153,7 +153,7 @@ def start(stack, driver, pre_converge=None, abandon=False):
 
     leaves = sorted(deps.leaves(), key=lambda n: n.is_update)
     if not leaves:
-        finish(cnxt, stack, stack.current_traversal, driver.engine_id)
+        finish(driver, cnxt, stack, stack.current_traversal)
         return
     for node in leaves:
         driver.dispatch(cnxt, stack.current_traversal, node,

@@ -93,10 +93,13 @@ class MixedFleetBinding(fixtures.Fixture):
 
 class MixedFleetScenarios(scenario_harness.DriverFrameworkTest):
 
+    # Each path that converges a traversal must have been routed its
+    # messages: a scenario of traversals without nodes sends none.
     scenarios = testscenarios.multiply_scenarios(
         [('stock_first', {'first': 'heat'}),
          ('plugin_first', {'first': 'reduced'})],
-        scenario_harness.all_scenarios())
+        [s for s in scenario_harness.all_scenarios()
+         if s[0] != 'empty_stack'])
     driver_class = reduced.ReducedDriver
 
     def setUp(self):
