@@ -63,7 +63,9 @@ class RunningNodes(object):
             yield
         finally:
             with self._lock:
-                self._resources.subtract(resources)
+                # Counter.subtract keeps keys at zero: a long-lived engine
+                # would keep every resource it ever acted on.
+                self._resources -= collections.Counter(resources)
 
     def acting_on(self, resource_id):
         """How many nodes running here act on the resource."""

@@ -411,3 +411,5 @@ class ActingOn(base.HeatTestCase):
             self.assertEqual((1, 0), (running.acting_on(5),
                                       running.acting_on(9)))
         self.assertEqual(0, running.acting_on(5))
+        # Nothing kept of resources no longer acted on.
+        self.assertEqual({}, dict(running._resources))
