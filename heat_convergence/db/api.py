@@ -834,8 +834,8 @@ def resource_lock_holders(context, stack_id, name):
 
     Two rows share a name while one replaces the other.
     """
-    rsrc = heat_models.Resource.__table__
     return set(context.connection.execute(sa.select(
-        rsrc.c.engine_id).distinct().where(
-            rsrc.c.stack_id == stack_id, rsrc.c.name == name,
-            rsrc.c.engine_id.is_not(None))).scalars())
+        _HEAT_RESOURCE.c.engine_id).distinct().where(
+            _HEAT_RESOURCE.c.stack_id == stack_id,
+            _HEAT_RESOURCE.c.name == name,
+            _HEAT_RESOURCE.c.engine_id.is_not(None))).scalars())
