@@ -209,7 +209,8 @@ class ConvergenceEngineService(service.EngineService):
             # The first pass only learns the fleet: start-up logged it.
             cnxt = context.get_admin_context()
             if self._stock_engines is None:
-                self._stock_engines = fleet.stock_ids(cnxt)
+                self._stock_engines = fleet.engine_ids(
+                    cnxt, fleet.STOCK_BINARY)
             else:
                 self._stock_engines = fleet.report(
                     cnxt, cfg.CONF.heat_convergence.driver,

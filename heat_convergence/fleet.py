@@ -51,9 +51,9 @@ def _describe(engines):
                      for s in engines)
 
 
-def stock_ids(cnxt):
-    """Return the engine ids of the stock heat-engines up now."""
-    return frozenset(s['engine_id'] for s in engines_up(cnxt, STOCK_BINARY))
+def engine_ids(cnxt, binary=None):
+    """Return the ids of the engines up now, of ``binary`` only."""
+    return frozenset(s['engine_id'] for s in engines_up(cnxt, binary))
 
 
 def report(cnxt, driver_name, known=None):

@@ -156,7 +156,7 @@ def interrupt(cnxt, stack_ids, timeout):
     Returns once every live engine has queued it (a dead engine has nothing
     running; it is skipped after ``timeout`` seconds).
     """
-    engines = [s['engine_id'] for s in fleet.engines_up(cnxt)]
+    engines = fleet.engine_ids(cnxt)
     if not engines:
         return
     with concurrent.futures.ThreadPoolExecutor(len(engines)) as pool:

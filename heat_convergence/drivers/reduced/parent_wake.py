@@ -51,7 +51,8 @@ def wake_parent(driver, cnxt, stack):
         engines = db_api.resource_lock_holders(cnxt, stack.owner_id,
                                                stack.parent_resource_name)
         if engines - {driver.engine_id}:
-            engines &= _plugin_engines(cnxt) | {driver.engine_id}
+            engines &= (fleet.engine_ids(cnxt, hc_engine.BINARY) |
+                        {driver.engine_id})
         for engine_id in engines:
             if engine_id == driver.engine_id:
                 wake_here(driver.engine.thread_group_mgr, stack.owner_id)
@@ -70,7 +71,3 @@ def wake_here(thread_group_mgr, stack_id):
     for msg_queue in list(thread_group_mgr.msg_queues.get(stack_id, ())):
         if isinstance(msg_queue, cancellation.WakingQueue):
             msg_queue.arrived.set()
-
-
-def _plugin_engines(cnxt):
-    return {s['engine_id'] for s in fleet.engines_up(cnxt, hc_engine.BINARY)}
