@@ -48,8 +48,6 @@ from heat_convergence import worker
 
 LOG = logging.getLogger(__name__)
 
-BINARY = 'heat-convergence-engine'
-
 _CONVERGE = parser.Stack._converge_create_or_update
 
 
@@ -124,7 +122,7 @@ class ConvergenceEngineService(service.EngineService):
 
     def __init__(self, host, topic, driver):
         super().__init__(host, topic)
-        self.binary = BINARY
+        self.binary = fleet.PLUGIN_BINARY
         self.driver = driver
         self.stock_worker_service = None
         self._stock_engines = None
@@ -178,10 +176,12 @@ class ConvergenceEngineService(service.EngineService):
                                 'driver': cfg.CONF.heat_convergence.driver})
 
     def stop(self):
-        self.driver.stop()
+        # The driver stops last: Heat's stop waits for the node threads,
+        # and the driver may hand over what they leave.
         if self.stock_worker_service is not None:
             self.stock_worker_service.stop()
         super().stop()
+        self.driver.stop()
 
     def stack_cancel_update(self, cnxt, stack_identity,
                             cancel_with_rollback=True):
