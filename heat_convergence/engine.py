@@ -176,11 +176,21 @@ class ConvergenceEngineService(service.EngineService):
                                 'driver': cfg.CONF.heat_convergence.driver})
 
     def stop(self):
-        # The driver stops last: Heat's stop waits for the node threads,
-        # and the driver may hand over what they leave.
+        """Heat's graceful stop, answering "alive" until the threads end.
+
+        Heat stops the engine listener first, then waits for the stack
+        threads: while a long resource action finishes, the other engines
+        would find this one dead, take over its nodes and steal the locks
+        of resources it still acts on (one action run twice). Here the
+        listener stops once the threads have. The driver stops last, and
+        may hand over what the threads left.
+        """
+        listener, self.listener = self.listener, None
         if self.stock_worker_service is not None:
             self.stock_worker_service.stop()
         super().stop()
+        if listener is not None:
+            listener.stop()
         self.driver.stop()
 
     def stack_cancel_update(self, cnxt, stack_identity,

@@ -138,7 +138,8 @@ SEAMS = (
          "the engine service: a copy of Heat's start with the plugin's "
          'thread group manager and worker service'),
     Seam(_Engine, 'stop', OVERRIDDEN, '(self)',
-         "the engine service: stops Heat's services, then the driver"),
+         "the engine service: Heat's stop, its listener answering until "
+         'the threads end, then the driver'),
     Seam(_Engine, '_rpc_server', STATE, 'start',
          "the engine service: set by its copy of start; Heat's stop stops it"),
     Seam(_Engine, '_client', STATE, 'start',
