@@ -133,10 +133,17 @@ def on_stop(cnxt, engine_id):
     were handed back.
     """
     if fleet.others_up(cnxt, fleet.PLUGIN_BINARY, engine_id):
+        LOG.info('Other heat-convergence-engines are up: they go on with '
+                 'the traversals of the reduced driver.')
         return 0
+    traversals = _in_flight(cnxt)
+    if traversals:
+        LOG.warning('This is the last heat-convergence-engine up: handing '
+                    '%d traversals of the reduced driver back to Heat\'s '
+                    'path.', len(traversals))
     with _unpaced():
-        return _each(cnxt, _in_flight(cnxt), 'the last '
-                     'heat-convergence-engine stopped during it')
+        return _each(cnxt, traversals, 'the last heat-convergence-engine '
+                     'stopped during it')
 
 
 def idle(cnxt, idle_for, is_alive):
