@@ -161,16 +161,34 @@ class TestTraversalPaths(test_db_api.DBAPITestCase):
             for row in api.traversal_paths(self.ctx)}['test-stack'])
 
 
-class TestTraversalQuietSince(test_db_api.DBAPITestCase):
-    """When an engine of the heat driver may hand a traversal back."""
+class _IdleTest(test_db_api.DBAPITestCase):
+    """A stack with a resource; what makes its traversal look busy."""
 
     def setUp(self):
         super().setUp()
         self.traversal_id = self.stack.current_traversal
-        self.create(self.traversal_id, [test_db_api.node(1, 0)])
         self.rsrc = heat_db_api.resource_create(self.ctx, {
             'name': 'R', 'stack_id': self.stack.id})
         self.later = timeutils.utcnow() + datetime.timedelta(minutes=1)
+        self.earlier = timeutils.utcnow() - datetime.timedelta(minutes=1)
+
+    def add_event_after_later(self):
+        heat_db_api.event_create(self.ctx, {
+            'stack_id': self.stack.id, 'resource_name': 'R',
+            'resource_action': 'CREATE', 'resource_status': 'COMPLETE',
+            'created_at': self.later + datetime.timedelta(seconds=1)})
+
+    def lock(self, engine_id):
+        heat_db_api.resource_update_and_save(self.ctx, self.rsrc.id,
+                                             {'engine_id': engine_id})
+
+
+class TestTraversalQuietSince(_IdleTest):
+    """When an engine of the heat driver may hand a traversal back."""
+
+    def setUp(self):
+        super().setUp()
+        self.create(self.traversal_id, [test_db_api.node(1, 0)])
 
     def quiet(self, before, traversal_id=None):
         return api.traversal_quiet_since(
@@ -181,38 +199,29 @@ class TestTraversalQuietSince(test_db_api.DBAPITestCase):
         self.assertEqual(set(), self.quiet(self.later))
 
     def test_written_since(self):
-        self.assertIsNone(self.quiet(timeutils.utcnow() -
-                                     datetime.timedelta(minutes=1)))
+        self.assertIsNone(self.quiet(self.earlier))
 
     def test_event_since(self):
-        heat_db_api.event_create(self.ctx, {
-            'stack_id': self.stack.id, 'resource_name': 'R',
-            'resource_action': 'CREATE', 'resource_status': 'COMPLETE',
-            'created_at': self.later + datetime.timedelta(seconds=1)})
+        self.add_event_after_later()
         self.assertIsNone(self.quiet(self.later))
 
     def test_lock_holders(self):
-        heat_db_api.resource_update_and_save(self.ctx, self.rsrc.id,
-                                             {'engine_id': 'e1'})
+        self.lock('e1')
         self.assertEqual({'e1'}, self.quiet(self.later))
 
     def test_not_ours(self):
         self.assertIsNone(self.quiet(self.later, 'other'))
 
 
-class TestHeatTraversalIdle(test_db_api.DBAPITestCase):
+class TestHeatTraversalIdle(_IdleTest):
     """When the recovery may look at a traversal of Heat's."""
 
     def setUp(self):
         super().setUp()
-        self.traversal_id = self.stack.current_traversal
         sync_point_object.SyncPoint.create(self.ctx, {
             'entity_id': '1', 'traversal_id': self.traversal_id,
             'is_update': True, 'stack_id': self.stack.id, 'atomic_key': 0,
             'input_data': {}})
-        self.rsrc = heat_db_api.resource_create(self.ctx, {
-            'name': 'R', 'stack_id': self.stack.id})
-        self.later = timeutils.utcnow() + datetime.timedelta(minutes=1)
 
     def idle(self, before):
         return api.heat_traversal_idle(self.ctx, self.stack.id,
@@ -224,19 +233,14 @@ class TestHeatTraversalIdle(test_db_api.DBAPITestCase):
         self.assertEqual(('1', True), (row.entity_id, row.is_update))
 
     def test_sync_point_written_since(self):
-        self.assertFalse(self.idle(timeutils.utcnow() -
-                                   datetime.timedelta(minutes=1)))
+        self.assertFalse(self.idle(self.earlier))
 
     def test_event_since(self):
-        heat_db_api.event_create(self.ctx, {
-            'stack_id': self.stack.id, 'resource_name': 'R',
-            'resource_action': 'CREATE', 'resource_status': 'COMPLETE',
-            'created_at': self.later + datetime.timedelta(seconds=1)})
+        self.add_event_after_later()
         self.assertFalse(self.idle(self.later))
 
     def test_resource_locked(self):
-        heat_db_api.resource_update_and_save(self.ctx, self.rsrc.id,
-                                             {'engine_id': 'e1'})
+        self.lock('e1')
         self.assertFalse(self.idle(self.later))
 
     def test_no_sync_points(self):
