@@ -24,6 +24,7 @@ Everything lives under one state directory, removed on success; on failure
 the engines' and API's logs are attached to the test.
 """
 
+import collections
 import json
 import os
 import shutil
@@ -456,3 +457,46 @@ class LiveTestCase(testtools.TestCase):
         super().setUp()
         self.cloud = self.useFixture(HeatCloud(**self.cloud_kwargs))
         self.addOnException(lambda exc_info: self.cloud.attach_logs(self))
+
+    def events(self, stack):
+        """{(resource name, action, status): count} of a stack's events.
+
+        Read from Heat's event table, which keeps them after the stack is
+        deleted; the stack's own events are left out.
+        """
+        return collections.Counter({
+            (name, action, status): count
+            for name, action, status, count in self.cloud.query(
+                'SELECT resource_name, resource_action, resource_status, '
+                'count(*) FROM event JOIN stack ON stack.id = '
+                'event.stack_id WHERE stack.name = :stack AND '
+                'resource_name != :stack GROUP BY resource_name, '
+                'resource_action, resource_status', stack=stack)})
+
+    def assert_once_each(self, stack, before, names, actions, exact=False):
+        """Each of ``names`` has one event of each action and status since.
+
+        ``before``: the events (:meth:`events`) before the traversal.
+        ``actions``: {name: the actions it must have gone through}.
+        ``exact``: no other event either. Returns the new events.
+        """
+        new = self.events(stack) - collections.Counter(before)
+        self.assertEqual({}, {k: n for k, n in new.items() if n != 1},
+                         'resources acted on more than once')
+        expected = {(name, action, status) for name in names
+                    for action in actions(name)
+                    for status in ('IN_PROGRESS', 'COMPLETE')}
+        self.assertEqual(set(), expected - set(new), 'actions missing')
+        if exact:
+            self.assertEqual(set(), set(new) - expected, 'unexpected events')
+        return new
+
+    def current_traversal(self, stack):
+        return self.cloud.query('SELECT current_traversal FROM stack WHERE '
+                                'name = :stack AND deleted_at IS NULL',
+                                stack=stack)[0][0]
+
+    def outputs(self, stack):
+        """{output key: value} of a stack, as the API resolves them."""
+        return {o['output_key']: o['output_value']
+                for o in self.cloud.api_stack(stack)['outputs']}
