@@ -318,13 +318,23 @@ class HeatCloud(fixtures.Fixture):
                 pass
         self.processes.pop('engine-%d' % index).wait(30)
 
-    def stop_engine(self, index, timeout=120):
+    def stop_engine(self, index, timeout=120, wait=True):
         """Stop engine ``index`` as an operator would (SIGTERM), and reap it.
 
         Its workers finish the messages they are running and deregister.
+        ``wait=False``: return at once; :meth:`reap_engine` waits for the
+        exit (a graceful stop of an idle engine takes several seconds, which
+        a test can spend starting the next one).
         """
         self.signal_engine(index, signal.SIGTERM)
-        self.processes.pop('engine-%d' % index).wait(timeout)
+        if wait:
+            self.reap_engine(index, timeout)
+
+    def reap_engine(self, index, timeout=120):
+        """Wait until engine ``index``, already signalled, has exited."""
+        name = 'engine-%d' % index
+        self.processes[name].wait(timeout)
+        del self.processes[name]
 
     def wait_for_engines(self, count, timeout=90, binary=None):
         """Wait until ``count`` engine workers have reported as services.

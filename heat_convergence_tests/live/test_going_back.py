@@ -127,34 +127,43 @@ def updated_or_replaced(replaced):
                          else ('UPDATE',))
 
 
-def chain_names(chains, length):
-    return ['root', 'top'] + ['c%d_%02d' % (c, i) for c in range(chains)
-                              for i in range(length)]
+def ladder_names(lanes, rows):
+    return ['root', 'top'] + ['c%d_%02d' % (c, i) for c in range(lanes)
+                              for i in range(rows)]
 
 
-def chains_template(value, chains, length, wait=0, replaced_chain=None):
-    """A root, ``chains`` chains of ``length`` off it, a fan-in at the end.
+def ladder_template(value, lanes, rows, wait=0, replaced_lane=None):
+    """A root, ``rows`` rows of ``lanes`` resources, a fan-in at the end.
 
-    Each resource's create takes ``wait`` seconds. The first resource of
-    each chain joins ``value`` and the root's output; the others pass their
-    predecessor's on. The resources of chain ``replaced_chain`` are
-    replaced by an update changing the value, the others updated in place.
+    Every resource of a row waits for the whole previous row (its own
+    lane's predecessor through get_attr, the others through depends_on),
+    so that each row fans out anew: the last resource of a row to finish
+    makes the next row ready, runs one of it in its own thread and casts
+    the others. An engine that stops therefore does not carry the whole
+    stack to its end along chains in its own threads; what it casts while
+    it stops is left to the others. Each create takes ``wait`` seconds.
+    The first row joins ``value`` and the root's output; the others pass
+    their lane's value on. The lane ``replaced_lane`` is replaced by an
+    update changing the value, the others updated in place.
     """
     resources = {'root': cloud.test_resource(value)}
-    for c in range(chains):
-        previous = 'root'
-        for i in range(length):
+    for i in range(rows):
+        for c in range(lanes):
             name = 'c%d_%02d' % (c, i)
-            upstream = {'get_attr': [previous, 'output']}
             if i == 0:
-                upstream = {'list_join': ['-', [value, upstream]]}
-            res = cloud.test_resource(upstream, replace=(c == replaced_chain))
+                upstream = {'list_join': ['-', [
+                    value, {'get_attr': ['root', 'output']}]]}
+            else:
+                upstream = {'get_attr': ['c%d_%02d' % (c, i - 1), 'output']}
+            res = cloud.test_resource(upstream, replace=(c == replaced_lane))
             res['properties']['action_wait_secs'] = {'create': wait}
+            if i:
+                res['depends_on'] = ['c%d_%02d' % (other, i - 1)
+                                     for other in range(lanes) if other != c]
             resources[name] = res
-            previous = name
     resources['top'] = cloud.test_resource({'list_join': [',', [
-        {'get_attr': ['c%d_%02d' % (c, length - 1), 'output']}
-        for c in range(chains)]]})
+        {'get_attr': ['c%d_%02d' % (c, rows - 1), 'output']}
+        for c in range(lanes)]]})
     return {'heat_template_version': '2018-08-31',
             'resources': resources,
             'outputs': {'top': {'value': {'get_attr': ['top', 'output']}}}}
@@ -221,6 +230,17 @@ class TestStockPluginStock(GoingBackMixin, cloud.LiveTestCase):
                     'conf': FAST_PLUGIN}
     stack_name = 'back'
 
+    def replace_engine(self, old, new, binary):
+        """Stop engine ``old``, start ``new`` of ``binary`` meanwhile.
+
+        Returns once ``old`` has exited and ``new`` serves: the stack is
+        idle, nothing happens in between.
+        """
+        self.cloud.stop_engine(old, wait=False)
+        self.cloud.start_engine(new, binary)
+        self.cloud.wait_for_engines(1, binary=binary)
+        self.cloud.reap_engine(old)
+
     def test_stock_plugin_stock(self):
         names = dense_names()
         self.cloud.manage('heat-convergence-manage', 'db_sync')
@@ -239,9 +259,7 @@ class TestStockPluginStock(GoingBackMixin, cloud.LiveTestCase):
         # updates the stack with the reduced driver: the reduction of the
         # graph Heat would store is stored instead (2n - 1 edges for
         # Heat's n(n - 1) + n).
-        self.cloud.stop_engine(0)
-        self.cloud.start_engine(1, cloud.PLUGIN_ENGINE)
-        self.cloud.wait_for_engines(1, binary=cloud.PLUGIN_ENGINE)
+        self.replace_engine(0, 1, cloud.PLUGIN_ENGINE)
         replaced = {'r03', 'r08'}
         before, ids = self.events('back'), self.resource_names()
         self.deploy('update', dense_template('two', replaced=replaced))
@@ -258,9 +276,7 @@ class TestStockPluginStock(GoingBackMixin, cloud.LiveTestCase):
 
         # Back to stock Heat: it updates the stack the reduced driver left,
         # with its own graph again, then deletes it.
-        self.cloud.stop_engine(1)
-        self.cloud.start_engine(2, cloud.STOCK_ENGINE)
-        self.cloud.wait_for_engines(1, binary=cloud.STOCK_ENGINE)
+        self.replace_engine(1, 2, cloud.STOCK_ENGINE)
         replaced = {'r03', 'r05', 'r10'}
         before, ids = self.events('back'), self.resource_names()
         self.deploy('update', dense_template('three', replaced=replaced))
@@ -277,6 +293,113 @@ class TestStockPluginStock(GoingBackMixin, cloud.LiveTestCase):
         self.cloud.openstack('stack', 'delete', '--yes', 'back')
         self.wait_deleted()
         self.assert_once_each('back', before, names,
+                              lambda name: ('DELETE',), exact=True)
+        self.assertEqual([], self.cloud.query('SELECT id FROM resource'))
+        self.assert_no_sync_points()
+
+
+class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
+    """The last heat-convergence-engine leaving mid-create hands back.
+
+    Two heat-convergence-engines (reduced driver) create a stack of ten
+    rows of four resources (:func:`ladder_template`) whose creates take
+    three seconds each; once a few resources are created the operator
+    replaces them by stock heat-engines one host at a time. The reduced
+    traversal's SyncPoints are in the plugin's tables and its nodes on the
+    driver's topic, neither of which a stock engine knows: without the
+    hand-back the stack would stay CREATE_IN_PROGRESS for good. The last
+    heat-convergence-engine, stopping gracefully with no other left, starts
+    instead a traversal of Heat's own with the same action and template
+    (Heat's graph, rows in Heat's ``sync_point`` table, nodes on
+    ``engine_worker``), which the stock engines finish.
+    """
+
+    cloud_kwargs = {'engines': 2, 'engine_binary': cloud.PLUGIN_ENGINE,
+                    'driver': 'reduced', 'database': 'mysql',
+                    'conf': FAST_PLUGIN}
+    stack_name = 'handback'
+    lanes, rows, wait = 4, 10, 3
+
+    def created(self):
+        return self.cloud.query(
+            "SELECT count(*) FROM resource WHERE action = 'CREATE' AND "
+            "status = 'COMPLETE'")[0][0]
+
+    def test_last_engine_hands_back(self):
+        names = ladder_names(self.lanes, self.rows)
+        self.deploy('create', ladder_template('one', self.lanes,
+                                              self.rows, wait=self.wait))
+        reduced = self.current_traversal('handback')
+        cloud.wait_for(lambda: self.created() >= 5, 60,
+                       what='the plugin engines to make progress')
+        # The create runs with the reduced driver: its SyncPoints are the
+        # plugin's, none in Heat's table.
+        self.assertEqual(1, self.cloud.query(
+            'SELECT count(*) FROM heat_convergence_traversal WHERE id = :t',
+            t=reduced)[0][0])
+        self.assertEqual(0, self.cloud.query(
+            'SELECT count(*) FROM sync_point')[0][0])
+
+        # One host at a time: start its stock engine, stop its plugin one.
+        self.cloud.start_engine(2, cloud.STOCK_ENGINE)
+        self.cloud.wait_for_engines(1, binary=cloud.STOCK_ENGINE)
+        # (The second stock engine starts while the first plugin engine
+        # stops, which takes several seconds; the last one stops only once
+        # the other has exited.)
+        self.cloud.stop_engine(0, wait=False)
+        self.cloud.start_engine(3, cloud.STOCK_ENGINE)
+        self.cloud.wait_for_engines(2, binary=cloud.STOCK_ENGINE)
+        self.cloud.reap_engine(0)
+        self.assertEqual(reduced, self.current_traversal('handback'))
+        self.assertEqual('CREATE_IN_PROGRESS',
+                         self.cloud.api_stack('handback')['stack_status'],
+                         'the create ended before the last plugin engine '
+                         'left: it proves nothing')
+        self.cloud.stop_engine(1)
+
+        # The last one handed the create back (a traversal still in
+        # progress, as it was just before the stop): a traversal of Heat's,
+        # its SyncPoints in Heat's table (checked before the stock engines
+        # finish it: Heat removes them when the stack completes).
+        handed = self.current_traversal('handback')
+        self.assertNotEqual(reduced, handed)
+        self.assertGreater(self.cloud.query(
+            'SELECT count(*) FROM sync_point WHERE traversal_id = :t',
+            t=handed)[0][0], 0)
+        self.assertEqual(0, self.cloud.query(
+            'SELECT count(*) FROM heat_convergence_traversal')[0][0])
+        self.assertIn("handed back to Heat's path", self.log(1))
+
+        self.cloud.wait_stack('handback', 'CREATE_COMPLETE', timeout=120)
+        self.assertEqual(handed, self.current_traversal('handback'))
+        top = ','.join(['one-one'] * self.lanes)
+        self.assertEqual({'top': top}, self.outputs('handback'))
+        # Each resource created once over both traversals: those the plugin
+        # engines created are CREATE_COMPLETE with the same template, which
+        # Heat's traversal leaves alone (no change, no event); the graceful
+        # stop finished every node running, so none was IN_PROGRESS when
+        # the create was handed back.
+        self.assert_once_each('handback', {}, names,
+                              lambda name: ('CREATE',), exact=True)
+        self.assertEqual(sorted(names),
+                         sorted(self.resource_names().values()))
+        self.assert_no_sync_points()
+
+        # Stock Heat alone from now on: an update replacing lane 1.
+        before = self.events('handback')
+        self.deploy('update', ladder_template('two', self.lanes,
+                                              self.rows, replaced_lane=1))
+        self.cloud.wait_stack('handback', 'UPDATE_COMPLETE', timeout=120)
+        self.assertEqual({'top': ','.join(['two-two'] * self.lanes)},
+                         self.outputs('handback'))
+        lane1 = {'c1_%02d' % i for i in range(self.rows)}
+        self.assert_once_each('handback', before, names,
+                              updated_or_replaced(lane1), exact=True)
+
+        before = self.events('handback')
+        self.cloud.openstack('stack', 'delete', '--yes', 'handback')
+        self.wait_deleted()
+        self.assert_once_each('handback', before, names,
                               lambda name: ('DELETE',), exact=True)
         self.assertEqual([], self.cloud.query('SELECT id FROM resource'))
         self.assert_no_sync_points()
