@@ -48,8 +48,6 @@ from heat_convergence import worker
 
 LOG = logging.getLogger(__name__)
 
-BINARY = 'heat-convergence-engine'
-
 _CONVERGE = parser.Stack._converge_create_or_update
 
 
@@ -124,7 +122,7 @@ class ConvergenceEngineService(service.EngineService):
 
     def __init__(self, host, topic, driver):
         super().__init__(host, topic)
-        self.binary = BINARY
+        self.binary = fleet.PLUGIN_BINARY
         self.driver = driver
         self.stock_worker_service = None
         self._stock_engines = None
@@ -178,10 +176,22 @@ class ConvergenceEngineService(service.EngineService):
                                 'driver': cfg.CONF.heat_convergence.driver})
 
     def stop(self):
-        self.driver.stop()
+        """Heat's graceful stop, answering "alive" until the threads end.
+
+        Heat stops the engine listener first, then waits for the stack
+        threads: while a long resource action finishes, the other engines
+        would find this one dead, take over its nodes and steal the locks
+        of resources it still acts on (one action run twice). Here the
+        listener stops once the threads have. The driver stops last, and
+        may hand over what the threads left.
+        """
+        listener, self.listener = self.listener, None
         if self.stock_worker_service is not None:
             self.stock_worker_service.stop()
         super().stop()
+        if listener is not None:
+            listener.stop()
+        self.driver.stop()
 
     def stack_cancel_update(self, cnxt, stack_identity,
                             cancel_with_rollback=True):

@@ -32,6 +32,7 @@ from oslo_log import log as logging
 LOG = logging.getLogger(__name__)
 
 STOCK_BINARY = 'heat-engine'
+PLUGIN_BINARY = 'heat-convergence-engine'
 
 
 def engines_up(cnxt, binary=None):
@@ -79,3 +80,14 @@ def report(cnxt, driver_name, known=None):
         LOG.info('No stock heat-engine is up any more: every new traversal '
                  'runs with the %s driver.', driver_name)
     return ids
+
+
+def others_up(cnxt, binary, engine_id):
+    """Whether an engine of ``binary`` other than ``engine_id`` is up.
+
+    Up as Heat's ``service`` table says: an engine removes its row at the
+    end of a graceful stop, once its threads have finished, and one killed
+    stays up for two report intervals. An engine stopping is not asked
+    whether it is alive: its listener stops before its threads do.
+    """
+    return bool(engine_ids(cnxt, binary) - {engine_id})

@@ -57,7 +57,8 @@ SUPPORTED_HEAT_MAJOR = 27
 # Kinds of seams. PATCHED: replaced at runtime; OVERRIDDEN: a method of a
 # plugin subclass; CALLED: called by the plugin (or, for a Heat method that
 # calls a replaced one, relied on to call it); STATE: a private attribute
-# the plugin reads or writes; CONSTANT: a module constant it reads.
+# the plugin reads or writes; CONSTANT: a module constant it reads (or
+# sets, where its entry says so).
 PATCHED = 'patched'
 OVERRIDDEN = 'overridden'
 CALLED = 'called'
@@ -105,7 +106,7 @@ SEAMS = (
     Seam(_Stack, '_converge_create_or_update', PATCHED,
          '(self, pre_converge=None, abandon=False)',
          "the binding: replaced per traversal by the driver's converge; "
-         'the heat driver calls it'),
+         'the heat driver and the hand-back to Heat\'s path call it'),
     Seam(_Stack, 'converge_stack', CALLED,
          "(self, template, action='UPDATE', new_stack=None, "
          "pre_converge=None, new_traversal_id=None, abandon=False)",
@@ -137,7 +138,8 @@ SEAMS = (
          "the engine service: a copy of Heat's start with the plugin's "
          'thread group manager and worker service'),
     Seam(_Engine, 'stop', OVERRIDDEN, '(self)',
-         "the engine service: stops the driver, then Heat's services"),
+         "the engine service: Heat's stop, its listener answering until "
+         'the threads end, then the driver'),
     Seam(_Engine, '_rpc_server', STATE, 'start',
          "the engine service: set by its copy of start; Heat's stop stops it"),
     Seam(_Engine, '_client', STATE, 'start',
@@ -349,7 +351,8 @@ SEAMS = (
          "cancellation: a cancel message wakes a resource action's step "
          'sleep'),
     Seam(scheduler, 'ENABLE_SLEEP', CONSTANT, 'bool',
-         "cancellation: its step sleep keeps Heat's switch for tests"),
+         "cancellation: its step sleep keeps Heat's switch for tests; the "
+         'hand-back to Heat\'s path sets it off in a stopping engine'),
 
     # The operator view and the commands.
     Seam(_Stack, '_get_best_existing_rsrc_db', CALLED, '(self, rsrc_name)',

@@ -22,6 +22,7 @@ import sys
 
 from heat.common import context
 from heat.common import exception as heat_exception
+from heat.common import messaging as rpc_messaging
 from heat import version
 from oslo_config import cfg
 from oslo_db import exception as db_exception
@@ -32,7 +33,9 @@ import sqlalchemy as sa
 from heat_convergence import conf as hc_conf
 from heat_convergence.db import api as db_api
 from heat_convergence.db import migration
+from heat_convergence.drivers.reduced import handback
 from heat_convergence.drivers.reduced import progress
+from heat_convergence import fleet
 
 CONF = cfg.CONF
 
@@ -46,6 +49,17 @@ def do_db_sync():
 def do_db_version():
     """Print the plugin tables' schema revision."""
     print(migration.db_version() or 'None')
+
+
+def do_db_drop():
+    """Drop the plugin tables, once no engine uses them any more."""
+    engines = fleet.engine_ids(context.get_admin_context(),
+                               fleet.PLUGIN_BINARY)
+    if engines:
+        raise UserError('%d heat-convergence-engine processes are up: stop '
+                        'them first.' % len(engines))
+    migration.db_drop()
+    print('heat-convergence tables dropped.')
 
 
 def _stack():
@@ -90,6 +104,28 @@ def do_traversal_paths():
             path = 'none (no sync points: stalled, or just starting)'
         print(fmt % (row.id, row.name[:20], row.action,
                      row.current_traversal, path))
+
+
+def do_traversal_handback():
+    """Hand the reduced traversals in progress back to Heat's path."""
+    cnxt = context.get_admin_context()
+    engines = fleet.engine_ids(cnxt, fleet.PLUGIN_BINARY)
+    if engines and not CONF.command.force:
+        raise UserError(
+            '%d heat-convergence-engine processes are up: those of the '
+            'reduced driver go on with its traversals (the last one to stop '
+            'hands them back), those of the heat driver hand back the ones '
+            'left idle. Stop them first, or pass --force to hand back now.'
+            % len(engines))
+    rpc_messaging.setup()
+    handed = handback.by_operator(cnxt, CONF.command.stack)
+    if not handed:
+        print('No traversal of the reduced driver is in progress%s.' % (
+            ' for stack %s' % CONF.command.stack if CONF.command.stack
+            else ''))
+    for stack_id, traversal_id in handed:
+        print('Stack %s: traversal %s handed back to Heat\'s path.' % (
+            stack_id, traversal_id))
 
 
 def do_traversal_show():
@@ -184,6 +220,12 @@ def add_command_parsers(subparsers):
         'db_version', help='Print the heat-convergence schema revision.')
     parser.set_defaults(func=do_db_version)
 
+    parser = subparsers.add_parser(
+        'db_drop', help='Drop the heat-convergence tables (going back, '
+                        'once no heat-convergence-engine runs and no '
+                        'traversal of the reduced driver is in progress).')
+    parser.set_defaults(func=do_db_drop)
+
     traversal = subparsers.add_parser(
         'traversal', help='Inspect convergence traversals (reduced '
                           'driver).').add_subparsers(
@@ -197,6 +239,14 @@ def add_command_parsers(subparsers):
                       'runs on: the reduced driver\'s, or Heat\'s own '
                       '(started by a stock heat-engine).')
     parser.set_defaults(func=do_traversal_paths)
+    parser = traversal.add_parser(
+        'handback', help='Restart the reduced driver\'s traversals in '
+                         'progress on Heat\'s own path (going back, when '
+                         'the last heat-convergence-engine was killed).')
+    parser.add_argument('--stack', help='Only this stack (name or id).')
+    parser.add_argument('--force', action='store_true',
+                        help='Even while heat-convergence-engines are up.')
+    parser.set_defaults(func=do_traversal_handback)
     parser = traversal.add_parser(
         'show', help='Progress of a stack\'s traversal: nodes done, '
                      'running (and where), ready and waiting.')

@@ -666,6 +666,19 @@ def heat_sync_points(context, traversal_id):
         _HEAT_SYNC_POINT.c.traversal_id == traversal_id)).all()
 
 
+def _events_since(conn, stack_id, before):
+    return conn.execute(sa.select(_EVENT.c.id).where(
+        _EVENT.c.stack_id == stack_id,
+        _EVENT.c.created_at >= before).limit(1)).first() is not None
+
+
+def _lock_holders(conn, stack_id):
+    return set(conn.execute(sa.select(_HEAT_RESOURCE.c.engine_id).distinct()
+                            .where(_HEAT_RESOURCE.c.stack_id == stack_id,
+                                   _HEAT_RESOURCE.c.engine_id.is_not(None))
+                            ).scalars())
+
+
 @context_manager.reader.connection
 def heat_traversal_idle(context, stack_id, traversal_id, before):
     """Whether a traversal of Heat's has done nothing since ``before``.
@@ -680,13 +693,30 @@ def heat_traversal_idle(context, stack_id, traversal_id, before):
             sp.c.traversal_id == traversal_id)).scalar()
     if written is None or written >= before:
         return False
-    if conn.execute(sa.select(_EVENT.c.id).where(
-            _EVENT.c.stack_id == stack_id,
-            _EVENT.c.created_at >= before).limit(1)).first():
-        return False
-    return conn.execute(sa.select(_HEAT_RESOURCE.c.id).where(
-        _HEAT_RESOURCE.c.stack_id == stack_id,
-        _HEAT_RESOURCE.c.engine_id.is_not(None)).limit(1)).first() is None
+    return (not _events_since(conn, stack_id, before) and
+            not _lock_holders(conn, stack_id))
+
+
+@context_manager.reader.connection
+def traversal_quiet_since(context, stack_id, traversal_id, before):
+    """The lock holders of a traversal of ours idle since ``before``.
+
+    Idle: started before, none of its SyncPoints written since, no event of
+    its stack since. None if it is not idle (or not ours); else the engines
+    holding a lock on a resource of its stack (whether they are alive is
+    the caller's question).
+    """
+    conn = context.connection
+    started = conn.execute(sa.select(TRAVERSAL.c.created_at).where(
+        TRAVERSAL.c.id == traversal_id)).scalar()
+    written = conn.execute(sa.select(sa.func.max(SYNC_POINT.c.updated_at))
+                           .where(SYNC_POINT.c.traversal_id == traversal_id)
+                           ).scalar()
+    if started is None or max(started, written or started) >= before:
+        return None
+    if _events_since(conn, stack_id, before):
+        return None
+    return _lock_holders(conn, stack_id)
 
 
 # Recovery ---------------------------------------------------------------

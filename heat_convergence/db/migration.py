@@ -102,6 +102,37 @@ def db_version(engine=None):
         return context.get_current_revision()
 
 
+def db_drop(engine=None):
+    """Drop the plugin's tables and its version table: leaving for good.
+
+    There are no downgrade scripts (OpenStack's rule); the tables are
+    dropped as the models describe them, children first.
+
+    :raises SchemaError: while a stack's current traversal has rows in
+        them (a traversal of the reduced driver in progress).
+    """
+    engine = _engine(engine)
+    inspector = sa.inspect(engine)
+    with engine.begin() as connection:
+        if inspector.has_table(models.Traversal.__tablename__):
+            live = connection.execute(
+                sa.select(sa.func.count()).select_from(
+                    models.Traversal.__table__.join(
+                        sa.table('stack', sa.column('id'),
+                                 sa.column('current_traversal')),
+                        sa.text('stack.current_traversal = '
+                                '%s.id' % models.Traversal.__tablename__)))
+            ).scalar()
+            if live:
+                raise SchemaError(
+                    '%d stacks run a traversal of the reduced driver; hand '
+                    'them back to Heat first ("heat-convergence-manage '
+                    'traversal handback").' % live)
+        models.BASE.metadata.drop_all(connection)
+        sa.Table(VERSION_TABLE, sa.MetaData()).drop(connection,
+                                                    checkfirst=True)
+
+
 def check_current(engine=None):
     """Raise SchemaError unless the plugin tables are at the newest revision.
 

@@ -23,9 +23,9 @@ every driver runs them through Heat's own ``heat.engine.check_resource``.
 start-up checks, the commands) uses; a unit test fails when such code uses
 any other. The engine calls a driver:
 
-* when an engine process starts and stops: :meth:`~ConvergenceDriver.start`,
-  :meth:`~ConvergenceDriver.stop`; at start-up it reads
-  :attr:`~ConvergenceDriver.uses_plugin_tables`;
+* when an engine process starts and once it has stopped:
+  :meth:`~ConvergenceDriver.start`, :meth:`~ConvergenceDriver.stop`; at
+  start-up it reads :attr:`~ConvergenceDriver.uses_plugin_tables`;
 * when ``Stack.converge_stack`` has stored a new traversal id, for every
   convergence action (create, update, delete, rollback, check, suspend,
   resume, snapshot, restore, adopt, abandon):
@@ -99,7 +99,12 @@ class ConvergenceDriver(metaclass=abc.ABCMeta):
 
     @abc.abstractmethod
     def stop(self) -> None:
-        """Stop the driver's own threads; called when the engine stops."""
+        """Stop the driver's own threads: the engine is stopping.
+
+        Called once the engine's RPC servers have stopped and its threads
+        have finished (Heat's graceful stop), so that a driver can hand
+        over what this engine leaves unfinished.
+        """
 
     @abc.abstractmethod
     def begin_traversal(self, stack: 'heat_stack.Stack',

@@ -31,6 +31,8 @@ are Heat's. One module per concern:
 * :mod:`.recovery`: the periodic work that leaves no stack behind;
   :mod:`.heat_traversals`, its part for traversals of stock Heat's in a
   mixed fleet;
+* :mod:`.handback`: going back, reduced traversals in flight restarted on
+  Heat's own path;
 * :mod:`.definitions`, :mod:`.stack_cache`, :mod:`.traversal_cache`,
   :mod:`.state_changes`: Heat's per-node work made cheap;
 * :mod:`.progress`: the operator's view of a traversal.

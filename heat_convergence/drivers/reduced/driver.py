@@ -20,6 +20,7 @@ The members below the contract's are what those modules call back.
 
 import typing
 
+from heat.common import context
 from heat.db import api as heat_db_api
 from heat.engine import stack as parser
 from heat.rpc import api as rpc_api
@@ -28,6 +29,7 @@ from heat_convergence.db import connections
 from heat_convergence.drivers import base
 from heat_convergence.drivers.reduced import cancellation
 from heat_convergence.drivers.reduced import definitions
+from heat_convergence.drivers.reduced import handback
 from heat_convergence.drivers.reduced import messages
 from heat_convergence.drivers.reduced import node_loop
 from heat_convergence.drivers.reduced import parent_wake
@@ -67,6 +69,8 @@ class ReducedDriver(base.ConvergenceDriver):
         definitions.VALIDATION.activate_everywhere(None)
         if self.recovery is not None:
             self.recovery.stop()
+        if self.engine is not None:
+            handback.on_stop(context.get_admin_context(), self.engine_id)
 
     def begin_traversal(self, stack, abandon=False):
         # From now on the older traversals' pending nodes cannot be claimed

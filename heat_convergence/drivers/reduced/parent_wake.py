@@ -32,7 +32,6 @@ from oslo_log import log as logging
 
 from heat_convergence.db import api as db_api
 from heat_convergence.drivers.reduced import cancellation
-from heat_convergence import engine as hc_engine
 from heat_convergence import fleet
 
 LOG = logging.getLogger(__name__)
@@ -51,7 +50,7 @@ def wake_parent(driver, cnxt, stack):
         engines = db_api.resource_lock_holders(cnxt, stack.owner_id,
                                                stack.parent_resource_name)
         if engines - {driver.engine_id}:
-            engines &= (fleet.engine_ids(cnxt, hc_engine.BINARY) |
+            engines &= (fleet.engine_ids(cnxt, fleet.PLUGIN_BINARY) |
                         {driver.engine_id})
         for engine_id in engines:
             if engine_id == driver.engine_id:

@@ -146,6 +146,48 @@ class TestManageCommand(ManageCommandMixin, testtools.TestCase):
         rc, out, err = self.manage(url, 'db_version')
         self.assertEqual((0, migration.head()), (rc, out.strip()), err)
 
+    def test_db_drop(self):
+        if self.backend == 'sqlite':
+            self.skipTest('what the operator runs it on: MariaDB and '
+                          'PostgreSQL (the same code on sqlite)')
+        url = self.fresh_database()
+        self.assertEqual(0, self.manage(url, 'db_sync')[0])
+        engine = db_fixture.make_engine(url)
+        self.addCleanup(engine.dispose)
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO raw_template (template, created_at) VALUES "
+                "('{}', :now)"), {'now': datetime.datetime(2026, 1, 1)})
+            tmpl = conn.execute(sa.text(
+                'SELECT max(id) FROM raw_template')).scalar()
+            conn.execute(sa.text(
+                "INSERT INTO stack (id, name, raw_template_id, "
+                "current_traversal, created_at, disable_rollback, "
+                "convergence, action, status) VALUES ('s1', 'web', :t, "
+                "'t1', :now, false, true, 'CREATE', 'IN_PROGRESS')"),
+                {'t': tmpl, 'now': datetime.datetime(2026, 1, 1)})
+            conn.execute(models.Traversal.__table__.insert().values(
+                id='t1', stack_id='s1', action='CREATE', node_count=1,
+                created_at=datetime.datetime(2026, 1, 1)))
+        # A traversal in progress: refused, nothing dropped.
+        rc, out, err = self.manage(url, 'db_drop')
+        self.assertEqual(1, rc)
+        self.assertIn('1 stacks run a traversal of the reduced driver', err)
+        self.assertNotIn('Traceback', err)
+        self.assertTrue(sa.inspect(engine).has_table(
+            models.Traversal.__tablename__))
+        # Handed back (another traversal id): dropped, Heat's tables kept.
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "UPDATE stack SET current_traversal = 't2'"))
+        rc, out, err = self.manage(url, 'db_drop')
+        self.assertEqual(0, rc, err)
+        tables = set(sa.inspect(engine).get_table_names())
+        self.assertEqual(set(), {t for t in tables
+                                 if t.startswith(models.TABLE_PREFIX)})
+        self.assertIn('stack', tables)
+        self.assertIsNone(migration.db_version(engine))
+
     def test_db_sync_before_heat_is_a_clear_error(self):
         url = self.fresh_database(with_heat=False)
         rc, out, err = self.manage(url, 'db_sync')

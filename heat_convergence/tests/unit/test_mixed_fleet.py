@@ -59,15 +59,16 @@ class MixedFleetBinding(fixtures.Fixture):
 
     The framework builds a thread group manager per engine operation: the
     first one converges with the ``first`` driver (``heat``: a stock
-    engine; ``reduced``: a plugin engine), the later ones with the other.
+    engine; ``reduced``: a plugin engine), the later ones with the other,
+    or with ``then``.
     """
 
-    def __init__(self, driver, first):
+    def __init__(self, driver, first, then=None):
         super().__init__()
         self.drivers = {'heat': heat_driver.HeatDriver(cfg.CONF),
                         'reduced': driver}
         self.driver = driver
-        self.order = (first, ({'heat', 'reduced'} - {first}).pop())
+        self.order = (first, then or ({'heat', 'reduced'} - {first}).pop())
         self.converged_by = []
 
     def _thread_group_mgr(self):

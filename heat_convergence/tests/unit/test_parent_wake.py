@@ -20,6 +20,7 @@ from heat.engine import service
 from heat_convergence.drivers.reduced import cancellation
 from heat_convergence.drivers.reduced import parent_wake
 from heat_convergence import engine
+from heat_convergence import fleet
 from heat_convergence.tests.unit import test_db_api
 
 
@@ -68,7 +69,7 @@ class WakeParent(test_db_api.DBAPITestCase):
         # The replaced row and its replacement, on two engines.
         self.parent('theirs')
         self.parent('stock')
-        self.engine_up('theirs', engine.BINARY)
+        self.engine_up('theirs', fleet.PLUGIN_BINARY)
         self.engine_up('stock', 'heat-engine')
         parent_wake.wake_parent(self.driver, self.ctx, self.nested)
         self.listener.assert_called_once_with('theirs')

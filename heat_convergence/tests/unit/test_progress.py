@@ -14,6 +14,7 @@
 
 import datetime
 import io
+from unittest import mock
 
 import fixtures
 from heat.db import api as heat_db_api
@@ -142,6 +143,61 @@ class TestTraversalPaths(test_db_api.DBAPITestCase):
             'stock': "heat (1 sync points in Heat's table; any engine)",
             'stalled': 'none (no sync points: stalled, or just starting)',
         }, paths)
+
+    def test_handback_refused_while_plugin_engines_are_up(self):
+        self.useFixture(fixtures.MockPatch(
+            'heat_convergence.fleet.engine_ids',
+            return_value=frozenset(['e1'])))
+        self.useFixture(fixtures.MockPatchObject(
+            manage, 'CONF', mock.Mock(command=mock.Mock(
+                stack=None, force=False))))
+        error = self.assertRaises(manage.UserError,
+                                  manage.do_traversal_handback)
+        self.assertIn('1 heat-convergence-engine processes are up',
+                      str(error))
+        # Nothing was handed back.
+        self.assertEqual('reduced', {
+            row.name: 'reduced' if row.ours else 'other'
+            for row in api.traversal_paths(self.ctx)}['test-stack'])
+
+
+class TestTraversalQuietSince(test_db_api.DBAPITestCase):
+    """When an engine of the heat driver may hand a traversal back."""
+
+    def setUp(self):
+        super().setUp()
+        self.traversal_id = self.stack.current_traversal
+        self.create(self.traversal_id, [test_db_api.node(1, 0)])
+        self.rsrc = heat_db_api.resource_create(self.ctx, {
+            'name': 'R', 'stack_id': self.stack.id})
+        self.later = timeutils.utcnow() + datetime.timedelta(minutes=1)
+
+    def quiet(self, before, traversal_id=None):
+        return api.traversal_quiet_since(
+            self.ctx, self.stack.id, traversal_id or self.traversal_id,
+            before)
+
+    def test_quiet(self):
+        self.assertEqual(set(), self.quiet(self.later))
+
+    def test_written_since(self):
+        self.assertIsNone(self.quiet(timeutils.utcnow() -
+                                     datetime.timedelta(minutes=1)))
+
+    def test_event_since(self):
+        heat_db_api.event_create(self.ctx, {
+            'stack_id': self.stack.id, 'resource_name': 'R',
+            'resource_action': 'CREATE', 'resource_status': 'COMPLETE',
+            'created_at': self.later + datetime.timedelta(seconds=1)})
+        self.assertIsNone(self.quiet(self.later))
+
+    def test_lock_holders(self):
+        heat_db_api.resource_update_and_save(self.ctx, self.rsrc.id,
+                                             {'engine_id': 'e1'})
+        self.assertEqual({'e1'}, self.quiet(self.later))
+
+    def test_not_ours(self):
+        self.assertIsNone(self.quiet(self.later, 'other'))
 
 
 class TestHeatTraversalIdle(test_db_api.DBAPITestCase):

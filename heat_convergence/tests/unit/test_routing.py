@@ -258,6 +258,22 @@ class TestEngineEndpoints(base.HeatTestCase):
             self.assertIs(eng.thread_group_mgr, endpoint.thread_group_mgr)
             endpoint.start.assert_called_once_with()
 
+    def test_alive_until_threads_end(self):
+        driver = reduced.ReducedDriver(cfg.CONF)
+        eng = self.start(driver)
+        calls = []
+        listener = eng.listener
+        listener.stop.side_effect = lambda: calls.append('listener')
+        self.patchobject(eng.thread_group_mgr, 'stop',
+                         side_effect=lambda *a: calls.append('threads'))
+        self.patchobject(driver, 'stop',
+                         side_effect=lambda: calls.append('driver'))
+        self.patchobject(service.service_objects.Service, 'delete')
+        eng.thread_group_mgr.groups['stack-1'] = mock.Mock()
+        eng.stop()
+        # Other engines find this one alive while its threads still act.
+        self.assertEqual(['threads', 'listener', 'driver'], calls)
+
     def test_heat_driver(self):
         eng = self.start(heat_driver.HeatDriver(cfg.CONF))
         self.assertEqual(worker_api.TOPIC, eng.worker_service.topic)
