@@ -199,6 +199,16 @@ class GoingBackMixin(object):
         self.assertEqual(len(edges), len(set(edges)), 'duplicate edges')
         return set(edges)
 
+    def stored_requires(self):
+        """{name: the names of its stored ``requires``} of the resources."""
+        rows = self.cloud.query(
+            'SELECT resource.id, resource.name, resource.requires FROM '
+            'resource JOIN stack ON stack.id = resource.stack_id WHERE '
+            'stack.name = :name', name=self.stack_name)
+        names = {rid: name for rid, name, _ in rows}
+        return {name: sorted(names[r] for r in json.loads(requires))
+                for _, name, requires in rows}
+
     def wait_deleted(self, timeout=180):
         cloud.wait_for(lambda: not self.cloud.query(
             'SELECT id FROM stack WHERE name = :name AND deleted_at IS NULL',
@@ -268,6 +278,10 @@ class TestStockPluginStock(GoingBackMixin, cloud.LiveTestCase):
         stored = self.stored_graph(ids)
         self.assertEqual(reduced_graph(names), stored)
         self.assertEqual(2 * DENSE - 1, len(stored))
+        # What each resource requires is stored whole, as Heat stores it:
+        # the next traversal's cleanup order depends on it.
+        self.assertEqual({name: names[:i] for i, name in enumerate(names)},
+                         self.stored_requires())
         self.assert_once_each('back', before, names,
                               updated_or_replaced(replaced), exact=True)
         self.assertEqual(sorted(names),
