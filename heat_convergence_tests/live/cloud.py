@@ -24,6 +24,7 @@ Everything lives under one state directory, removed on success; on failure
 the engines' and API's logs are attached to the test.
 """
 
+import collections
 import json
 import os
 import shutil
@@ -317,13 +318,23 @@ class HeatCloud(fixtures.Fixture):
                 pass
         self.processes.pop('engine-%d' % index).wait(30)
 
-    def stop_engine(self, index, timeout=120):
+    def stop_engine(self, index, timeout=120, wait=True):
         """Stop engine ``index`` as an operator would (SIGTERM), and reap it.
 
         Its workers finish the messages they are running and deregister.
+        ``wait=False``: return at once; :meth:`reap_engine` waits for the
+        exit (a graceful stop of an idle engine takes several seconds, which
+        a test can spend starting the next one).
         """
         self.signal_engine(index, signal.SIGTERM)
-        self.processes.pop('engine-%d' % index).wait(timeout)
+        if wait:
+            self.reap_engine(index, timeout)
+
+    def reap_engine(self, index, timeout=120):
+        """Wait until engine ``index``, already signalled, has exited."""
+        name = 'engine-%d' % index
+        self.processes[name].wait(timeout)
+        del self.processes[name]
 
     def wait_for_engines(self, count, timeout=90, binary=None):
         """Wait until ``count`` engine workers have reported as services.
@@ -456,3 +467,46 @@ class LiveTestCase(testtools.TestCase):
         super().setUp()
         self.cloud = self.useFixture(HeatCloud(**self.cloud_kwargs))
         self.addOnException(lambda exc_info: self.cloud.attach_logs(self))
+
+    def events(self, stack):
+        """{(resource name, action, status): count} of a stack's events.
+
+        Read from Heat's event table, which keeps them after the stack is
+        deleted; the stack's own events are left out.
+        """
+        return collections.Counter({
+            (name, action, status): count
+            for name, action, status, count in self.cloud.query(
+                'SELECT resource_name, resource_action, resource_status, '
+                'count(*) FROM event JOIN stack ON stack.id = '
+                'event.stack_id WHERE stack.name = :stack AND '
+                'resource_name != :stack GROUP BY resource_name, '
+                'resource_action, resource_status', stack=stack)})
+
+    def assert_once_each(self, stack, before, names, actions, exact=False):
+        """Each of ``names`` has one event of each action and status since.
+
+        ``before``: the events (:meth:`events`) before the traversal.
+        ``actions``: {name: the actions it must have gone through}.
+        ``exact``: no other event either. Returns the new events.
+        """
+        new = self.events(stack) - collections.Counter(before)
+        self.assertEqual({}, {k: n for k, n in new.items() if n != 1},
+                         'resources acted on more than once')
+        expected = {(name, action, status) for name in names
+                    for action in actions(name)
+                    for status in ('IN_PROGRESS', 'COMPLETE')}
+        self.assertEqual(set(), expected - set(new), 'actions missing')
+        if exact:
+            self.assertEqual(set(), set(new) - expected, 'unexpected events')
+        return new
+
+    def current_traversal(self, stack):
+        return self.cloud.query('SELECT current_traversal FROM stack WHERE '
+                                'name = :stack AND deleted_at IS NULL',
+                                stack=stack)[0][0]
+
+    def outputs(self, stack):
+        """{output key: value} of a stack, as the API resolves them."""
+        return {o['output_key']: o['output_value']
+                for o in self.cloud.api_stack(stack)['outputs']}

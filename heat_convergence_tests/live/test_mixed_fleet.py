@@ -85,38 +85,9 @@ class TestAdoptRunningDeployment(cloud.LiveTestCase):
         path = self.cloud.write_template('t.yaml', tmpl)
         self.cloud.openstack('stack', action, '-t', path, 'mixed')
 
-    def events(self):
-        """{(resource name, action, status): count} of the stack's events."""
-        return collections.Counter({
-            (name, action, status): count
-            for name, action, status, count in self.cloud.query(
-                'SELECT resource_name, resource_action, resource_status, '
-                'count(*) FROM event JOIN stack ON stack.id = '
-                "event.stack_id WHERE stack.name = 'mixed' AND "
-                "resource_name != 'mixed' GROUP BY resource_name, "
-                'resource_action, resource_status')})
-
-    def assert_once_each(self, before, names, actions):
-        """Each of ``names`` has one event of each action and status since.
-
-        ``actions``: {name: the actions it must have gone through}.
-        """
-        new = self.events() - before
-        self.assertEqual({}, {k: n for k, n in new.items() if n != 1},
-                         'resources acted on more than once')
-        for name in names:
-            for action in actions(name):
-                for status in ('IN_PROGRESS', 'COMPLETE'):
-                    self.assertIn((name, action, status), new)
-        return new
-
     def output(self):
         return self.cloud.openstack_json('stack', 'output', 'show', 'mixed',
                                          'top')['output_value']
-
-    def current_traversal(self):
-        return self.cloud.query("SELECT current_traversal FROM stack WHERE "
-                                "name = 'mixed'")[0][0]
 
     def test_adopt_during_create(self):
         names = ['root', 'top'] + ['c%d_%02d' % (c, i) for c in range(CHAINS)
@@ -125,7 +96,7 @@ class TestAdoptRunningDeployment(cloud.LiveTestCase):
 
         # The create starts on the stock engines: Heat's SyncPoints.
         self.deploy('create', template('one', wait=2))
-        stock_traversal = self.current_traversal()
+        stock_traversal = self.current_traversal('mixed')
         cloud.wait_for(lambda: self.cloud.query(
             "SELECT count(*) FROM resource WHERE action = 'CREATE' AND "
             "status = 'COMPLETE'"
@@ -151,20 +122,20 @@ class TestAdoptRunningDeployment(cloud.LiveTestCase):
 
         # The plugin engines finish the stock traversal, on Heat's path.
         self.cloud.wait_stack('mixed', 'CREATE_COMPLETE', timeout=TIMEOUT)
-        self.assertEqual(stock_traversal, self.current_traversal())
+        self.assertEqual(stock_traversal, self.current_traversal('mixed'))
         self.assertEqual(0, self.cloud.query(
             'SELECT count(*) FROM heat_convergence_traversal')[0][0])
-        created = self.assert_once_each(collections.Counter(), names,
+        created = self.assert_once_each('mixed', collections.Counter(), names,
                                         lambda name: ('CREATE',))
         self.assertEqual(','.join(['one-one'] * CHAINS), self.output())
 
         # Update under the plugin alone: chain 1 replaced, the rest in
         # place; a reduced traversal takes over from Heat's.
-        before = self.events()
+        before = self.events('mixed')
         self.deploy('update', template('two', replaced_chain=1))
         self.cloud.wait_stack('mixed', 'UPDATE_COMPLETE', timeout=TIMEOUT)
         chain1 = {'c1_%02d' % i for i in range(LENGTH)}
-        self.assert_once_each(before, names, lambda name: (
+        self.assert_once_each('mixed', before, names, lambda name: (
             ('CREATE', 'DELETE') if name in chain1 else ('UPDATE',)))
         self.assertEqual(','.join(['two-two'] * CHAINS), self.output())
         self.assertEqual(0, self.cloud.query(
@@ -174,9 +145,9 @@ class TestAdoptRunningDeployment(cloud.LiveTestCase):
         self.assertEqual(set(names), {name for name, _, _ in live})
 
         # Cancel an update under the plugin alone: it rolls back.
-        before = self.events()
+        before = self.events('mixed')
         self.deploy('update', template('three', update_wait=2))
-        cloud.wait_for(lambda: (self.events() - before)[
+        cloud.wait_for(lambda: (self.events('mixed') - before)[
             ('c0_00', 'UPDATE', 'COMPLETE')], 120,
             what='the update to make progress')
         self.cloud.openstack('stack', 'cancel', 'mixed')
@@ -185,19 +156,19 @@ class TestAdoptRunningDeployment(cloud.LiveTestCase):
         # Two traversals: the update and its rollback. A resource whose
         # update the cancel interrupted is FAILED, and the rollback replaces
         # it (Heat's rule for a failed resource): CREATE and DELETE events.
-        rolled = self.events() - before
+        rolled = self.events('mixed') - before
         self.assertEqual({}, {k: n for k, n in rolled.items() if n > 2},
                          'a resource acted more than once per traversal')
         self.assertEqual({('COMPLETE',)}, set(self.cloud.query(
             "SELECT DISTINCT status FROM resource WHERE action != 'INIT'")))
 
         # Delete under the plugin alone.
-        before = self.events()
+        before = self.events('mixed')
         self.cloud.openstack('stack', 'delete', '--yes', 'mixed')
         cloud.wait_for(lambda: not self.cloud.query(
             "SELECT id FROM stack WHERE name = 'mixed' AND "
             "deleted_at IS NULL"), TIMEOUT, what='stack deletion')
-        self.assert_once_each(before, names, lambda name: ('DELETE',))
+        self.assert_once_each('mixed', before, names, lambda name: ('DELETE',))
         self.assertEqual([], self.cloud.query('SELECT id FROM resource'))
         for table in ('heat_convergence_traversal', 'sync_point'):
             self.assertEqual(0, self.cloud.query(

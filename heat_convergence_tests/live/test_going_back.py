@@ -1,0 +1,426 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Going back to stock Heat: the plugin engines replaced by stock ones.
+
+An operator who installed heat-convergence must be able to go back to stock
+``heat-engine`` without losing a stack: stock Heat has to update and delete
+what the reduced driver created or updated (its reduced graph stored in
+``stack.current_deps``, its SyncPoints gone), and a reduced traversal still
+running when the last heat-convergence-engine leaves has to be finished by
+stock engines, which know nothing of the plugin's tables or topic.
+
+* :class:`TestStockPluginStock`: a stack created by stock engines, updated
+  by plugin engines (reduced driver), then updated and deleted by stock
+  engines again.
+* :class:`TestHandBack`: plugin engines replaced by stock ones one at a
+  time during a create; the last one hands the reduced traversal back to
+  Heat's path as it stops, and stock engines finish it.
+
+Every resource is acted on exactly once per traversal, asserted on Heat's
+event table.
+"""
+
+import json
+
+from heat_convergence_tests.live import cloud
+
+# Conf of the plugin engines: their recovery and fleet checks come round
+# quickly (the defaults are meant for production, not for a test).
+FAST_PLUGIN = {'heat_convergence': {'periodic_interval': '2',
+                                    'ready_timeout': '15'}}
+
+DENSE = 12
+
+
+def dense_names():
+    return ['r%02d' % i for i in range(DENSE)]
+
+
+def dense_template(value, replaced=()):
+    """Every resource reads the output of every earlier one.
+
+    r00's value is ``value``; each later resource's is the outputs of all
+    earlier ones joined by "-", so every value is exactly checkable and a
+    stale or missing attribute anywhere shows. Heat's graph has
+    n(n - 1)/2 edges between the update nodes; its transitive reduction,
+    the chain, n - 1. ``replaced``: the names an update of their value
+    replaces; the others are updated in place.
+    """
+    names = dense_names()
+    resources = {}
+    for i, name in enumerate(names):
+        if i == 0:
+            prop = value
+        else:
+            prop = {'list_join': ['-', [{'get_attr': [earlier, 'output']}
+                                        for earlier in names[:i]]]}
+        resources[name] = cloud.test_resource(prop,
+                                              replace=name in replaced)
+    return {'heat_template_version': '2018-08-31',
+            'resources': resources,
+            'outputs': {
+                'last': {'value': {'get_attr': [names[-1], 'output']}},
+                'some': {'value': {'list_join': [',', [
+                    {'get_attr': [name, 'output']}
+                    for name in names[:DENSE:4]]]}}}}
+
+
+def dense_outputs(value):
+    values = [value]
+    for _ in range(1, DENSE):
+        values.append('-'.join(values))
+    return {'last': values[-1], 'some': ','.join(values[:DENSE:4])}
+
+
+def heat_graph(names, existing):
+    """The convergence graph stock Heat stores for the dense stack.
+
+    ``existing``: Heat adds a cleanup node per stored resource (each
+    cleaned up after the update of its own name and after the cleanup of
+    every resource requiring it), none on a create. Nodes are (name,
+    is_update); Heat stores a node with no edge at all as (node, None),
+    which the dense stack has not.
+    """
+    edges = set()
+    for i, name in enumerate(names):
+        edges |= {((name, True), (earlier, True)) for earlier in names[:i]}
+        if existing:
+            edges.add(((name, False), (name, True)))
+            edges |= {((earlier, False), (name, False))
+                      for earlier in names[:i]}
+    return edges
+
+
+def reduced_graph(names):
+    """The transitive reduction of :func:`heat_graph` for an update.
+
+    The update nodes make a chain; the cleanups a chain the other way,
+    hanging off the last update: the cleanup of r<i> needs the update of
+    r<i> only through the cleanup of r<i+1>, except for the last one.
+    """
+    edges = {((names[-1], False), (names[-1], True))}
+    for before, after in zip(names, names[1:]):
+        edges.add(((after, True), (before, True)))
+        edges.add(((before, False), (after, False)))
+    return edges
+
+
+def updated_or_replaced(replaced):
+    """The actions of each resource in an update replacing ``replaced``.
+
+    As in stock Heat, a TestResource replaced because of a changed value
+    first goes UPDATE IN_PROGRESS, then UPDATE COMPLETE when the property
+    diff asks for the replacement; its replacement is created, and the old
+    one deleted by the cleanup.
+    """
+    return lambda name: (('UPDATE', 'CREATE', 'DELETE') if name in replaced
+                         else ('UPDATE',))
+
+
+def ladder_names(lanes, rows):
+    return ['root', 'top'] + ['c%d_%02d' % (c, i) for c in range(lanes)
+                              for i in range(rows)]
+
+
+def ladder_template(value, lanes, rows, wait=0, replaced_lane=None):
+    """A root, ``rows`` rows of ``lanes`` resources, a fan-in at the end.
+
+    Every resource of a row waits for the whole previous row (its own
+    lane's predecessor through get_attr, the others through depends_on),
+    so that each row fans out anew: the last resource of a row to finish
+    makes the next row ready, runs one of it in its own thread and casts
+    the others. An engine that stops therefore does not carry the whole
+    stack to its end along chains in its own threads; what it casts while
+    it stops is left to the others. Each create takes ``wait`` seconds.
+    The first row joins ``value`` and the root's output; the others pass
+    their lane's value on. The lane ``replaced_lane`` is replaced by an
+    update changing the value, the others updated in place.
+    """
+    resources = {'root': cloud.test_resource(value)}
+    for i in range(rows):
+        for c in range(lanes):
+            name = 'c%d_%02d' % (c, i)
+            if i == 0:
+                upstream = {'list_join': ['-', [
+                    value, {'get_attr': ['root', 'output']}]]}
+            else:
+                upstream = {'get_attr': ['c%d_%02d' % (c, i - 1), 'output']}
+            res = cloud.test_resource(upstream, replace=(c == replaced_lane))
+            res['properties']['action_wait_secs'] = {'create': wait}
+            if i:
+                res['depends_on'] = ['c%d_%02d' % (other, i - 1)
+                                     for other in range(lanes) if other != c]
+            resources[name] = res
+    resources['top'] = cloud.test_resource({'list_join': [',', [
+        {'get_attr': ['c%d_%02d' % (c, rows - 1), 'output']}
+        for c in range(lanes)]]})
+    return {'heat_template_version': '2018-08-31',
+            'resources': resources,
+            'outputs': {'top': {'value': {'get_attr': ['top', 'output']}}}}
+
+
+class GoingBackMixin(object):
+
+    def deploy(self, action, tmpl):
+        path = self.cloud.write_template('%s.yaml' % self.stack_name, tmpl)
+        self.cloud.openstack('stack', action, '-t', path, self.stack_name)
+
+    def resource_names(self):
+        """{resource id: name} of the stack's resource rows now."""
+        return {rid: name for rid, name in self.cloud.query(
+            'SELECT resource.id, resource.name FROM resource JOIN stack ON '
+            'stack.id = resource.stack_id WHERE stack.name = :name',
+            name=self.stack_name)}
+
+    def stored_graph(self, names):
+        """The stack's ``current_deps`` with resource ids turned to names.
+
+        ``names``: {resource id: name}, read before the traversal started
+        (the cleanup nodes name rows the traversal removed since).
+        """
+        deps = json.loads(self.cloud.query(
+            'SELECT current_deps FROM stack WHERE name = :name AND '
+            'deleted_at IS NULL', name=self.stack_name)[0][0])
+
+        def node(value):
+            return None if value is None else (names[value[0]],
+                                               bool(value[1]))
+        edges = [(node(rqr), node(rqd)) for rqr, rqd in deps['edges']]
+        self.assertEqual(len(edges), len(set(edges)), 'duplicate edges')
+        return set(edges)
+
+    def stored_requires(self):
+        """{name: the names of its stored ``requires``} of the resources."""
+        rows = self.cloud.query(
+            'SELECT resource.id, resource.name, resource.requires FROM '
+            'resource JOIN stack ON stack.id = resource.stack_id WHERE '
+            'stack.name = :name', name=self.stack_name)
+        names = {rid: name for rid, name, _ in rows}
+        return {name: sorted(names[r] for r in json.loads(requires))
+                for _, name, requires in rows}
+
+    def wait_deleted(self, timeout=180):
+        cloud.wait_for(lambda: not self.cloud.query(
+            'SELECT id FROM stack WHERE name = :name AND deleted_at IS NULL',
+            name=self.stack_name), timeout, what='stack deletion')
+
+    def assert_no_sync_points(self):
+        for table in ('sync_point', 'heat_convergence_traversal',
+                      'heat_convergence_sync_point',
+                      'heat_convergence_arrival'):
+            self.assertEqual(0, self.cloud.query(
+                'SELECT count(*) FROM %s' % table)[0][0], table)
+
+    def log(self, index):
+        with open('%s/engine-%d.log' % (self.cloud.log_dir, index)) as f:
+            return f.read()
+
+
+class TestStockPluginStock(GoingBackMixin, cloud.LiveTestCase):
+    """Stock Heat, then heat-convergence, then stock Heat again.
+
+    One engine at a time (the point is who stores what, not how engines
+    share a traversal, which test_mixed_fleet covers): the dense stack is
+    created by a stock heat-engine, updated by a heat-convergence-engine
+    (reduced driver), updated and deleted by a stock heat-engine again.
+    """
+
+    cloud_kwargs = {'engines': 1, 'engine_binary': cloud.STOCK_ENGINE,
+                    'driver': 'reduced', 'database': 'mysql',
+                    'conf': FAST_PLUGIN}
+    stack_name = 'back'
+
+    def replace_engine(self, old, new, binary):
+        """Stop engine ``old``, start ``new`` of ``binary`` meanwhile.
+
+        Returns once ``old`` has exited and ``new`` serves: the stack is
+        idle, nothing happens in between.
+        """
+        self.cloud.stop_engine(old, wait=False)
+        self.cloud.start_engine(new, binary)
+        self.cloud.wait_for_engines(1, binary=binary)
+        self.cloud.reap_engine(old)
+
+    def test_stock_plugin_stock(self):
+        names = dense_names()
+        self.cloud.manage('heat-convergence-manage', 'db_sync')
+
+        # Created by stock Heat: Heat's dense graph.
+        self.deploy('create', dense_template('one'))
+        self.cloud.wait_stack('back', 'CREATE_COMPLETE', timeout=120)
+        self.assertEqual(dense_outputs('one'), self.outputs('back'))
+        self.assertEqual(heat_graph(names, existing=False),
+                         self.stored_graph(self.resource_names()))
+        self.assert_once_each('back', {}, names, lambda name: ('CREATE',),
+                              exact=True)
+        self.assert_no_sync_points()
+
+        # The stock engine replaced by a heat-convergence-engine, which
+        # updates the stack with the reduced driver: the reduction of the
+        # graph Heat would store is stored instead (2n - 1 edges for
+        # Heat's n(n - 1) + n).
+        self.replace_engine(0, 1, cloud.PLUGIN_ENGINE)
+        replaced = {'r03', 'r08'}
+        before, ids = self.events('back'), self.resource_names()
+        self.deploy('update', dense_template('two', replaced=replaced))
+        self.cloud.wait_stack('back', 'UPDATE_COMPLETE', timeout=120)
+        self.assertEqual(dense_outputs('two'), self.outputs('back'))
+        stored = self.stored_graph(ids)
+        self.assertEqual(reduced_graph(names), stored)
+        self.assertEqual(2 * DENSE - 1, len(stored))
+        # What each resource requires is stored whole, as Heat stores it:
+        # the next traversal's cleanup order depends on it.
+        self.assertEqual({name: names[:i] for i, name in enumerate(names)},
+                         self.stored_requires())
+        self.assert_once_each('back', before, names,
+                              updated_or_replaced(replaced), exact=True)
+        self.assertEqual(sorted(names),
+                         sorted(self.resource_names().values()))
+        self.assert_no_sync_points()
+
+        # Back to stock Heat: it updates the stack the reduced driver left,
+        # with its own graph again, then deletes it.
+        self.replace_engine(1, 2, cloud.STOCK_ENGINE)
+        replaced = {'r03', 'r05', 'r10'}
+        before, ids = self.events('back'), self.resource_names()
+        self.deploy('update', dense_template('three', replaced=replaced))
+        self.cloud.wait_stack('back', 'UPDATE_COMPLETE', timeout=120)
+        self.assertEqual(dense_outputs('three'), self.outputs('back'))
+        self.assertEqual(heat_graph(names, existing=True),
+                         self.stored_graph(ids))
+        self.assert_once_each('back', before, names,
+                              updated_or_replaced(replaced), exact=True)
+        self.assertEqual(sorted(names),
+                         sorted(self.resource_names().values()))
+
+        before = self.events('back')
+        self.cloud.openstack('stack', 'delete', '--yes', 'back')
+        self.wait_deleted()
+        self.assert_once_each('back', before, names,
+                              lambda name: ('DELETE',), exact=True)
+        self.assertEqual([], self.cloud.query('SELECT id FROM resource'))
+        self.assert_no_sync_points()
+
+
+class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
+    """The last heat-convergence-engine leaving mid-create hands back.
+
+    Two heat-convergence-engines (reduced driver) create a stack of ten
+    rows of four resources (:func:`ladder_template`) whose creates take
+    three seconds each; once a few resources are created the operator
+    replaces them by stock heat-engines one host at a time. The reduced
+    traversal's SyncPoints are in the plugin's tables and its nodes on the
+    driver's topic, neither of which a stock engine knows: without the
+    hand-back the stack would stay CREATE_IN_PROGRESS for good. The last
+    heat-convergence-engine, stopping gracefully with no other left, starts
+    instead a traversal of Heat's own with the same action and template
+    (Heat's graph, rows in Heat's ``sync_point`` table, nodes on
+    ``engine_worker``), which the stock engines finish.
+    """
+
+    cloud_kwargs = {'engines': 2, 'engine_binary': cloud.PLUGIN_ENGINE,
+                    'driver': 'reduced', 'database': 'mysql',
+                    'conf': FAST_PLUGIN}
+    stack_name = 'handback'
+    lanes, rows, wait = 4, 10, 3
+
+    def created(self):
+        return self.cloud.query(
+            "SELECT count(*) FROM resource WHERE action = 'CREATE' AND "
+            "status = 'COMPLETE'")[0][0]
+
+    def test_last_engine_hands_back(self):
+        names = ladder_names(self.lanes, self.rows)
+        self.deploy('create', ladder_template('one', self.lanes,
+                                              self.rows, wait=self.wait))
+        reduced = self.current_traversal('handback')
+        cloud.wait_for(lambda: self.created() >= 5, 60,
+                       what='the plugin engines to make progress')
+        # The create runs with the reduced driver: its SyncPoints are the
+        # plugin's, none in Heat's table.
+        self.assertEqual(1, self.cloud.query(
+            'SELECT count(*) FROM heat_convergence_traversal WHERE id = :t',
+            t=reduced)[0][0])
+        self.assertEqual(0, self.cloud.query(
+            'SELECT count(*) FROM sync_point')[0][0])
+
+        # One host at a time: start its stock engine, stop its plugin one.
+        self.cloud.start_engine(2, cloud.STOCK_ENGINE)
+        self.cloud.wait_for_engines(1, binary=cloud.STOCK_ENGINE)
+        # (The second stock engine starts while the first plugin engine
+        # stops, which takes several seconds; the last one stops only once
+        # the other has exited.)
+        self.cloud.stop_engine(0, wait=False)
+        self.cloud.start_engine(3, cloud.STOCK_ENGINE)
+        self.cloud.wait_for_engines(2, binary=cloud.STOCK_ENGINE)
+        self.cloud.reap_engine(0)
+        self.assertEqual(reduced, self.current_traversal('handback'))
+        self.assertEqual('CREATE_IN_PROGRESS',
+                         self.cloud.api_stack('handback')['stack_status'],
+                         'the create ended before the last plugin engine '
+                         'left: it proves nothing')
+        self.cloud.stop_engine(1)
+
+        # The last one handed the create back (a traversal still in
+        # progress, as it was just before the stop): a traversal of Heat's,
+        # its SyncPoints in Heat's table (checked before the stock engines
+        # finish it: Heat removes them when the stack completes).
+        handed = self.current_traversal('handback')
+        self.assertNotEqual(reduced, handed)
+        self.assertGreater(self.cloud.query(
+            'SELECT count(*) FROM sync_point WHERE traversal_id = :t',
+            t=handed)[0][0], 0)
+        self.assertEqual(0, self.cloud.query(
+            'SELECT count(*) FROM heat_convergence_traversal')[0][0])
+        self.assertIn("handed back to Heat's path", self.log(1))
+        # The first one to stop left it to the other.
+        self.assertNotIn('handed back', self.log(0))
+
+        self.cloud.wait_stack('handback', 'CREATE_COMPLETE', timeout=120)
+        self.assertEqual(handed, self.current_traversal('handback'))
+        top = ','.join(['one-one'] * self.lanes)
+        self.assertEqual({'top': top}, self.outputs('handback'))
+        # Each resource created once over both traversals, and nothing
+        # else: the last engine hands back at the end of its stop, once the
+        # nodes it was running have finished, so no resource is
+        # IN_PROGRESS then; those the plugin engines created are
+        # CREATE_COMPLETE with the traversal's own template, which Heat's
+        # traversal checks and leaves alone (no change, no event). What the
+        # stock engines create is what the plugin engines had not: in the
+        # runs seen, the rest of the stack from a row whose casts had
+        # reached the plugin engines as they stopped (dropped, the
+        # traversal idle until the hand-back).
+        self.assert_once_each('handback', {}, names,
+                              lambda name: ('CREATE',), exact=True)
+        self.assertEqual(sorted(names),
+                         sorted(self.resource_names().values()))
+        self.assert_no_sync_points()
+
+        # Stock Heat alone from now on: an update replacing lane 1.
+        before = self.events('handback')
+        self.deploy('update', ladder_template('two', self.lanes,
+                                              self.rows, replaced_lane=1))
+        self.cloud.wait_stack('handback', 'UPDATE_COMPLETE', timeout=120)
+        self.assertEqual({'top': ','.join(['two-two'] * self.lanes)},
+                         self.outputs('handback'))
+        lane1 = {'c1_%02d' % i for i in range(self.rows)}
+        self.assert_once_each('handback', before, names,
+                              updated_or_replaced(lane1), exact=True)
+
+        before = self.events('handback')
+        self.cloud.openstack('stack', 'delete', '--yes', 'handback')
+        self.wait_deleted()
+        self.assert_once_each('handback', before, names,
+                              lambda name: ('DELETE',), exact=True)
+        self.assertEqual([], self.cloud.query('SELECT id FROM resource'))
+        self.assert_no_sync_points()
