@@ -70,7 +70,8 @@ OPTS = [
              'a broker round trip per resource; the other ready '
              'successors are still sent, so work spreads over the '
              'engines. Set to false to send every ready node, as stock '
-             'Heat does.'),
+             'Heat does. A stopping engine sends them all, so that its '
+             'stop does not last as long as the rest of a chain.'),
     cfg.BoolOpt(
         'parse_definitions_on_demand',
         default=True,

@@ -182,9 +182,11 @@ class ConvergenceEngineService(service.EngineService):
         threads: while a long resource action finishes, the other engines
         would find this one dead, take over its nodes and steal the locks
         of resources it still acts on (one action run twice). Here the
-        listener stops once the threads have. The driver stops last, and
-        may hand over what the threads left.
+        listener stops once the threads have. The driver is told first, so
+        that its threads take no more work than they hold, and stops last,
+        to hand over what they left.
         """
+        self.driver.drain()
         listener, self.listener = self.listener, None
         if self.stock_worker_service is not None:
             self.stock_worker_service.stop()

@@ -23,9 +23,10 @@ every driver runs them through Heat's own ``heat.engine.check_resource``.
 start-up checks, the commands) uses; a unit test fails when such code uses
 any other. The engine calls a driver:
 
-* when an engine process starts and once it has stopped:
-  :meth:`~ConvergenceDriver.start`, :meth:`~ConvergenceDriver.stop`; at
-  start-up it reads :attr:`~ConvergenceDriver.uses_plugin_tables`;
+* when an engine process starts, begins to stop and has stopped:
+  :meth:`~ConvergenceDriver.start`, :meth:`~ConvergenceDriver.drain`,
+  :meth:`~ConvergenceDriver.stop`; at start-up it reads
+  :attr:`~ConvergenceDriver.uses_plugin_tables`;
 * when ``Stack.converge_stack`` has stored a new traversal id, for every
   convergence action (create, update, delete, rollback, check, suspend,
   resume, snapshot, restore, adopt, abandon):
@@ -104,6 +105,15 @@ class ConvergenceDriver(metaclass=abc.ABCMeta):
         Called once the engine's RPC servers have stopped and its threads
         have finished (Heat's graceful stop), so that a driver can hand
         over what this engine leaves unfinished.
+        """
+
+    def drain(self) -> None:
+        """The engine has begun to stop: start no work of the driver's own.
+
+        Called before Heat's stop waits for the engine's threads: a driver
+        whose threads go on with more than the message they received (a
+        successor a node made ready) sends that work to the other engines
+        from now on, so that the stop ends soon.
         """
 
     @abc.abstractmethod

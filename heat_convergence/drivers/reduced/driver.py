@@ -52,6 +52,7 @@ class ReducedDriver(base.ConvergenceDriver):
         self._rpc_client = None
         self._running = running_nodes.RunningNodes()
         self._cancels = cancellation.CancelMemory()
+        self._draining = False
         self.recovery = None
 
     # The contract (see base.ConvergenceDriver) ----------------------------
@@ -64,6 +65,9 @@ class ReducedDriver(base.ConvergenceDriver):
         definitions.VALIDATION.activate_everywhere()
         self.recovery = recovery.Recovery(self)
         self.recovery.start()
+
+    def drain(self):
+        self._draining = True
 
     def stop(self):
         definitions.VALIDATION.activate_everywhere(None)
@@ -152,8 +156,13 @@ class ReducedDriver(base.ConvergenceDriver):
 
     @property
     def run_locally(self) -> bool:
-        """Whether a node runs a successor it made ready itself."""
-        return self.conf.heat_convergence.run_successor_locally
+        """Whether a node runs a successor it made ready itself.
+
+        Not once the engine is stopping: along a chain, the stop would
+        last as long as the rest of the chain.
+        """
+        return (self.conf.heat_convergence.run_successor_locally and
+                not self._draining)
 
     @property
     def parse_on_demand(self) -> bool:

@@ -143,6 +143,11 @@ class RunSuccessorLocally(scenario_harness.DriverFrameworkTest):
     def test_one_message_per_node_without(self):
         self.assertEqual((8, 9), self.create_casts(local=False))
 
+    def test_one_message_per_node_once_draining(self):
+        # A stopping engine sends its successors to the other engines.
+        self.driver.drain()
+        self.assertEqual((8, 9), self.create_casts(local=True))
+
 
 class NodeLoad(scenario_harness.DriverFrameworkTest):
     """A node reads its resource's row and its stack's in one transaction.

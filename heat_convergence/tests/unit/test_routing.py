@@ -266,13 +266,15 @@ class TestEngineEndpoints(base.HeatTestCase):
         listener.stop.side_effect = lambda: calls.append('listener')
         self.patchobject(eng.thread_group_mgr, 'stop',
                          side_effect=lambda *a: calls.append('threads'))
+        self.patchobject(driver, 'drain',
+                         side_effect=lambda: calls.append('drain'))
         self.patchobject(driver, 'stop',
                          side_effect=lambda: calls.append('driver'))
         self.patchobject(service.service_objects.Service, 'delete')
         eng.thread_group_mgr.groups['stack-1'] = mock.Mock()
         eng.stop()
         # Other engines find this one alive while its threads still act.
-        self.assertEqual(['threads', 'listener', 'driver'], calls)
+        self.assertEqual(['drain', 'threads', 'listener', 'driver'], calls)
 
     def test_heat_driver(self):
         eng = self.start(heat_driver.HeatDriver(cfg.CONF))
