@@ -29,14 +29,17 @@ import testscenarios
 from heat_convergence_tests.live import cloud
 
 
-def template(value='one', replace_a=False, fail_b=False):
+def template(value='one', replace_a=False, fail_b=False, wait_b=0):
     """Return a <- b <- c, where c also references a directly.
 
-    The reduction removes c -> a, since c -> b -> a implies it.
+    The reduction removes c -> a, since c -> b -> a implies it. b's update
+    takes ``wait_b`` seconds.
     """
     b = cloud.test_resource({'get_attr': ['a', 'output']})
     if fail_b:
         b['properties']['fail'] = True
+    if wait_b:
+        b['properties']['action_wait_secs'] = {'update': wait_b}
     return {
         'heat_template_version': '2018-08-31',
         'resources': {
@@ -116,6 +119,16 @@ class TestLifecycle(cloud.LiveTestCase):
         self.assertIn('Stack ROLLBACK completed successfully',
                       stack['stack_status_reason'])
         self.assertEqual('three', self.output().split('/')[1])
+
+        # An update cancelled while b's update runs rolls back as well.
+        self.deploy('update', template('five', wait_b=10))
+        cloud.wait_for(lambda: self.cloud.api_resources('life')['b'][
+            'resource_status'] == 'UPDATE_IN_PROGRESS', 60,
+            what="b's update to start")
+        self.cloud.openstack('stack', 'cancel', 'life')
+        stack = self.cloud.wait_stack('life', 'ROLLBACK_COMPLETE')
+        self.assertEqual('three', self.output().split('/')[1])
+        self.assert_values('three')
 
         # Check, suspend, resume.
         self.cloud.openstack('stack', 'check', 'life')
