@@ -330,6 +330,18 @@ SEAMS = (
          "the reduced driver's state changes: no thread for a stack without "
          'event sinks'),
 
+    # The reduced driver: the purge at the end of a traversal.
+    Seam(db_api, 'raw_template_delete', PATCHED, '(context, template_id)',
+         "the reduced driver's purge: the previous template's delete "
+         'retried'),
+    Seam(db_api, 'sync_point_delete_all_by_stack_and_traversal', PATCHED,
+         '(context, stack_id, traversal_id)',
+         "the reduced driver's purge: the delete of Heat's sync points "
+         'retried'),
+    Seam(db_api, 'stack_delete', PATCHED, '(context, stack_id)',
+         "the reduced driver's purge: the delete of a deleted stack's row "
+         'retried'),
+
     # Cancellation of work in flight.
     Seam(_Engine, 'stack_cancel_update', OVERRIDDEN,
          '(self, cnxt, stack_identity, cancel_with_rollback=True)',

@@ -142,6 +142,16 @@ def _retried(func):
     return heat_db_api.retry_on_db_error(conflict_retried(func))
 
 
+def retried(func):
+    """:func:`_retried`, for a write of Heat's own that Heat does not retry.
+
+    ``func(context, ...)`` must run one transaction of its own (not join
+    an outer one) and be harmless to run again after a commit whose answer
+    was lost: a delete, or an update to given values.
+    """
+    return _retried(func)
+
+
 def _prebuilt(name, build, *variant):
     """Return the statement ``build(*variant)``, built once per process."""
     key = (name,) + variant
