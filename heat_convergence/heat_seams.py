@@ -256,8 +256,12 @@ SEAMS = (
          "the reduced driver's worker: runs a snapshot-deletion node"),
     Seam(db_api, 'resource_update_and_save', PATCHED,
          '(context, resource_id, values)',
-         "the reduced driver's state changes: an update without read-back; "
-         'also marks a stale replacement'),
+         "the reduced driver's state changes: an update without read-back, "
+         'retried; also marks a stale replacement'),
+    Seam(db_api, 'resource_data_set', PATCHED,
+         '(context, resource_id, key, value, redact=False)',
+         "the reduced driver's state changes: a resource's data stored, "
+         'retried'),
 
     # The reduced driver: definitions parsed on demand, node data.
     Seam(stk_defn.StackDefinition, '_load_rsrc_defns', PATCHED, '(self)',

@@ -49,6 +49,7 @@ Galera's causality checks, oslo.db's ``[database] mysql_wsrep_sync_wait``
 """
 
 import collections
+import functools
 
 from heat.db import api as heat_db_api
 from heat.db import models as heat_models
@@ -145,11 +146,29 @@ def _retried(func):
 def retried(func):
     """:func:`_retried`, for a write of Heat's own that Heat does not retry.
 
-    ``func(context, ...)`` must run one transaction of its own (not join
-    an outer one) and be harmless to run again after a commit whose answer
-    was lost: a delete, or an update to given values.
+    ``func(context, ...)`` must be one transaction, harmless to run again
+    after a commit whose answer was lost: a delete, or a write of given
+    values. A call that joins a transaction already open in this thread is
+    not retried: the statement cannot run again in a transaction that
+    failed, and the outer transaction's retry applies.
     """
-    return _retried(func)
+    retried_func = _retried(func)
+
+    @functools.wraps(func)
+    def run(context, *args, **kwargs):
+        if in_transaction(context):
+            return func(context, *args, **kwargs)
+        return retried_func(context, *args, **kwargs)
+    return run
+
+
+def in_transaction(context):
+    """Whether this thread has a transaction of ``context`` open."""
+    try:
+        context.transaction_ctx
+    except db_exception.NoEngineContextEstablished:
+        return False
+    return True
 
 
 def _prebuilt(name, build, *variant):
