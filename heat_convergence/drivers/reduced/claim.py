@@ -49,8 +49,12 @@ def claim_and_load(driver, engine_id, cnxt, traversal_id, node,
     the periodic recovery to dispatch again. A conflict (on Galera, the
     claim's transaction aborted by another node's write) rolled the claim
     back too, and the claim and load run again at once, as the plugin's
-    other writes do (:func:`heat_convergence.db.api._retried`), rather than
-    leaving the node to the recovery's ``ready_timeout``. A claim under a
+    other writes do (:func:`heat_convergence.db.api.retried`), rather than
+    leaving the node to the recovery's ``ready_timeout``; so do they after
+    a lost connection (a database node gone), after Heat's pause. A
+    connection lost at COMMIT leaves unknown whether the claim committed:
+    if it did, the claim run again finds the node taken and the node is
+    left to the recovery, as before. A claim under a
     limit of running nodes locks its traversal's row, which every claim of
     the traversal waits for: it commits before the load.
     """
@@ -63,8 +67,8 @@ def claim_and_load(driver, engine_id, cnxt, traversal_id, node,
     elif not claim_inside:
         inputs = claim()
 
-    @db_api.conflict_retried
-    def load(inputs):
+    @db_api.retried
+    def load(cnxt, inputs):
         with (manager.writer if claim_inside else manager.reader).using(
                 cnxt):
             if claim_inside:
@@ -79,4 +83,4 @@ def claim_and_load(driver, engine_id, cnxt, traversal_id, node,
             return inputs, resource_data, check_resource.load_resource(
                 cnxt, resource_id, resource_data, traversal_id, is_update)
 
-    return load(None if claim_inside else inputs)
+    return load(cnxt, None if claim_inside else inputs)

@@ -346,6 +346,19 @@ class ClaimAndLoad(test_db_api.DBAPITestCase):
         row = self.node_row('t1', db_api.Node('1', True))
         self.assertEqual((models.RUNNING, 'e1'), (row.state, row.engine_id))
 
+    def test_lost_connection_claims_and_loads_again(self):
+        # A database node gone mid-transaction: nothing committed.
+        self.useFixture(fixtures.MockPatch('oslo_db.api.time.sleep'))
+        self.create('t1', [test_db_api.node(1, 0)])
+        load = self.useFixture(fixtures.MockPatchObject(
+            check_resource, 'load_resource',
+            side_effect=[db_exception.DBConnectionError(), ('r', 'd', 's')]))
+        inputs, resource_data, loaded = self.claim_and_load()
+        self.assertEqual(({}, ('r', 'd', 's')), (resource_data, loaded))
+        self.assertEqual(2, load.mock.call_count)
+        row = self.node_row('t1', db_api.Node('1', True))
+        self.assertEqual((models.RUNNING, 'e1'), (row.state, row.engine_id))
+
 
 def load_tests(loader, tests, pattern):
     return testscenarios.load_tests_apply_scenarios(loader, tests, pattern)
