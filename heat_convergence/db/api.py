@@ -42,10 +42,12 @@ one node on two database nodes both run their decrement, and the second to
 be certified fails at commit (a deadlock error) with nothing committed, and
 runs again against the first one's result. A retry after a lost connection
 may follow a transaction that did commit; each function's retry is then
-harmless (see :func:`_retried`). Reads that must see what another engine
-wrote on another node (a node made ready there, then claimed here) need
-Galera's causality checks, oslo.db's ``[database] mysql_wsrep_sync_wait``
-(``doc/source/galera.rst``).
+harmless (see :func:`_retried`). The reads a node makes (its traversal's
+row, the stack's current traversal, the stack cache's rows) are retried
+after a lost connection too (:func:`retried`). Reads that must see what
+another engine wrote on another node (a node made ready there, then
+claimed here) need Galera's causality checks, oslo.db's ``[database]
+mysql_wsrep_sync_wait`` (``doc/source/galera.rst``).
 """
 
 import collections
@@ -144,13 +146,13 @@ def _retried(func):
 
 
 def retried(func):
-    """:func:`_retried`, for a write of Heat's own that Heat does not retry.
+    """:func:`_retried`, for a read, or a write Heat does not retry.
 
     ``func(context, ...)`` must be one transaction, harmless to run again
-    after a commit whose answer was lost: a delete, or a write of given
-    values. A call that joins a transaction already open in this thread is
-    not retried: the statement cannot run again in a transaction that
-    failed, and the outer transaction's retry applies.
+    after a commit whose answer was lost: a read, a delete, or a write of
+    given values. A call that joins a transaction already open in this
+    thread is not retried: the statement cannot run again in a transaction
+    that failed, and the outer transaction's retry applies.
     """
     retried_func = _retried(func)
 
@@ -244,6 +246,7 @@ def traversal_fill(context, traversal_id, nodes, engine_id):
     return True
 
 
+@retried
 @context_manager.reader.connection
 def traversal_get(context, traversal_id):
     """Return the traversal row, or None."""
@@ -258,6 +261,7 @@ def traversal_delete(context, traversal_id):
     _delete_traversals(context.connection, [traversal_id])
 
 
+@retried
 @context_manager.reader.connection
 def is_ours(context, traversal_id, resource_id=None):
     """Whether the traversal is one of the plugin's (it has a row here).
@@ -276,6 +280,7 @@ def is_ours(context, traversal_id, resource_id=None):
         sa.select(TRAVERSAL.c.id).where(ours).limit(1)).first() is not None
 
 
+@retried
 @context_manager.reader.connection
 def is_current(context, stack_id, traversal_id):
     """Whether the stack's current traversal is ``traversal_id``."""
@@ -827,6 +832,7 @@ def take_over_start(context, traversal_id, dead_engine, engine_id):
         .values(engine_id=engine_id)).rowcount)
 
 
+@retried
 @context_manager.reader
 def stack_get_without_graph(context, stack_id, show_deleted=False):
     """Heat's ``stack_get`` without the raw template and ``current_deps``.
@@ -845,6 +851,7 @@ def stack_get_without_graph(context, stack_id, show_deleted=False):
                                   eager_load=False)
 
 
+@retried
 @context_manager.reader.connection
 def stack_graph(context, stack_id, traversal_id):
     """Return the row of the stack's ``current_deps`` for the traversal.
