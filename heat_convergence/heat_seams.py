@@ -258,8 +258,12 @@ SEAMS = (
          "the reduced driver's worker: runs a snapshot-deletion node"),
     Seam(db_api, 'resource_update_and_save', PATCHED,
          '(context, resource_id, values)',
-         "the reduced driver's state changes: an update without read-back; "
-         'also marks a stale replacement'),
+         "the reduced driver's state changes: an update without read-back, "
+         'retried; also marks a stale replacement'),
+    Seam(db_api, 'resource_data_set', PATCHED,
+         '(context, resource_id, key, value, redact=False)',
+         "the reduced driver's state changes: a resource's data stored, "
+         'retried'),
 
     # The reduced driver: definitions parsed on demand, node data.
     Seam(stk_defn.StackDefinition, '_load_rsrc_defns', PATCHED, '(self)',
@@ -331,6 +335,18 @@ SEAMS = (
     Seam(_Stack, 'dispatch_event', PATCHED, '(self, ev)',
          "the reduced driver's state changes: no thread for a stack without "
          'event sinks'),
+
+    # The reduced driver: the purge at the end of a traversal.
+    Seam(db_api, 'raw_template_delete', PATCHED, '(context, template_id)',
+         "the reduced driver's purge: the previous template's delete "
+         'retried'),
+    Seam(db_api, 'sync_point_delete_all_by_stack_and_traversal', PATCHED,
+         '(context, stack_id, traversal_id)',
+         "the reduced driver's purge: the delete of Heat's sync points "
+         'retried'),
+    Seam(db_api, 'stack_delete', PATCHED, '(context, stack_id)',
+         "the reduced driver's purge: the delete of a deleted stack's row "
+         'retried'),
 
     # Cancellation of work in flight.
     Seam(_Engine, 'stack_cancel_update', OVERRIDDEN,

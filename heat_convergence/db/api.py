@@ -42,13 +42,16 @@ one node on two database nodes both run their decrement, and the second to
 be certified fails at commit (a deadlock error) with nothing committed, and
 runs again against the first one's result. A retry after a lost connection
 may follow a transaction that did commit; each function's retry is then
-harmless (see :func:`_retried`). Reads that must see what another engine
-wrote on another node (a node made ready there, then claimed here) need
-Galera's causality checks, oslo.db's ``[database] mysql_wsrep_sync_wait``
-(``doc/source/galera.rst``).
+harmless (see :func:`_retried`). The reads a node makes (its traversal's
+row, the stack's current traversal, the stack cache's rows) are retried
+after a lost connection too (:func:`retried`). Reads that must see what
+another engine wrote on another node (a node made ready there, then
+claimed here) need Galera's causality checks, oslo.db's ``[database]
+mysql_wsrep_sync_wait`` (``doc/source/galera.rst``).
 """
 
 import collections
+import functools
 
 from heat.db import api as heat_db_api
 from heat.db import models as heat_models
@@ -142,6 +145,34 @@ def _retried(func):
     return heat_db_api.retry_on_db_error(conflict_retried(func))
 
 
+def retried(func):
+    """:func:`_retried`, for a read, or a write Heat does not retry.
+
+    ``func(context, ...)`` must be one transaction, harmless to run again
+    after a commit whose answer was lost: a read, a delete, or a write of
+    given values. A call that joins a transaction already open in this
+    thread is not retried: the statement cannot run again in a transaction
+    that failed, and the outer transaction's retry applies.
+    """
+    retried_func = _retried(func)
+
+    @functools.wraps(func)
+    def run(context, *args, **kwargs):
+        if in_transaction(context):
+            return func(context, *args, **kwargs)
+        return retried_func(context, *args, **kwargs)
+    return run
+
+
+def in_transaction(context):
+    """Whether this thread has a transaction of ``context`` open."""
+    try:
+        context.transaction_ctx
+    except db_exception.NoEngineContextEstablished:
+        return False
+    return True
+
+
 def _prebuilt(name, build, *variant):
     """Return the statement ``build(*variant)``, built once per process."""
     key = (name,) + variant
@@ -215,6 +246,7 @@ def traversal_fill(context, traversal_id, nodes, engine_id):
     return True
 
 
+@retried
 @context_manager.reader.connection
 def traversal_get(context, traversal_id):
     """Return the traversal row, or None."""
@@ -229,6 +261,7 @@ def traversal_delete(context, traversal_id):
     _delete_traversals(context.connection, [traversal_id])
 
 
+@retried
 @context_manager.reader.connection
 def is_ours(context, traversal_id, resource_id=None):
     """Whether the traversal is one of the plugin's (it has a row here).
@@ -247,6 +280,7 @@ def is_ours(context, traversal_id, resource_id=None):
         sa.select(TRAVERSAL.c.id).where(ours).limit(1)).first() is not None
 
 
+@retried
 @context_manager.reader.connection
 def is_current(context, stack_id, traversal_id):
     """Whether the stack's current traversal is ``traversal_id``."""
@@ -828,6 +862,7 @@ def take_over_start(context, traversal_id, dead_engine, engine_id):
         .values(engine_id=engine_id)).rowcount)
 
 
+@retried
 @context_manager.reader
 def stack_get_without_graph(context, stack_id, show_deleted=False):
     """Heat's ``stack_get`` without the raw template and ``current_deps``.
@@ -846,6 +881,7 @@ def stack_get_without_graph(context, stack_id, show_deleted=False):
                                   eager_load=False)
 
 
+@retried
 @context_manager.reader.connection
 def stack_graph(context, stack_id, traversal_id):
     """Return the row of the stack's ``current_deps`` for the traversal.

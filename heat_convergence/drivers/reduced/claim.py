@@ -24,6 +24,8 @@ import functools
 from heat.db import api as heat_db_api
 from heat.engine import check_resource
 from heat.engine import node_data
+from oslo_db import exception as db_exception
+import sqlalchemy as sa
 
 from heat_convergence.db import api as db_api
 from heat_convergence.drivers.reduced import cleanup_shortcut
@@ -49,8 +51,14 @@ def claim_and_load(driver, engine_id, cnxt, traversal_id, node,
     the periodic recovery to dispatch again. A conflict (on Galera, the
     claim's transaction aborted by another node's write) rolled the claim
     back too, and the claim and load run again at once, as the plugin's
-    other writes do (:func:`heat_convergence.db.api._retried`), rather than
-    leaving the node to the recovery's ``ready_timeout``. A claim under a
+    other writes do (:func:`heat_convergence.db.api.retried`), rather than
+    leaving the node to the recovery's ``ready_timeout``; so do they after
+    a lost connection (a database node gone), after Heat's pause, whether
+    the loss surfaced as such or, where a statement's own retry ran it
+    again in the invalidated transaction, as ``PendingRollbackError``. A
+    connection lost at COMMIT leaves unknown whether the claim committed:
+    if it did, the claim run again finds the node taken and the node is
+    left to the recovery, as before. A claim under a
     limit of running nodes locks its traversal's row, which every claim of
     the traversal waits for: it commits before the load.
     """
@@ -63,20 +71,29 @@ def claim_and_load(driver, engine_id, cnxt, traversal_id, node,
     elif not claim_inside:
         inputs = claim()
 
-    @db_api.conflict_retried
-    def load(inputs):
+    def load_in_transaction(inputs):
+        if claim_inside:
+            inputs = claim()
+        if inputs is None:
+            return None, None, None
+        stack_id = cleanup_shortcut.stack_to_hand_over(node, inputs)
+        if stack_id is not None:
+            return inputs, {}, cleanup_shortcut.HandOverOnly(stack_id)
+        resource_data = node_data.load_resources_data(
+            inputs.consumed()) if is_update else {}
+        return inputs, resource_data, check_resource.load_resource(
+            cnxt, resource_id, resource_data, traversal_id, is_update)
+
+    @db_api.retried
+    def load(cnxt, inputs):
         with (manager.writer if claim_inside else manager.reader).using(
                 cnxt):
-            if claim_inside:
-                inputs = claim()
-            if inputs is None:
-                return None, None, None
-            stack_id = cleanup_shortcut.stack_to_hand_over(node, inputs)
-            if stack_id is not None:
-                return inputs, {}, cleanup_shortcut.HandOverOnly(stack_id)
-            resource_data = node_data.load_resources_data(
-                inputs.consumed()) if is_update else {}
-            return inputs, resource_data, check_resource.load_resource(
-                cnxt, resource_id, resource_data, traversal_id, is_update)
+            try:
+                return load_in_transaction(inputs)
+            except sa.exc.PendingRollbackError as exc:
+                # A retry of one of its statements (the claim's own, or
+                # Heat's) ran it again in the transaction a lost
+                # connection invalidated: nothing was committed.
+                raise db_exception.DBConnectionError(exc)
 
-    return load(None if claim_inside else inputs)
+    return load(cnxt, None if claim_inside else inputs)

@@ -37,6 +37,17 @@ caller drops what it returns. In a node's thread it is the UPDATE alone, in
 its own transaction as in Heat: a physical id is stored the moment the
 plugin knows it.
 
+A resource plugin's own writes in its action (its physical id, its
+``data_set``: Heat's ``resource_update_and_save`` and
+``resource_data_set``) are not retried by Heat. In a node's thread they
+are retried like the plugin's own writes (:func:`heat_convergence.db.api
+.retried`) after a conflict or a lost connection: a database node killed
+under a resource's create failed the resource, and its stack, with
+``DBConnectionError``. Each writes given values to one row (an update by
+id; an insert, or an update of the row a first attempt committed), so
+running it again after a commit whose answer was lost changes nothing.
+Within a state change's transaction, the state change's retry applies.
+
 Heat then hands each event to the stack's event sinks (``OS::Zaqar``
 queues named in the environment) in a thread of its own, which it starts
 even when the stack has no sinks. In a node's thread, an event of a stack
@@ -151,6 +162,11 @@ def _insert_event(_heat_event_create, _value, context, values):
 
 def _update_without_read_back(_heat_update_and_save, _value, context,
                               resource_id, values):
+    _update(context, resource_id, values)
+
+
+@db_api.retried
+def _update(context, resource_id, values):
     with heat_db_api.context_manager.writer.using(context):
         updated = context.session.query(heat_models.Resource).filter_by(
             id=resource_id).update(
@@ -159,6 +175,10 @@ def _update_without_read_back(_heat_update_and_save, _value, context,
     if not updated:
         raise exception.NotFound(_('Resource with id %s not found') %
                                  resource_id)
+
+
+def _data_set_retried(heat_data_set, _value, context, *args, **kwargs):
+    return db_api.retried(heat_data_set)(context, *args, **kwargs)
 
 
 def _to_sinks(heat_dispatch_event, _value, stack, ev):
@@ -172,6 +192,8 @@ EVENT_CREATE = thread_patches.ThreadPatch(heat_db_api, 'event_create',
                                           _insert_event)
 RESOURCE_UPDATE = thread_patches.ThreadPatch(
     heat_db_api, 'resource_update_and_save', _update_without_read_back)
+RESOURCE_DATA_SET = thread_patches.ThreadPatch(
+    heat_db_api, 'resource_data_set', _data_set_retried)
 DISPATCH = thread_patches.ThreadPatch(parser.Stack, 'dispatch_event',
                                       _to_sinks)
 
@@ -180,5 +202,6 @@ DISPATCH = thread_patches.ThreadPatch(parser.Stack, 'dispatch_event',
 def in_node():
     """Within, this thread's state changes are stored and sent as above."""
     with (STATE_SET.active(), EVENT_CREATE.active(),
-          RESOURCE_UPDATE.active(), DISPATCH.active()):
+          RESOURCE_UPDATE.active(), RESOURCE_DATA_SET.active(),
+          DISPATCH.active()):
         yield

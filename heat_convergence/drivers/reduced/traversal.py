@@ -32,6 +32,7 @@ from oslo_log import log as logging
 
 from heat_convergence.drivers.reduced import forwarding
 from heat_convergence.drivers.reduced import parent_wake
+from heat_convergence.drivers.reduced import stack_purge
 from heat_convergence.drivers.reduced import sync_points
 from heat_convergence import graph
 
@@ -174,7 +175,8 @@ def finish(driver, cnxt, stack, traversal_id):
 
     Called by whoever delivered the last root, or by an engine resuming
     that one's work: the stack's own completion point is claimed first, so
-    only one of them marks the stack. The traversal's rows are deleted
+    only one of them marks the stack. Heat's purge that follows retries
+    its deletes (:mod:`.stack_purge`). The traversal's rows are deleted
     whatever the outcome: it has nothing left to coordinate. A nested
     stack's parent resource is woken (:mod:`.parent_wake`).
     """
@@ -184,12 +186,13 @@ def finish(driver, cnxt, stack, traversal_id):
     if inputs is None:
         return
     try:
-        if stack.action == stack.CHECK and inputs.failures:
-            stack.mark_failed('Resource CHECK failed: ' + '; '.join(
-                '{}: {}'.format(name, reason)
-                for name, reason in inputs.failures.items()))
-        else:
-            stack.mark_complete()
+        with stack_purge.deletes_retried():
+            if stack.action == stack.CHECK and inputs.failures:
+                stack.mark_failed('Resource CHECK failed: ' + '; '.join(
+                    '{}: {}'.format(name, reason)
+                    for name, reason in inputs.failures.items()))
+            else:
+                stack.mark_complete()
     finally:
         sync_points.delete_traversal(cnxt, traversal_id)
     parent_wake.wake_parent(driver, cnxt, stack)

@@ -75,6 +75,38 @@ class TestRetried(test_db_api.DBAPITestCase):
                           api._retried(flaky), self.ctx)
         self.assertEqual(1, flaky.calls)
 
+    def test_joined_transaction_not_retried(self):
+        # The statement cannot run again in a transaction that failed: the
+        # outer transaction's retry applies.
+        flaky = Flaky(1, db_exception.DBConnectionError())
+        with api.context_manager.reader.using(self.ctx):
+            self.assertRaises(db_exception.DBConnectionError,
+                              api.retried(flaky), self.ctx)
+        self.assertEqual(1, flaky.calls)
+        self.assertEqual('done', api.retried(flaky)(self.ctx))
+
+    def test_reads_of_a_node_retried_after_a_lost_connection(self):
+        # A node's reads, as its engine's connections to a database node
+        # that died are cut.
+        self.create('t1', [test_db_api.node(1, 0)])
+        execute = sa.engine.Connection.execute
+        lost = []
+
+        def lose_once(conn, *args, **kwargs):
+            if not lost:
+                lost.append(args)
+                raise db_exception.DBConnectionError()
+            return execute(conn, *args, **kwargs)
+
+        for read, args in ((api.traversal_get, ('t1',)),
+                           (api.is_ours, ('t1',)),
+                           (api.is_current, ('s1', 't1'))):
+            del lost[:]
+            with fixtures.MonkeyPatch('sqlalchemy.engine.Connection.execute',
+                                      lose_once):
+                read(self.ctx, *args)
+            self.assertEqual(1, len(lost), read.__name__)
+
 
 class TestRetryAfterCommit(test_db_api.DBAPITestCase):
 

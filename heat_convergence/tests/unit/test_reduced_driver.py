@@ -351,6 +351,28 @@ class ClaimAndLoad(test_db_api.DBAPITestCase):
         row = self.node_row('t1', db_api.Node('1', True))
         self.assertEqual((models.RUNNING, 'e1'), (row.state, row.engine_id))
 
+    def lose_connection_once(self, error):
+        self.useFixture(fixtures.MockPatch('oslo_db.api.time.sleep'))
+        self.create('t1', [test_db_api.node(1, 0)])
+        load = self.useFixture(fixtures.MockPatchObject(
+            check_resource, 'load_resource',
+            side_effect=[error, ('r', 'd', 's')]))
+        inputs, resource_data, loaded = self.claim_and_load()
+        self.assertEqual(({}, ('r', 'd', 's')), (resource_data, loaded))
+        self.assertEqual(2, load.mock.call_count)
+        row = self.node_row('t1', db_api.Node('1', True))
+        self.assertEqual((models.RUNNING, 'e1'), (row.state, row.engine_id))
+
+    def test_lost_connection_claims_and_loads_again(self):
+        # A database node gone mid-transaction: nothing committed.
+        self.lose_connection_once(db_exception.DBConnectionError())
+
+    def test_statement_retried_in_the_lost_transaction(self):
+        # A statement's own retry ran it again in the transaction the lost
+        # connection invalidated.
+        self.lose_connection_once(
+            sa.exc.PendingRollbackError('lost', None, None))
+
 
 def load_tests(loader, tests, pattern):
     return testscenarios.load_tests_apply_scenarios(loader, tests, pattern)

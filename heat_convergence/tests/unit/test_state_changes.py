@@ -281,3 +281,88 @@ class ResourceUpdate(base.HeatTestCase):
         self.assertEqual(['UPDATE'], verbs)
         self.assertEqual('phys-2', heat_db_api.resource_get(
             self.ctx, self.rsrc.id).physical_resource_id)
+
+
+class PluginWritesRetried(base.HeatTestCase):
+    """A resource plugin's own writes in a node, retried once failed."""
+
+    def setUp(self):
+        super().setUp()
+        self.ctx = utils.dummy_context()
+        stack = stack_rows.create_stack(self.ctx)
+        self.rsrc = heat_db_api.resource_create(self.ctx, {
+            'name': 'r', 'stack_id': stack.id, 'action': 'CREATE',
+            'status': 'IN_PROGRESS', 'engine_id': 'engine-1'})
+        self.useFixture(fixtures.MonkeyPatch('oslo_db.api.time.sleep',
+                                             lambda seconds: None))
+
+    def fail_once(self, name, error):
+        """Make ``name`` (in heat.db.api) fail once, in the transaction."""
+        failed = []
+        heat_function = getattr(heat_db_api, name)
+
+        def fail(*args, **kwargs):
+            if not failed:
+                failed.append(error)
+                raise error
+            return heat_function(*args, **kwargs)
+
+        self.patchobject(heat_db_api, name, side_effect=fail)
+        return failed
+
+    def resource_id_set(self, physical_id):
+        # Heat logs a failure to store the physical id, and goes on
+        # without it.
+        rsrc = mock.Mock(id=self.rsrc.id, context=self.ctx)
+        with state_changes.in_node():
+            resource.Resource.resource_id_set(rsrc, physical_id)
+
+    def physical_id(self):
+        return heat_db_api.resource_get(
+            self.ctx, self.rsrc.id).physical_resource_id
+
+    def test_resource_id_set_after_a_lost_connection(self):
+        failed = self.fail_once('_truncate_status_reason',
+                                db_exception.DBConnectionError())
+        self.resource_id_set('phys-1')
+        self.assertEqual(1, len(failed))
+        self.assertEqual('phys-1', self.physical_id())
+
+    def test_resource_id_set_after_a_conflict(self):
+        failed = self.fail_once('_truncate_status_reason',
+                                db_exception.DBDeadlock())
+        self.resource_id_set('phys-1')
+        self.assertEqual(1, len(failed))
+        self.assertEqual('phys-1', self.physical_id())
+
+    def test_not_retried_within_an_outer_transaction(self):
+        # The outer transaction's retry applies there: the statement could
+        # not run again in its transaction.
+        failed = self.fail_once('_resource_data_get_by_key',
+                                db_exception.DBDeadlock())
+        with state_changes.in_node():
+            with heat_db_api.context_manager.writer.using(self.ctx):
+                self.assertRaises(db_exception.DBDeadlock,
+                                  heat_db_api.resource_data_set, self.ctx,
+                                  self.rsrc.id, 'k', 'v')
+        self.assertEqual(1, len(failed))
+        self.assertRaises(exception.NotFound,
+                          heat_db_api.resource_data_get_all, self.ctx,
+                          self.rsrc.id)
+
+    def test_data_set_after_a_lost_connection(self):
+        failed = self.fail_once('_resource_data_get_by_key',
+                                db_exception.DBConnectionError())
+        with state_changes.in_node():
+            heat_db_api.resource_data_set(self.ctx, self.rsrc.id, 'k', 'v')
+        self.assertEqual(1, len(failed))
+        self.assertEqual({'k': 'v'}, heat_db_api.resource_data_get_all(
+            self.ctx, self.rsrc.id))
+
+    def test_data_set_outside_a_node_is_heat_s(self):
+        failed = self.fail_once('_resource_data_get_by_key',
+                                db_exception.DBConnectionError())
+        self.assertRaises(db_exception.DBConnectionError,
+                          heat_db_api.resource_data_set, self.ctx,
+                          self.rsrc.id, 'k', 'v')
+        self.assertEqual(1, len(failed))

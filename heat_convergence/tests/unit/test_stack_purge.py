@@ -1,0 +1,127 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The purge at the end of a traversal retries Heat's deletes."""
+
+from unittest import mock
+
+import fixtures
+from heat.common import exception
+from heat.db import api as heat_db_api
+from heat.engine import stack as parser
+from heat.engine import template
+from heat.tests import utils
+from oslo_db import exception as db_exception
+
+from heat_convergence.drivers.reduced import parent_wake
+from heat_convergence.drivers.reduced import sync_points
+from heat_convergence.drivers.reduced import traversal
+from heat_convergence.tests import base
+
+
+def hot(names):
+    return {'heat_template_version': '2015-04-30',
+            'resources': {name: {'type': 'OS::Heat::None'}
+                          for name in names}}
+
+
+class PurgeRetried(base.HeatTestCase):
+    """A stack whose update completes, and whose purge fails once.
+
+    The failure comes where a Galera certification conflict (a deadlock
+    error at commit) or a database node lost mid-transaction comes: in
+    the delete, after the stack's COMPLETE state was stored.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.ctx = utils.dummy_context()
+        self.useFixture(fixtures.MonkeyPatch('oslo_db.api.time.sleep',
+                                             lambda seconds: None))
+        self.stack = parser.Stack(self.ctx, 'purged',
+                                  template.Template(hot(['a', 'b'])),
+                                  convergence=True)
+        self.stack.store()
+        self.prev_template_id = template.Template(hot(['a'])).store(self.ctx)
+        self.stack.prev_raw_template_id = self.prev_template_id
+        self.stack.state_set(self.stack.UPDATE, self.stack.IN_PROGRESS,
+                             'updating')
+        # The traversal's own rows: its completion point is this engine's.
+        self.patchobject(sync_points, 'claim',
+                         return_value=mock.Mock(failures={}))
+        self.patchobject(sync_points, 'delete_traversal')
+        self.patchobject(parent_wake, 'wake_parent')
+        self.driver = mock.Mock(engine_id='engine-1')
+
+    def fail_once(self, name, error):
+        """Make Heat's ``name`` (in heat.db.api) fail once with ``error``."""
+        failed = []
+        heat_function = getattr(heat_db_api, name)
+
+        def fail(context, *args, **kwargs):
+            if not failed:
+                failed.append(error)
+                raise error
+            return heat_function(context, *args, **kwargs)
+
+        self.patchobject(heat_db_api, name, side_effect=fail)
+        return failed
+
+    def finish(self):
+        traversal.finish(self.driver, self.ctx, self.stack,
+                         self.stack.current_traversal)
+
+    def assert_complete_and_purged(self, action='UPDATE'):
+        row = heat_db_api.stack_get(self.ctx, self.stack.id,
+                                    show_deleted=True)
+        self.assertEqual((action, 'COMPLETE'), (row.action, row.status))
+        self.assertIsNone(row.prev_raw_template_id)
+        self.assertRaises(exception.NotFound, heat_db_api.raw_template_get,
+                          self.ctx, self.prev_template_id)
+
+    def test_conflict_on_the_template_delete(self):
+        # Inside raw_template_delete's transaction, as at its commit.
+        failed = self.fail_once('_raw_template_get',
+                                db_exception.DBDeadlock())
+        self.finish()
+        self.assertEqual(1, len(failed))
+        self.assert_complete_and_purged()
+
+    def test_connection_lost_in_the_template_delete(self):
+        failed = self.fail_once('_raw_template_get',
+                                db_exception.DBConnectionError())
+        self.finish()
+        self.assertEqual(1, len(failed))
+        self.assert_complete_and_purged()
+
+    def test_conflict_on_the_stack_delete(self):
+        self.stack.state_set(self.stack.DELETE, self.stack.IN_PROGRESS,
+                             'deleting')
+        failed = self.fail_once('_soft_delete', db_exception.DBDeadlock())
+        self.finish()
+        self.assertEqual(1, len(failed))
+        self.assert_complete_and_purged('DELETE')
+        self.assertIsNone(heat_db_api.stack_get(self.ctx, self.stack.id))
+
+    def test_other_errors_are_not_retried(self):
+        failed = self.fail_once('_raw_template_get',
+                                db_exception.DBError('no'))
+        self.assertRaises(db_exception.DBError, self.finish)
+        self.assertEqual(1, len(failed))
+
+    def test_purge_outside_a_finish_is_heat_s(self):
+        # Heat's code elsewhere (the heat driver, the API) is unchanged.
+        failed = self.fail_once('_raw_template_get',
+                                db_exception.DBDeadlock())
+        self.stack.state_set(self.stack.UPDATE, self.stack.COMPLETE, 'done')
+        self.assertRaises(db_exception.DBDeadlock, self.stack.purge_db)
+        self.assertEqual(1, len(failed))
