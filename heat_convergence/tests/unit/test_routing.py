@@ -17,6 +17,7 @@ from unittest import mock
 from heat.common import messaging as rpc_messaging
 from heat.db import api as heat_db_api
 from heat.engine import check_resource
+from heat.engine.hot import functions as hot_functions
 from heat.engine import service
 from heat.engine import stack as parser
 from heat.engine import worker as heat_worker
@@ -275,6 +276,21 @@ class TestEngineEndpoints(base.HeatTestCase):
         eng.stop()
         # Other engines find this one alive while its threads still act.
         self.assertEqual(['drain', 'threads', 'listener', 'driver'], calls)
+
+    def test_yaql_ready_before_threads(self):
+        # As on a fresh engine: no yaql evaluated yet.
+        yaql = hot_functions.Yaql
+        saved = (yaql._parser, getattr(yaql, '_context', None))
+
+        def restore():
+            yaql._parser, yaql._context = saved
+        self.addCleanup(restore)
+        yaql._parser = None
+        if hasattr(yaql, '_context'):
+            del yaql._context
+        self.start(reduced.ReducedDriver(cfg.CONF))
+        self.assertIsNotNone(hot_functions.Yaql._parser)
+        self.assertIsNotNone(hot_functions.Yaql._context)
 
     def test_heat_driver(self):
         eng = self.start(heat_driver.HeatDriver(cfg.CONF))
