@@ -292,7 +292,11 @@ class Side(object):
                 'DEFAULT': {'debug': 'false', 'default_log_levels': levels,
                             'executor_thread_pool_size': str(
                                 args.executor_threads),
-                            'max_resources_per_stack': '-1'},
+                            # The limits an operator raises for big
+                            # stacks: a flat stack of 10,000 TestResources
+                            # is a 750 KB template (Heat's default: 512 KB).
+                            'max_resources_per_stack': '-1',
+                            'max_template_size': str(16 * 1024 * 1024)},
                 # As many pooled connections as worker threads: with
                 # Heat's default pool of 5 every burst opens and closes
                 # overflow connections (and pymysql sets up TLS for each).
