@@ -87,7 +87,6 @@ def others_up(cnxt, binary, engine_id):
 
     Up as Heat's ``service`` table says: an engine removes its row at the
     end of a graceful stop, once its threads have finished, and one killed
-    stays up for two report intervals. An engine stopping is not asked
-    whether it is alive: its listener stops before its threads do.
+    stays up for two report intervals.
     """
     return bool(engine_ids(cnxt, binary) - {engine_id})

@@ -114,11 +114,16 @@ def _unpaced():
         scheduler.ENABLE_SLEEP = paced
 
 
-def _each(cnxt, traversals, why):
-    handed = 0
+def _hand_back_all(cnxt, traversals, why):
+    """Hand back each (stack id, traversal id); return those handed back.
+
+    A failure skips that one only.
+    """
+    handed = []
     for stack_id, traversal_id in traversals:
         try:
-            handed += hand_back(cnxt, stack_id, traversal_id, why)
+            if hand_back(cnxt, stack_id, traversal_id, why):
+                handed.append((stack_id, traversal_id))
         except Exception:
             LOG.exception('Could not hand traversal %s of stack %s back to '
                           'Heat\'s path.', traversal_id, stack_id)
@@ -142,8 +147,9 @@ def on_stop(cnxt, engine_id):
                     '%d traversals of the reduced driver back to Heat\'s '
                     'path.', len(traversals))
     with _unpaced():
-        return _each(cnxt, traversals, 'the last heat-convergence-engine '
-                     'stopped during it')
+        return len(_hand_back_all(cnxt, traversals, 'the last '
+                                  'heat-convergence-engine stopped during '
+                                  'it'))
 
 
 def idle(cnxt, idle_for, is_alive):
@@ -159,7 +165,8 @@ def idle(cnxt, idle_for, is_alive):
                                                before)
         if holders is not None and not any(map(is_alive, holders)):
             orphans.append((stack_id, traversal_id))
-    return _each(cnxt, orphans, 'no engine has moved it for %ds' % idle_for)
+    return len(_hand_back_all(cnxt, orphans, 'no engine has moved it for '
+                              '%ds' % idle_for))
 
 
 def by_operator(cnxt, stack=None):
@@ -167,8 +174,6 @@ def by_operator(cnxt, stack=None):
 
     :returns: the (stack id, traversal id) handed back.
     """
-    traversals = _in_flight(cnxt, stack)
     with _unpaced():
-        return [t for t in traversals
-                if _each(cnxt, [t], 'heat-convergence-manage traversal '
-                         'handback')]
+        return _hand_back_all(cnxt, _in_flight(cnxt, stack),
+                              'heat-convergence-manage traversal handback')

@@ -41,16 +41,13 @@ from heat_convergence.db import api as db_api
 from heat_convergence import thread_patches
 
 
-def _retried(heat_function, _value, context, *args, **kwargs):
-    return db_api.retried(heat_function)(context, *args, **kwargs)
-
-
 TEMPLATE_DELETE = thread_patches.ThreadPatch(
-    heat_db_api, 'raw_template_delete', _retried)
+    heat_db_api, 'raw_template_delete', db_api.retried_instead)
 SYNC_POINTS_DELETE = thread_patches.ThreadPatch(
-    heat_db_api, 'sync_point_delete_all_by_stack_and_traversal', _retried)
+    heat_db_api, 'sync_point_delete_all_by_stack_and_traversal',
+    db_api.retried_instead)
 STACK_DELETE = thread_patches.ThreadPatch(heat_db_api, 'stack_delete',
-                                          _retried)
+                                          db_api.retried_instead)
 
 
 @contextlib.contextmanager

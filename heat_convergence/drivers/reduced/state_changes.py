@@ -177,10 +177,6 @@ def _update(context, resource_id, values):
                                  resource_id)
 
 
-def _data_set_retried(heat_data_set, _value, context, *args, **kwargs):
-    return db_api.retried(heat_data_set)(context, *args, **kwargs)
-
-
 def _to_sinks(heat_dispatch_event, _value, stack, ev):
     if stack.env.get_event_sinks():
         heat_dispatch_event(stack, ev)
@@ -193,7 +189,7 @@ EVENT_CREATE = thread_patches.ThreadPatch(heat_db_api, 'event_create',
 RESOURCE_UPDATE = thread_patches.ThreadPatch(
     heat_db_api, 'resource_update_and_save', _update_without_read_back)
 RESOURCE_DATA_SET = thread_patches.ThreadPatch(
-    heat_db_api, 'resource_data_set', _data_set_retried)
+    heat_db_api, 'resource_data_set', db_api.retried_instead)
 DISPATCH = thread_patches.ThreadPatch(parser.Stack, 'dispatch_event',
                                       _to_sinks)
 
