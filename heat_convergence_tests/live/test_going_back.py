@@ -209,10 +209,17 @@ class GoingBackMixin(object):
         return {name: sorted(names[r] for r in json.loads(requires))
                 for _, name, requires in rows}
 
-    def wait_deleted(self, timeout=180):
+    def delete_once_each(self, names, timeout=180):
+        """Delete the stack: each resource deleted once, nothing left."""
+        before = self.events(self.stack_name)
+        self.cloud.openstack('stack', 'delete', '--yes', self.stack_name)
         cloud.wait_for(lambda: not self.cloud.query(
             'SELECT id FROM stack WHERE name = :name AND deleted_at IS NULL',
             name=self.stack_name), timeout, what='stack deletion')
+        self.assert_once_each(self.stack_name, before, names,
+                              lambda name: ('DELETE',), exact=True)
+        self.assertEqual([], self.cloud.query('SELECT id FROM resource'))
+        self.assert_no_sync_points()
 
     def assert_no_sync_points(self):
         for table in ('sync_point', 'heat_convergence_traversal',
@@ -303,13 +310,7 @@ class TestStockPluginStock(GoingBackMixin, cloud.LiveTestCase):
         self.assertEqual(sorted(names),
                          sorted(self.resource_names().values()))
 
-        before = self.events('back')
-        self.cloud.openstack('stack', 'delete', '--yes', 'back')
-        self.wait_deleted()
-        self.assert_once_each('back', before, names,
-                              lambda name: ('DELETE',), exact=True)
-        self.assertEqual([], self.cloud.query('SELECT id FROM resource'))
-        self.assert_no_sync_points()
+        self.delete_once_each(names)
 
 
 class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
@@ -417,10 +418,4 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
         self.assert_once_each('handback', before, names,
                               updated_or_replaced(lane1), exact=True)
 
-        before = self.events('handback')
-        self.cloud.openstack('stack', 'delete', '--yes', 'handback')
-        self.wait_deleted()
-        self.assert_once_each('handback', before, names,
-                              lambda name: ('DELETE',), exact=True)
-        self.assertEqual([], self.cloud.query('SELECT id FROM resource'))
-        self.assert_no_sync_points()
+        self.delete_once_each(names)
