@@ -49,9 +49,11 @@ OPTS = [
         'ready_timeout',
         default=120, min=1,
         help='Seconds a graph node may stay ready without any engine '
-             'taking it before it is dispatched again (its message was '
-             'lost, e.g. in a broker restart). Raise it if very large '
-             'stacks keep engines busy for longer than this.'),
+             'taking it, while no other node of its traversal is taken '
+             'or finishes either, before it is dispatched again (its '
+             'message was lost, e.g. in a broker restart). Ready nodes '
+             'of a traversal that keeps moving are queued, not lost, '
+             'and are left alone however long they wait.'),
     cfg.BoolOpt(
         'cancel_running_actions',
         default=True,

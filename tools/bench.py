@@ -82,7 +82,7 @@ the same side.
 
     tools/bench.py                        # both sides, N = 50 and 200
     tools/bench.py --sizes 50,200,1000,2000 --side ours
-    tools/bench.py --json results.json
+    tools/bench.py --json results.json --keep-logs /tmp/bench-logs
     tools/bench.py --workloads chain,dense --sizes 200 --repeat 5
     tools/bench.py --workloads cancel --sizes 50 --executor-threads 64
     tools/bench.py --workloads random --sizes 200,1000 --seed 1
@@ -97,6 +97,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -316,6 +317,11 @@ class Side(object):
 
     def __exit__(self, *exc):
         self.poll_db.dispose()
+        if self.args.keep_logs:
+            # The logs of a run that went wrong are its only explanation.
+            target = os.path.join(self.args.keep_logs, self.name)
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(self.cloud.log_dir, target)
         self.cloud.cleanUp()
 
     # API -----------------------------------------------------------------
@@ -457,11 +463,10 @@ class Side(object):
                           statement_shapes=shapes[:25])
         if row is None:
             result['outcome'] = 'timeout after %ds' % timeout
-        elif action == 'DELETE':
-            result['outcome'] = ('DELETE_COMPLETE' if row.deleted_at
-                                 else row.status)
         else:
-            result['outcome'] = '%s_%s' % (row.action, row.status)
+            result['outcome'] = ('DELETE_COMPLETE' if action == 'DELETE' and
+                                 row.deleted_at else
+                                 '%s_%s' % (row.action, row.status))
             if row.status == 'FAILED':
                 result['reason'] = row.status_reason
         if row is not None:
@@ -872,6 +877,9 @@ def main():
                              'create and delete a stack of %d resources '
                              'on each side.' % WARM_UP_SIZE)
     parser.add_argument('--json', help='Also write the results here.')
+    parser.add_argument('--keep-logs', metavar='DIR',
+                        help='Copy each side\'s heat-api and engine logs '
+                             'to DIR/<side> when it stops.')
     args = parser.parse_args()
     exit_on_sigterm()
     if args.repeat < 1:

@@ -92,6 +92,8 @@ GONE = None  # arrive() result: the node no longer exists (dead traversal)
 
 # The states of a node an engine holds.
 _HELD = (models.RUNNING, models.RERUN)
+# A node in one of these states was claimed since it was READY.
+_MOVED = _HELD + (models.DONE,)
 
 
 def _node_clause(traversal_id, node, table=SYNC_POINT):
@@ -801,12 +803,32 @@ def take_over(context, traversal_id, node, engine_id):
 
 @context_manager.reader.connection
 def ready_since(context, before, limit):
-    """Return up to ``limit`` nodes READY since before ``before``."""
-    return context.connection.execute(sa.select(
+    """Return up to ``limit`` nodes READY since before ``before``.
+
+    Only those of traversals that have not moved since ``before``: no node
+    claimed, finished or re-run. A big traversal dispatches thousands of
+    nodes at once and the engines' queues hold them for minutes; while its
+    nodes keep being claimed, a READY one is waiting its turn, not lost,
+    and sending it again would only lengthen the queue. A message really
+    lost is sent again once its traversal has stalled for ``before``.
+    """
+    conn = context.connection
+    stale = (SYNC_POINT.c.state == models.READY,
+             SYNC_POINT.c.updated_at < before)
+    stalled = [
+        traversal_id for traversal_id in conn.execute(
+            sa.select(SYNC_POINT.c.traversal_id).distinct().where(*stale))
+        .scalars()
+        if not conn.execute(sa.select(SYNC_POINT.c.entity_id).where(
+            SYNC_POINT.c.traversal_id == traversal_id,
+            SYNC_POINT.c.state.in_(_MOVED),
+            SYNC_POINT.c.updated_at >= before).limit(1)).first()]
+    if not stalled:
+        return []
+    return conn.execute(sa.select(
         SYNC_POINT.c.traversal_id, SYNC_POINT.c.entity_id,
         SYNC_POINT.c.is_update, SYNC_POINT.c.node_type).where(
-            SYNC_POINT.c.state == models.READY,
-            SYNC_POINT.c.updated_at < before).limit(limit)).all()
+            SYNC_POINT.c.traversal_id.in_(stalled), *stale).limit(limit)).all()
 
 
 @_retried

@@ -29,9 +29,11 @@ periodic_interval`` seconds each engine:
   "Worker went down" and retries the action;
 * restarts traversals whose engine died before their graph was stored;
 * dispatches again nodes that have been READY longer than
-  ``ready_timeout`` without an engine taking them (a message lost in a
-  broker restart), and throttled nodes of stacks under their
-  ``max_concurrent_resources_per_stack`` again;
+  ``ready_timeout`` without an engine taking them, in a traversal none of
+  whose nodes was taken or finished meanwhile (a message lost in a broker
+  restart; not one queued behind thousands of others), and throttled
+  nodes of stacks under their ``max_concurrent_resources_per_stack``
+  again;
 * fails stacks past their timeout, "Timed out", then rolls them back if
   rollback is enabled, as Heat does when a node notices it;
 * deletes rows of traversals that are no longer their stack's current one;

@@ -24,7 +24,8 @@ from heat_convergence.tests.unit import test_routing
 for _backend in ('mysql', 'postgresql'):
     for _case in (test_db_api.TestTraversalCreate, test_db_api.TestDeliver,
                   test_db_api.TestDeliverAndClaim,
-                  test_db_api.TestClaims, test_db_api.TestLimit,
+                  test_db_api.TestClaims, test_db_api.TestStaleReady,
+                  test_db_api.TestLimit,
                   test_db_api.TestDelete, test_routing.TestOwnsMessage,
                   test_progress.TestTraversalPaths,
                   test_progress.TestHeatTraversalIdle):

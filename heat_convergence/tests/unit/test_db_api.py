@@ -16,8 +16,11 @@ These run on sqlite; the functional tests run the same module on MariaDB and
 PostgreSQL (see heat_convergence.tests.functional.test_db_api).
 """
 
+import datetime
+
 import fixtures
 from heat.common import context
+from oslo_utils import timeutils
 import sqlalchemy as sa
 import testtools
 
@@ -356,6 +359,51 @@ class TestLimit(DBAPITestCase):
         for i in range(4):
             self.assertIsNotNone(api.claim(self.ctx, 't1', N(str(i), True),
                                            'e'))
+
+
+class TestStaleReady(DBAPITestCase):
+    """A READY node is sent again only when its traversal has stalled."""
+
+    def setUp(self):
+        super().setUp()
+        self.create('t1', [node(1, 0), node(2, 0), node(3, 0)])
+        self.create('t2', [node(1, 0)])
+        self.backdate(datetime.timedelta(hours=1))
+        self.before = timeutils.utcnow() - datetime.timedelta(minutes=10)
+
+    def backdate(self, age):
+        with self.db.engine.begin() as conn:
+            conn.execute(api.SYNC_POINT.update().values(
+                updated_at=timeutils.utcnow() - age))
+
+    def stale(self):
+        return sorted((row.traversal_id, row.entity_id)
+                      for row in api.ready_since(self.ctx, self.before, 50))
+
+    def test_stalled_traversals_nodes_are_stale(self):
+        self.assertEqual([('t1', '1'), ('t1', '2'), ('t1', '3'),
+                          ('t2', '1')], self.stale())
+
+    def test_queued_behind_a_moving_traversal_is_not_stale(self):
+        # Node 1 claimed just now: t1's other READY nodes are in a queue.
+        api.claim(self.ctx, 't1', N('1', True), 'engine-a')
+        self.assertEqual([('t2', '1')], self.stale())
+        api.deliver(self.ctx, 't1', [], done=N('1', True))
+        self.assertEqual([('t2', '1')], self.stale())
+
+    def test_stale_again_once_the_traversal_stalls(self):
+        api.claim(self.ctx, 't1', N('1', True), 'engine-a')
+        api.deliver(self.ctx, 't1', [], done=N('1', True))
+        self.backdate(datetime.timedelta(minutes=11))
+        self.assertEqual([('t1', '2'), ('t1', '3'), ('t2', '1')],
+                         self.stale())
+
+    def test_sending_again_is_not_progress(self):
+        self.assertTrue(api.touch_ready(self.ctx, 't1', N('1', True),
+                                        self.before + datetime.timedelta(
+                                            minutes=20)))
+        self.assertEqual([('t1', '2'), ('t1', '3'), ('t2', '1')],
+                         self.stale())
 
 
 class TestDelete(DBAPITestCase):
