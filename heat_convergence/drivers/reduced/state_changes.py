@@ -28,7 +28,8 @@ properties data joined (a query with an outer join, a fifth of a node's
 time), for callers that would show them. The caller in a state change,
 ``Event.store``, keeps only the id, uuid and creation time, which the
 insert sets; in a node's thread the event is inserted without the read.
-Heat's occasional purge of a stack's oldest events is kept as it is.
+Heat's occasional purge of a stack's oldest events is kept, with a
+cheaper search for the properties data they leave unused.
 
 Heat's ``resource_update_and_save`` (a plugin storing its physical id with
 ``resource_id_set``, an engine releasing a resource's lock) reads the row,
@@ -144,10 +145,42 @@ def _purge_now_and_then(context, stack_id):
     if (heat_db_api._event_count_all_by_stack(context, stack_id) >=
             conf.max_events_per_stack):
         try:
-            heat_db_api._delete_event_rows(context, stack_id,
-                                           conf.event_purge_batch_size)
+            _delete_oldest_events(context.session, stack_id,
+                                  conf.event_purge_batch_size)
         except db_exception.DBError as exc:
             LOG.error('Failed to purge events: %s', exc)
+
+
+def _delete_oldest_events(session, stack_id, limit):
+    """Delete a stack's ``limit`` oldest events, as Heat's purge does.
+
+    With the properties data only they used. Heat's ``_delete_event_rows``
+    finds what is still used by loading every event and every resource of
+    the stack as ORM objects: a purge grows with the stack, and purges
+    with the events, so at 10,000 resources that loading took 30% of an
+    engine's CPU time in an update. Here only the candidates are looked
+    up, among every stack's events and resources: that also covers the
+    backup stacks sharing them, which Heat checks only after its delete
+    failed on a foreign key.
+    """
+    event = heat_models.Event.__table__
+    oldest = session.execute(
+        sa.select(event.c.id, event.c.rsrc_prop_data_id)
+        .where(event.c.stack_id == stack_id)
+        .order_by(event.c.id).limit(limit)).all()
+    if not oldest:
+        return
+    session.execute(event.delete().where(event.c.stack_id == stack_id,
+                                         event.c.id <= oldest[-1].id))
+    candidates = {row.rsrc_prop_data_id for row in oldest} - {None}
+    for table in (event, heat_models.Resource.__table__):
+        if candidates:
+            candidates -= set(session.execute(
+                sa.select(table.c.rsrc_prop_data_id).distinct().where(
+                    table.c.rsrc_prop_data_id.in_(candidates))).scalars())
+    if candidates:
+        data = heat_models.ResourcePropertiesData.__table__
+        session.execute(data.delete().where(data.c.id.in_(candidates)))
 
 
 def _insert_event(_heat_event_create, _value, context, values):

@@ -16,6 +16,7 @@ import copy
 
 from heat.engine import rsrc_defn
 from heat.engine import stk_defn
+from heat.engine import template as heat_template
 from heat.engine import template_common
 from heat.tests import utils
 
@@ -119,6 +120,28 @@ class TestOnDemand(base.HeatTestCase):
         defn = self.definition(CONDITIONAL, lazy=True)
         self.assertIsInstance(defn._resource_defns, dict)
         self.assertEqual({'a', 'b', 'c'}, defn.enabled_rsrc_names())
+
+    def test_one_look_at_a_shared_body(self):
+        looks = []
+
+        class Resources(dict):
+            def values(self):
+                looks.append(len(self))
+                return super().values()
+
+        body = copy.deepcopy(HOT)
+        body['resources'] = Resources(body['resources'])
+        # The nodes of a traversal: templates of their own, one body.
+        for _ in range(3):
+            self.assertTrue(definitions._lazy_parse_possible(
+                heat_template.Template(body)))
+        self.assertEqual([3], looks)
+        # A resource with a condition added to the body: looked at again.
+        body['resources']['d'] = {'type': 'OS::Heat::None',
+                                  'condition': 'never'}
+        self.assertFalse(definitions._lazy_parse_possible(
+            heat_template.Template(body)))
+        self.assertEqual([3, 4], looks)
 
     def test_add_and_remove_resource(self):
         stack = parse(HOT)

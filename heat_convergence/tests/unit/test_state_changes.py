@@ -18,6 +18,7 @@ from unittest import mock
 import fixtures
 from heat.common import exception
 from heat.db import api as heat_db_api
+from heat.db import models as heat_models
 from heat.engine import resource
 from heat.engine import stack as parser
 from heat.engine import template
@@ -224,6 +225,34 @@ class EventInsert(base.HeatTestCase):
         kept = heat_db_api.event_get_all_by_stack(ctx, 'stack-1')
         self.assertEqual(['r3', 'r4', 'r5'],
                          sorted(e.resource_name for e in kept))
+
+
+class EventPurge(base.HeatTestCase):
+    """The oldest events go, with the properties data nothing else uses."""
+
+    def test_properties_data_kept_while_referenced(self):
+        ctx = utils.dummy_context()
+        data = {name: heat_db_api.resource_prop_data_create(
+            ctx, {'data': {'p': name}}).id for name in 'ABCD'}
+        # The four oldest events use A, B, C and D; a newer one uses C.
+        for i, name in enumerate('ABCDC'):
+            heat_db_api.event_create(ctx, {
+                'stack_id': 'stack-1', 'resource_name': 'e%d' % i,
+                'rsrc_prop_data_id': data[name]})
+        # D is also a resource's of this stack, B of another stack's.
+        for stack_id, name in (('stack-1', 'D'), ('stack-2', 'B')):
+            heat_db_api.resource_create(ctx, {
+                'stack_id': stack_id, 'name': 'r' + name,
+                'rsrc_prop_data_id': data[name]})
+        with heat_db_api.context_manager.writer.using(ctx):
+            state_changes._delete_oldest_events(ctx.session, 'stack-1', 4)
+        self.assertEqual(['e4'], [e.resource_name for e in
+                                  heat_db_api.event_get_all_by_stack(
+                                      ctx, 'stack-1')])
+        with heat_db_api.context_manager.reader.using(ctx):
+            kept = set(ctx.session.execute(sa.select(
+                heat_models.ResourcePropertiesData.id)).scalars())
+        self.assertEqual({data['B'], data['C'], data['D']}, kept)
 
 
 class ResourceUpdate(base.HeatTestCase):
