@@ -58,20 +58,20 @@ least N / engines.
 Measured per workload: seconds from the API call to the stack settling
 (polled in the database every 0.1 s), seconds until the API call returned
 (``api_seconds``, to compare with ``rpc_response_timeout``), nodes per
-second (the resources the
-action walks, nested stacks' included; for an update, those of the new
-template and those it removes), DB statements per resource (MariaDB's
-general log, counting the connections to the side's database only), RPC
-casts per resource (oslo.messaging's CAST log lines), edges stored in
-``current_deps``, SyncPoint statements and CAS conflicts (SyncPoint updates
-beyond one per arrival), and the engines' peak RSS. Stock Heat sleeps 1 s
-per leaf, so its sizes are capped (``--stock-max``); a workload that does
-not finish within ``--timeout`` is reported as such. Before measuring,
-each side creates and deletes a dense stack of 20 resources, so that no
-workload pays for a fresh engine's first use of its code, connections and
-database (``--no-warm-up`` measures from a cold start). Single runs vary
-by 20% and more on a small shared machine: ``--repeat`` reports the median
-of several runs of the workloads that create a stack of their own.
+second (the resources the action walks, nested stacks' included; for an
+update, those of the new template and those it removes), DB statements per
+resource (MariaDB's general log, counting the connections to the side's
+database only), RPC casts per resource (oslo.messaging's CAST log lines),
+edges stored in ``current_deps``, SyncPoint statements and CAS conflicts
+(SyncPoint updates beyond one per arrival), and the engines' peak RSS.
+Stock Heat sleeps 1 s per leaf, so its sizes are capped (``--stock-max``);
+a workload that does not finish within ``--timeout`` is reported as such.
+Before measuring, each side creates and deletes a dense stack of 20
+resources, so that no workload pays for a fresh engine's first use of its
+code, connections and database (``--no-warm-up`` measures from a cold
+start). Single runs vary by 20% and more on a small shared machine:
+``--repeat`` reports the median of several runs of the workloads that
+create a stack of their own.
 
 After each create and update of ``random`` and ``nested-depth`` the stack's
 outputs are read through the API and compared with those computed from the
