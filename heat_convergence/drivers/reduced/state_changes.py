@@ -28,8 +28,9 @@ properties data joined (a query with an outer join, a fifth of a node's
 time), for callers that would show them. The caller in a state change,
 ``Event.store``, keeps only the id, uuid and creation time, which the
 insert sets; in a node's thread the event is inserted without the read.
-Heat's occasional purge of a stack's oldest events is kept, with a
-cheaper search for the properties data they leave unused.
+Heat's occasional purge of a stack's oldest events is kept, after the
+state change's commit, with a cheaper search for the properties data they
+leave unused.
 
 Heat's ``resource_update_and_save`` (a plugin storing its physical id with
 ``resource_id_set``, an engine releasing a resource's lock) reads the row,
@@ -57,6 +58,7 @@ without sinks is not dispatched: there is nothing to send it to.
 
 import contextlib
 import random
+import threading
 
 from heat.common import exception
 from heat.common.i18n import _
@@ -98,6 +100,7 @@ def _in_one_transaction(heat_state_set, _value, rsrc, *args, **kwargs):
     not, so that its event is never stored twice.
     """
     before = dict(vars(rsrc))
+    _PURGES.stacks = set()
 
     def attempt():
         vars(rsrc).clear()
@@ -113,7 +116,13 @@ def _in_one_transaction(heat_state_set, _value, rsrc, *args, **kwargs):
             if not _committed(rsrc.context, rsrc):
                 raise db_exception.RetryRequest(exc)
 
-    return db_api.conflict_retried(attempt)()
+    try:
+        result = db_api.conflict_retried(attempt)()
+    finally:
+        purges, _PURGES.stacks = _PURGES.stacks, None
+    for stack_id in purges:
+        _purge(rsrc.context, stack_id)
+    return result
 
 
 @heat_db_api.retry_on_db_error
@@ -137,18 +146,41 @@ def _committed(context, rsrc):
 
 
 def _purge_now_and_then(context, stack_id):
-    """Heat's rule: count, and purge past the limit, 2/batch of the time."""
+    """Heat's rule: count, and purge past the limit, 2/batch of the time.
+
+    Within a state change, after its commit: purges of one stack's events
+    by several threads take the same oldest rows, and in a state change's
+    transaction each held them while the rest of it ran. At 10,000
+    resources they queued up behind one another into MariaDB's lock wait
+    timeout (50 s). On its own a purge is short, and it skips the events
+    another purge holds.
+    """
     conf = cfg.CONF
     if (not conf.max_events_per_stack or
             2.0 / conf.event_purge_batch_size <= random.uniform(0, 1)):
         return
-    if (heat_db_api._event_count_all_by_stack(context, stack_id) >=
-            conf.max_events_per_stack):
-        try:
-            _delete_oldest_events(context.session, stack_id,
-                                  conf.event_purge_batch_size)
-        except db_exception.DBError as exc:
-            LOG.error('Failed to purge events: %s', exc)
+    after_commit = getattr(_PURGES, 'stacks', None)
+    if after_commit is None:
+        _purge(context, stack_id)
+    else:
+        after_commit.add(stack_id)
+
+
+# Per thread: the stacks whose events to purge once the running state
+# change commits (None outside of one).
+_PURGES = threading.local()
+
+
+def _purge(context, stack_id):
+    conf = cfg.CONF
+    try:
+        with heat_db_api.context_manager.writer.using(context):
+            if (heat_db_api._event_count_all_by_stack(context, stack_id) >=
+                    conf.max_events_per_stack):
+                _delete_oldest_events(context.session, stack_id,
+                                      conf.event_purge_batch_size)
+    except db_exception.DBError as exc:
+        LOG.error('Failed to purge events: %s', exc)
 
 
 def _delete_oldest_events(session, stack_id, limit):
@@ -161,17 +193,19 @@ def _delete_oldest_events(session, stack_id, limit):
     engine's CPU time in an update. Here only the candidates are looked
     up, among every stack's events and resources: that also covers the
     backup stacks sharing them, which Heat checks only after its delete
-    failed on a foreign key.
+    failed on a foreign key. Events another purge holds are skipped, not
+    waited for (PostgreSQL purges the next ones; MariaDB none this time).
     """
     event = heat_models.Event.__table__
     oldest = session.execute(
         sa.select(event.c.id, event.c.rsrc_prop_data_id)
         .where(event.c.stack_id == stack_id)
-        .order_by(event.c.id).limit(limit)).all()
+        .order_by(event.c.id).limit(limit)
+        .with_for_update(skip_locked=True)).all()
     if not oldest:
         return
-    session.execute(event.delete().where(event.c.stack_id == stack_id,
-                                         event.c.id <= oldest[-1].id))
+    session.execute(event.delete().where(
+        event.c.id.in_([row.id for row in oldest])))
     candidates = {row.rsrc_prop_data_id for row in oldest} - {None}
     for table in (event, heat_models.Resource.__table__):
         if candidates:

@@ -13,12 +13,14 @@
 """The SyncPoint store semantics tests, on MariaDB and PostgreSQL.
 
 With the queries that route a message on Heat's ``engine_worker`` topic,
-and those that report and resume traversals of Heat's own.
+those that report and resume traversals of Heat's own, and the purge of a
+stack's oldest events.
 """
 
 from heat_convergence.tests.unit import test_db_api
 from heat_convergence.tests.unit import test_progress
 from heat_convergence.tests.unit import test_routing
+from heat_convergence.tests.unit import test_state_changes
 
 
 for _backend in ('mysql', 'postgresql'):
@@ -28,6 +30,7 @@ for _backend in ('mysql', 'postgresql'):
                   test_db_api.TestLimit,
                   test_db_api.TestDelete, test_routing.TestOwnsMessage,
                   test_progress.TestTraversalPaths,
-                  test_progress.TestHeatTraversalIdle):
+                  test_progress.TestHeatTraversalIdle,
+                  test_state_changes.EventPurge):
         _name = '%s_%s' % (_case.__name__, _backend)
         globals()[_name] = type(_name, (_case,), {'backend': _backend})

@@ -16,6 +16,7 @@ import contextlib
 from unittest import mock
 
 import fixtures
+from heat.common import context
 from heat.common import exception
 from heat.db import api as heat_db_api
 from heat.db import models as heat_models
@@ -26,10 +27,12 @@ from heat.tests import utils
 from oslo_config import cfg
 from oslo_db import exception as db_exception
 import sqlalchemy as sa
+import testtools
 
 from heat_convergence.drivers.reduced import driver as reduced
 from heat_convergence.drivers.reduced import state_changes
 from heat_convergence.tests import base
+from heat_convergence.tests import db_fixture
 from heat_convergence.tests import scenario_harness
 from heat_convergence.tests import stack_rows
 
@@ -227,32 +230,73 @@ class EventInsert(base.HeatTestCase):
                          sorted(e.resource_name for e in kept))
 
 
-class EventPurge(base.HeatTestCase):
-    """The oldest events go, with the properties data nothing else uses."""
+class EventPurge(testtools.TestCase):
+    """The oldest events go, with the properties data nothing else uses.
+
+    On sqlite here; on MariaDB and PostgreSQL in the functional tests.
+    """
+
+    backend = 'sqlite'
+
+    def setUp(self):
+        super().setUp()
+        self.db = self.useFixture(db_fixture.Database(self.backend))
+        self.ctx = context.get_admin_context()
+        self.stack_id = stack_rows.create_stack(self.ctx).id
+
+    def add_events(self, count, data=None, stack_id=None):
+        return [heat_db_api.event_create(self.ctx, {
+            'stack_id': stack_id or self.stack_id, 'resource_name': 'e',
+            'rsrc_prop_data_id': data}).id for _ in range(count)]
+
+    def purge(self, limit):
+        with heat_db_api.context_manager.writer.using(self.ctx):
+            state_changes._delete_oldest_events(self.ctx.session,
+                                                self.stack_id, limit)
+
+    def event_ids(self):
+        event = heat_models.Event.__table__
+        with self.db.engine.connect() as conn:
+            return list(conn.execute(sa.select(event.c.id).where(
+                event.c.stack_id == self.stack_id).order_by(
+                    event.c.id)).scalars())
 
     def test_properties_data_kept_while_referenced(self):
-        ctx = utils.dummy_context()
         data = {name: heat_db_api.resource_prop_data_create(
-            ctx, {'data': {'p': name}}).id for name in 'ABCD'}
+            self.ctx, {'data': {'p': name}}).id for name in 'ABCD'}
+        other = stack_rows.create_stack(self.ctx, name='other').id
         # The four oldest events use A, B, C and D; a newer one uses C.
-        for i, name in enumerate('ABCDC'):
-            heat_db_api.event_create(ctx, {
-                'stack_id': 'stack-1', 'resource_name': 'e%d' % i,
-                'rsrc_prop_data_id': data[name]})
+        for name in 'ABCDC':
+            self.add_events(1, data[name])
+        newest = self.event_ids()[-1]
         # D is also a resource's of this stack, B of another stack's.
-        for stack_id, name in (('stack-1', 'D'), ('stack-2', 'B')):
-            heat_db_api.resource_create(ctx, {
+        for stack_id, name in ((self.stack_id, 'D'), (other, 'B')):
+            heat_db_api.resource_create(self.ctx, {
                 'stack_id': stack_id, 'name': 'r' + name,
                 'rsrc_prop_data_id': data[name]})
-        with heat_db_api.context_manager.writer.using(ctx):
-            state_changes._delete_oldest_events(ctx.session, 'stack-1', 4)
-        self.assertEqual(['e4'], [e.resource_name for e in
-                                  heat_db_api.event_get_all_by_stack(
-                                      ctx, 'stack-1')])
-        with heat_db_api.context_manager.reader.using(ctx):
-            kept = set(ctx.session.execute(sa.select(
+        self.purge(4)
+        self.assertEqual([newest], self.event_ids())
+        with heat_db_api.context_manager.reader.using(self.ctx):
+            kept = set(self.ctx.session.execute(sa.select(
                 heat_models.ResourcePropertiesData.id)).scalars())
         self.assertEqual({data['B'], data['C'], data['D']}, kept)
+
+    def test_events_another_purge_holds_are_skipped(self):
+        if self.backend == 'sqlite':
+            self.skipTest('sqlite has no row locks')
+        ids = self.add_events(6)
+        event = heat_models.Event.__table__
+        with self.db.engine.connect() as other:
+            # Another purge took the two oldest and has not committed.
+            other.begin()
+            other.execute(sa.select(event.c.id).where(
+                event.c.id.in_(ids[:2])).with_for_update())
+            self.purge(2)
+            other.rollback()
+        # Without waiting for them: the next two instead on PostgreSQL;
+        # MariaDB 10.11 returns no row at all then, and deletes none.
+        expected = ids[:2] + ids[4:] if self.backend == 'postgresql' else ids
+        self.assertEqual(expected, self.event_ids())
 
 
 class ResourceUpdate(base.HeatTestCase):
