@@ -116,6 +116,24 @@ class StateChangeRetried(base.HeatTestCase):
             (e.resource_action, e.resource_status) for e in events
             if e.resource_action != 'INIT'])
 
+    def test_events_purged_after_the_commit(self):
+        cfg.CONF.set_override('max_events_per_stack', 1)
+        cfg.CONF.set_override('event_purge_batch_size', 1)
+        in_transaction = []
+        purge = state_changes._purge
+
+        def spy(context, stack_id):
+            facade = getattr(context, '_enginefacade_context', None)
+            in_transaction.append(getattr(facade, 'current', None))
+            return purge(context, stack_id)
+
+        self.patchobject(state_changes, '_purge', side_effect=spy)
+        self.state_set()
+        self.assertEqual([None], in_transaction)
+        # It ran: the stack had its maximum of one event, which went.
+        self.assertEqual([], heat_db_api.event_get_all_by_stack(
+            self.ctx, self.stack.id))
+
     def test_conflict(self):
         failed = self.fail_once(db_exception.DBDeadlock())
         self.state_set()
