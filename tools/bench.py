@@ -278,6 +278,16 @@ def graph_shape(stored_graphs):
     return shape
 
 
+def settled(row, action):
+    """Whether a stack's row shows its ``action`` over (no row: deleted)."""
+    if row is None or (action == 'DELETE' and row.deleted_at):
+        return True
+    # A deleted stack is COMPLETE a moment before it is soft-deleted.
+    return row.action == action and (
+        row.status == 'FAILED' or
+        (row.status == 'COMPLETE' and action != 'DELETE'))
+
+
 class Side(object):
     """One side of the comparison: a cloud and its measurements."""
 
@@ -400,12 +410,7 @@ class Side(object):
         while True:
             row = self.state(stack_id)
             polls += 1
-            if row is None or (action == 'DELETE' and row.deleted_at):
-                return row, polls
-            # A deleted stack is COMPLETE a moment before it is soft-deleted.
-            if row.action == action and (
-                    row.status == 'FAILED' or
-                    (row.status == 'COMPLETE' and action != 'DELETE')):
+            if settled(row, action):
                 return row, polls
             if time.monotonic() > deadline:
                 return None, polls
@@ -434,28 +439,17 @@ class Side(object):
                     pass
         return round(peak / 1024.0, 1)
 
-    def measure(self, general_log, workload, n, action, start, timeout,
-                nodes=None):
-        """Run ``start()`` and wait; return the measurements of it.
+    @contextlib.contextmanager
+    def counting(self, general_log, nodes, result):
+        """Add to ``result`` what the block costs per resource walked.
 
-        ``nodes``: the resources the action walks, nested stacks'
-        included (default ``n``); the per-resource figures count those.
+        The DB statements (if ``general_log``), the RPC casts, and the
+        engines' peak RSS after it.
         """
-        nodes = nodes or n
         casts = self.log_casts()
         if general_log:
             general_log.start(self.cloud.name)
-        began = time.monotonic()
-        stack_id = start()
-        # heat-api's call returns when the engine has stored the stack and
-        # started the traversal: the part an RPC timeout would cut short.
-        api_seconds = time.monotonic() - began
-        row, polls = self.wait(stack_id, action, timeout)
-        took = time.monotonic() - began
-        result = {'workload': workload, 'n': n, 'side': self.name,
-                  'seconds': round(took, 2),
-                  'api_seconds': round(api_seconds, 2), 'nodes': nodes,
-                  'nodes_per_second': round(nodes / took, 1)}
+        yield
         if general_log:
             total, sync, sync_updates, shapes = general_log.stop(
                 exclude={self.poll_thread})
@@ -467,6 +461,31 @@ class Side(object):
                               (total - transaction) / nodes, 1),
                           sync_statements=sync, arrival_updates=sync_updates,
                           statement_shapes=shapes[:25])
+        result['casts_per_resource'] = round(
+            (self.log_casts() - casts) / nodes, 2)
+        result['peak_rss_mb'] = self.peak_rss_mb()
+
+    def measure(self, general_log, workload, n, action, start, timeout,
+                nodes=None):
+        """Run ``start()`` and wait; return the measurements of it.
+
+        ``nodes``: the resources the action walks, nested stacks'
+        included (default ``n``); the per-resource figures count those.
+        """
+        nodes = nodes or n
+        result = {'workload': workload, 'n': n, 'side': self.name}
+        with self.counting(general_log, nodes, result):
+            began = time.monotonic()
+            stack_id = start()
+            # heat-api's call returns when the engine has stored the stack
+            # and started the traversal: the part an RPC timeout would cut
+            # short.
+            api_seconds = time.monotonic() - began
+            row, polls = self.wait(stack_id, action, timeout)
+            took = time.monotonic() - began
+            result.update(seconds=round(took, 2),
+                          api_seconds=round(api_seconds, 2), nodes=nodes,
+                          nodes_per_second=round(nodes / took, 1))
         if row is None:
             result['outcome'] = 'timeout after %ds' % timeout
         else:
@@ -478,9 +497,6 @@ class Side(object):
         if row is not None:
             result.update(graph_shape(
                 [row.current_deps] + self.nested_graphs(stack_id)))
-        result['casts_per_resource'] = round(
-            (self.log_casts() - casts) / nodes, 2)
-        result['peak_rss_mb'] = self.peak_rss_mb()
         return result, stack_id
 
 
