@@ -93,9 +93,12 @@ the same side.
 
 import argparse
 import collections
+import concurrent.futures
 import contextlib
+import functools
 import glob
 import json
+import math
 import os
 import platform
 import re
@@ -116,13 +119,16 @@ from heat_convergence.tests import random_templates  # noqa: E402
 from heat_convergence_tests.live import cloud  # noqa: E402
 
 WORKLOADS = ('independent', 'update', 'replace', 'delete', 'chain', 'dense',
-             'fanin', 'group', 'random', 'nested-depth', 'cancel')
+             'fanin', 'group', 'random', 'nested-depth', 'cancel', 'many',
+             'many-beside-big')
 DEFAULT_WORKLOADS = WORKLOADS[:8]
 # The rows of the results table, in order: a workload's, or those of its
 # phases.
 RANDOM_PHASES = ('random', 'random-update', 'random-delete')
 NESTED_PHASES = ('nested-depth', 'nested-depth-update')
-ROWS = WORKLOADS[:8] + RANDOM_PHASES + NESTED_PHASES + WORKLOADS[-1:]
+MANY_PHASES = ('many', 'many-delete')
+ROWS = (WORKLOADS[:8] + RANDOM_PHASES + NESTED_PHASES + ('cancel',) +
+        MANY_PHASES + ('many-beside-big',))
 # Each engine's executor_thread_pool_size, the same on both sides
 # (oslo.messaging's default is 64).
 DEFAULT_EXECUTOR_THREADS = 16
@@ -135,6 +141,12 @@ LEAFY = ('independent', 'update', 'replace', 'delete', 'fanin', 'group',
 REPEATABLE = ('chain', 'dense', 'fanin', 'group', 'nested-depth')
 # Resources of the stack each side creates and deletes before measuring.
 WARM_UP_SIZE = 20
+# many: the projects the stacks come from, and the API calls made at once.
+PROJECTS = 5
+SUBMIT_THREADS = 4
+# What a stack's status_reason or an API error shows of a database error.
+DB_ERROR = re.compile(r'DB\w*Error|Deadlock|OperationalError|'
+                      r'Lock wait timeout', re.I)
 
 SYNC_TABLE = re.compile(r'\b(sync_point|heat_convergence_sync_point|'
                         r'heat_convergence_arrival|heat_convergence_'
@@ -338,9 +350,19 @@ class Side(object):
 
     # API -----------------------------------------------------------------
 
-    def api(self, method, path, **kwargs):
-        resp = self.session.request(method, self.cloud.endpoint + path,
-                                    timeout=300, **kwargs)
+    def api(self, method, path, project=None, **kwargs):
+        """Call heat-api; return the JSON it answers, if any.
+
+        ``project``: call as that project rather than "admin". Heat's
+        noauth middleware takes the caller's project from the X-Auth-Project
+        header, and the URL's tenant must match it.
+        """
+        endpoint = self.cloud.endpoint
+        if project:
+            endpoint = '%s/%s' % (endpoint.rsplit('/', 1)[0], project)
+            kwargs['headers'] = {'X-Auth-Project': project}
+        resp = self.session.request(method, endpoint + path, timeout=300,
+                                    **kwargs)
         if resp.status_code >= 400:
             raise RuntimeError('%s %s: %s %s' % (method, path,
                                                  resp.status_code,
@@ -349,8 +371,8 @@ class Side(object):
             return resp.json()
         return None
 
-    def create(self, name, tmpl, files=None):
-        return self.api('POST', '/stacks', json={
+    def create(self, name, tmpl, files=None, project=None):
+        return self.api('POST', '/stacks', project=project, json={
             'stack_name': name, 'template': tmpl, 'files': files or {},
             'timeout_mins': 600, 'disable_rollback': True})['stack']['id']
 
@@ -361,9 +383,10 @@ class Side(object):
                        'timeout_mins': 600, 'disable_rollback': True})
         return stack_id
 
-    def delete(self, name, stack_id):
+    def delete(self, name, stack_id, project=None):
         """Start a delete; return the stack's id, as create does."""
-        self.api('DELETE', '/stacks/%s/%s' % (name, stack_id))
+        self.api('DELETE', '/stacks/%s/%s' % (name, stack_id),
+                 project=project)
         return stack_id
 
     def outputs(self, name, stack_id):
@@ -376,12 +399,13 @@ class Side(object):
         self.api('POST', '/stacks/%s/%s/actions' % (name, stack_id),
                  json={'cancel_without_rollback': None})
 
-    def resource_statuses(self, stack_id):
-        """{status: count} of the stack's resources."""
+    def resource_statuses(self, stack_id, action='%'):
+        """{status: count} of the stack's resources (in ``action``)."""
         with self.poll_db.connect() as conn:
             return dict(conn.execute(sa.text(
                 'SELECT status, COUNT(*) FROM resource WHERE stack_id = :id '
-                'GROUP BY status'), {'id': stack_id}).all())
+                'AND action LIKE :action GROUP BY status'),
+                {'id': stack_id, 'action': action}).all())
 
     def state(self, stack_id):
         with self.poll_db.connect() as conn:
@@ -389,6 +413,18 @@ class Side(object):
                 'SELECT action, status, deleted_at, current_deps, '
                 'status_reason FROM stack WHERE id = :id'),
                 {'id': stack_id}).first()
+
+    def states(self, stack_ids):
+        """{stack id: row} of several stacks, in one query.
+
+        The rows are state's without current_deps; a purged stack has none.
+        """
+        query = sa.text('SELECT id, action, status, deleted_at, '
+                        'status_reason FROM stack WHERE id IN :ids'
+                        ).bindparams(sa.bindparam('ids', expanding=True))
+        with self.poll_db.connect() as conn:
+            return {row.id: row for row in conn.execute(
+                query, {'ids': list(stack_ids)})}
 
     def nested_graphs(self, stack_id):
         """The stored graphs of the stack's nested stacks, at any depth."""
@@ -548,13 +584,13 @@ def run_sides(names, args, general_log):
             repeat = args.repeat if workload in REPEATABLE else 1
             for _ in range(repeat):
                 for side in sides:
-                    if (side.name == 'stock' and n > args.stock_max and
-                            (workload in LEAFY or workload == 'dense')):
+                    if (side.name == 'stock' and
+                            stock_size(workload, n, args) > args.stock_max):
                         runs[side.name] = [[{
                             'workload': workload, 'n': n,
                             'side': side.name,
-                            'outcome': 'skipped (stock capped at '
-                                       'N=%d)' % args.stock_max}]]
+                            'outcome': 'skipped (stock capped at %d '
+                                       'resources)' % args.stock_max}]]
                         continue
                     runs[side.name].append(run_workload(
                         side, workload, n, args, general_log))
@@ -563,6 +599,19 @@ def run_sides(names, args, general_log):
                     results.append(median(list(phase)))
                     print(json.dumps(results[-1]), flush=True)
     return results
+
+
+def stock_size(workload, n, args):
+    """The size ``--stock-max`` caps on stock (0: not capped).
+
+    N for the leaf-heavy and dense workloads; the big stack's size for
+    many-beside-big.
+    """
+    if workload == 'many-beside-big':
+        return args.big_size
+    if workload in LEAFY or workload == 'dense':
+        return n
+    return 0
 
 
 def schedule(args):
@@ -591,6 +640,10 @@ def run_workload(side, workload, n, args, general_log):
         return measure_random(side, n, args, general_log)
     if workload == 'nested-depth':
         return measure_nested(side, n, args, general_log)
+    if workload == 'many':
+        return measure_many(side, n, args, general_log)
+    if workload == 'many-beside-big':
+        return measure_beside_big(side, n, args, general_log)
     name = '%s-%d' % (workload, n)
     base = 'independent-%d' % n
     if workload in ('independent',) + REPEATABLE:
@@ -759,6 +812,180 @@ def measure_cancel(side, n, args):
     return result
 
 
+def settle(side, action, calls, timeout, started=None):
+    """Make the API calls together; poll until each stack's action settles.
+
+    ``calls``: API calls, each returning a stack id, made SUBMIT_THREADS
+    at a time: heat-wsgi-api (wsgiref) serves one request at a time and
+    queues five, and a connection beyond those would wait out TCP's SYN
+    retries, seconds that are no engine's. Each stack is timed from the
+    moment the calls began, when a user would have submitted it.
+    ``started``: {stack id: monotonic time} of stacks started before,
+    polled alongside and timed from their own start. One query polls every
+    stack, every 0.1 s, until all have settled or ``timeout`` has passed.
+
+    Returns ({stack id: {'began', and once settled 'row' and 'seconds'}},
+    seconds until the last call returned, the calls' errors).
+    """
+    began = time.monotonic()
+    stacks = {stack_id: {'began': at}
+              for stack_id, at in (started or {}).items()}
+    errors = []
+    api_seconds = 0
+    with concurrent.futures.ThreadPoolExecutor(SUBMIT_THREADS) as pool:
+        calling = {pool.submit(call) for call in calls}
+        while True:
+            for future in [f for f in calling if f.done()]:
+                calling.remove(future)
+                api_seconds = time.monotonic() - began
+                try:
+                    stacks[future.result()] = {'began': began}
+                except Exception as exc:
+                    errors.append(str(exc))
+            waiting = [stack_id for stack_id, stack in stacks.items()
+                       if 'seconds' not in stack]
+            rows = side.states(waiting) if waiting else {}
+            now = time.monotonic()
+            for stack_id in waiting:
+                if settled(rows.get(stack_id), action):
+                    stack = stacks[stack_id]
+                    stack.update(row=rows.get(stack_id),
+                                 seconds=round(now - stack['began'], 2))
+            if not calling and all('seconds' in stack
+                                   for stack in stacks.values()):
+                break
+            if now > began + timeout:
+                break
+            time.sleep(0.1)
+    return stacks, round(api_seconds, 2), errors
+
+
+def percentile(values, q):
+    """The ``q``-th percentile of sorted ``values``, by nearest rank."""
+    return values[max(0, math.ceil(q / 100.0 * len(values)) - 1)]
+
+
+def summarise(result, action, stacks, api_seconds, errors, timeout):
+    """Add a batch of stacks' figures (see settle) to ``result``.
+
+    Their times' p50, p99 and slowest; the stacks that had not settled
+    within ``timeout`` (lost) and those FAILED; the API calls refused; and
+    of those failures, the ones that show a user a database error.
+    """
+    times = sorted(stack['seconds'] for stack in stacks.values()
+                   if 'seconds' in stack)
+    failed = [stack['row'].status_reason for stack in stacks.values()
+              if stack.get('row') is not None and
+              stack['row'].status == 'FAILED']
+    lost = len(stacks) - len(times)
+    seconds = timeout if lost or not times else times[-1]
+    result.update(stacks=len(stacks) + len(errors), seconds=seconds,
+                  api_seconds=api_seconds,
+                  stacks_per_minute=round(
+                      60.0 * (len(times) - len(failed)) / seconds, 1))
+    if 'nodes' in result:
+        result['nodes_per_second'] = round(result['nodes'] / seconds, 1)
+    if times:
+        result.update(p50_s=percentile(times, 50),
+                      p99_s=percentile(times, 99), slowest_s=times[-1])
+    reasons = failed + errors
+    result.update(lost=lost, failed=len(failed), api_errors=len(errors),
+                  db_errors=sum(1 for r in reasons if DB_ERROR.search(r)),
+                  reasons=sorted(set(reasons))[:5])
+    if lost:
+        result['outcome'] = 'timeout after %ds' % timeout
+    elif errors:
+        result['outcome'] = 'API errors'
+    else:
+        result['outcome'] = '%s_%s' % (action,
+                                       'FAILED' if failed else 'COMPLETE')
+
+
+def create_calls(side, n, args, created):
+    """API calls creating ``n`` small stacks, from PROJECTS projects.
+
+    Each is a flat random DAG of ``--stack-size`` resources (the same for
+    all, drawn from ``--seed``); the projects take turns. Each call records
+    its stack's (name, project) in ``created``.
+    """
+    tmpl, files = random_templates.hot(random_templates.random_graph(
+        args.stack_size, args.seed, nested=False))
+
+    def create(i):
+        name, project = 'many-%d-%d' % (n, i), 'project-%d' % (i % PROJECTS)
+        stack_id = side.create(name, tmpl, files, project=project)
+        created[stack_id] = (name, project)
+        return stack_id
+    return [functools.partial(create, i) for i in range(n)]
+
+
+def delete_calls(side, created):
+    """API calls deleting the stacks create_calls recorded."""
+    return [functools.partial(side.delete, name, stack_id, project=project)
+            for stack_id, (name, project) in created.items()]
+
+
+def measure_many(side, n, args, general_log):
+    """Create ``n`` small stacks together, then delete them together."""
+    created = {}
+    results = []
+    for workload, action, calls in (
+            ('many', 'CREATE', lambda: create_calls(side, n, args, created)),
+            ('many-delete', 'DELETE', lambda: delete_calls(side, created))):
+        result = {'workload': workload, 'n': n, 'side': side.name,
+                  'stack_size': args.stack_size,
+                  'nodes': n * args.stack_size}
+        with side.counting(general_log, result['nodes'], result):
+            summarise(result, action, *settle(side, action, calls(),
+                                              args.timeout), args.timeout)
+        results.append(result)
+    return results
+
+
+def measure_beside_big(side, n, args, general_log):
+    """Create ``n`` small stacks together while a big one is created.
+
+    The big stack, ``--big-size`` independent resources, has a tenth of
+    them created when the small ones are submitted; its time counts from
+    its own create call. Everything is deleted afterwards, unmeasured.
+    """
+    name = 'big-%d' % args.big_size
+    result = {'workload': 'many-beside-big', 'n': n, 'side': side.name,
+              'stack_size': args.stack_size, 'nodes': n * args.stack_size,
+              'big_n': args.big_size}
+    created = {}
+    with side.counting(general_log, result['nodes'] + args.big_size,
+                       result):
+        began = time.monotonic()
+        big_id = side.create(name, build('independent', args.big_size))
+        created[big_id] = (name, None)
+        done = 0
+        while (done < args.big_size // 10 and
+               time.monotonic() < began + args.timeout and
+               not settled(side.state(big_id), 'CREATE')):
+            time.sleep(0.1)
+            done = side.resource_statuses(big_id, 'CREATE').get(
+                'COMPLETE', 0)
+        result.update(big_done_before=done,
+                      big_seconds_before=round(time.monotonic() - began, 2))
+        stacks, api_seconds, errors = settle(
+            side, 'CREATE', create_calls(side, n, args, created),
+            args.timeout, started={big_id: began})
+        big = stacks.pop(big_id)
+        summarise(result, 'CREATE', stacks, api_seconds, errors,
+                  args.timeout)
+    row = big.get('row')
+    result['big_seconds'] = big.get('seconds')
+    result['big_outcome'] = ('%s_%s' % (row.action, row.status) if row
+                             else 'timeout after %ds' % args.timeout)
+    deleted = {}
+    summarise(deleted, 'DELETE', *settle(side, 'DELETE',
+                                         delete_calls(side, created),
+                                         args.timeout), args.timeout)
+    result['delete_outcome'] = deleted['outcome']
+    return [result]
+
+
 def cleanup(side, name, stack_id, args):
     side.delete(name, stack_id)
     side.wait(stack_id, 'DELETE', args.timeout)
@@ -878,6 +1105,12 @@ def main():
     parser.add_argument('--seed', type=int, default=1,
                         help='The seed of the random workload\'s stack and '
                              'of its update.')
+    parser.add_argument('--stack-size', type=int, default=40,
+                        help='Resources of each of the stacks many and '
+                             'many-beside-big create together.')
+    parser.add_argument('--big-size', type=int, default=5000,
+                        help='Resources of the big stack of '
+                             'many-beside-big.')
     parser.add_argument('--engines', type=int, default=2)
     parser.add_argument('--workers', type=int, default=1)
     parser.add_argument('--stock-max', type=int, default=200,
@@ -931,6 +1164,8 @@ def main():
                            'stock_max': args.stock_max,
                            'repeat': args.repeat,
                            'seed': args.seed,
+                           'stack_size': args.stack_size,
+                           'big_size': args.big_size,
                            'timeout': args.timeout},
               'wall_seconds': round(time.time() - started),
               'results': results}
