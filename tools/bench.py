@@ -1029,6 +1029,36 @@ def table(results):
     return '\n'.join(out)
 
 
+MANY_ROW = '%-16s %5s %5s %-5s %10s %6s %7s %7s %9s %5s %6s %8s %9s %7s'
+
+
+def many_table(results):
+    """The many workloads' own figures, a row per side ('' if none ran).
+
+    The ratio is ours' stacks per minute over stock's.
+    """
+    rows = [r for r in results if 'stacks_per_minute' in r]
+    if not rows:
+        return ''
+    per_minute = {(r['workload'], r['n'], r['side']): r['stacks_per_minute']
+                  for r in rows}
+    out = [MANY_ROW % ('workload', 'N', 'size', 'side', 'stacks/min',
+                       'ratio', 'p50 s', 'p99 s', 'slowest s', 'lost',
+                       'failed', 'API errs', 'DB errors', 'big s')]
+    for r in sorted(rows, key=lambda r: (ROWS.index(r['workload']), r['n'],
+                                         r['side'] != 'stock')):
+        stock = per_minute.get((r['workload'], r['n'], 'stock'))
+        ratio = ('%.1fx' % (r['stacks_per_minute'] / stock)
+                 if r['side'] == 'ours' and stock else '-')
+        out.append(MANY_ROW % (
+            r['workload'], r['n'], r['stack_size'], r['side'],
+            r['stacks_per_minute'], ratio, r.get('p50_s', '-'),
+            r.get('p99_s', '-'), r.get('slowest_s', '-'), r['lost'],
+            r['failed'], r['api_errors'], r['db_errors'],
+            r.get('big_seconds') or '-'))
+    return '\n'.join(out)
+
+
 def add_level_seconds(results):
     """nested-depth: the seconds each level adds, on each side.
 
@@ -1154,6 +1184,9 @@ def main():
     add_level_seconds(results)
     print()
     print(table(results))
+    if many_table(results):
+        print()
+        print(many_table(results))
     report = {'machine': {'platform': platform.platform(),
                           'cpus': os.cpu_count(),
                           'python': platform.python_version()},
@@ -1173,7 +1206,8 @@ def main():
         with open(args.json, 'w') as f:
             json.dump(report, f, indent=2)
         print('\nWrote %s' % args.json)
-    return 1 if any(r.get('outcome', '').startswith('outputs wrong')
+    return 1 if any(r.get('outcome', '').startswith('outputs wrong') or
+                    r.get('lost') or r.get('db_errors')
                     for r in results) else 0
 
 
