@@ -44,9 +44,15 @@ and OS::Heat::None without waits; the first ones stress one thing each,
                  changes every resource in place ("nested-depth-update")
     cancel       N resources updating at once (each would take 2N + 60 s),
                  then "stack cancel --no-rollback"
+    many         N stacks of ``--stack-size`` resources (each the same flat
+                 random DAG) created together ("many"), then deleted
+                 together ("many-delete"), from five projects in turn
+    many-beside-big
+                 the N stacks of "many" submitted once a stack of
+                 ``--big-size`` independent resources is a tenth created
 
-The default set is the first eight; random, nested-depth and cancel run
-when named in ``--workloads``.
+The default set is the first eight; random, nested-depth, cancel and the
+many workloads run when named in ``--workloads``.
 
 Measured for cancel: seconds from the cancel call returning until no
 resource of the stack is IN_PROGRESS (polled every 0.05 s). Stock Heat lets
@@ -82,6 +88,24 @@ table ("level s") and the JSON (``level_seconds``) give the seconds each
 level adds: the time at a depth minus the time at the depth below it, on
 the same side.
 
+Measured for many and many-beside-big: the API calls are made four at a
+time (heat-wsgi-api serves one at a time, and a fuller listen queue would
+add TCP's SYN retries); one query polls every stack every 0.1 s. Each
+stack's time counts from the first call, when a user would have submitted
+it; the big stack's from its own call. Reported, in the JSON and a table of
+their own: stacks that completed per minute (until the last one settled;
+ours' over stock's is the ratio), p50, p99 (nearest rank) and slowest of
+the stacks' times, stacks lost (not settled within ``--timeout``), FAILED
+stacks and refused API calls with their reasons, and how many of those
+show a database error (``db_errors``: DBError, deadlock, OperationalError,
+lock wait timeout); ``api_seconds`` is until the last call returned. For
+many-beside-big the small stacks' figures, and the
+big one's seconds (``big_seconds``, ``big_outcome``). A stack lost or a
+database error shown makes the command exit with status 1. The main table
+gives their seconds, nodes per second, statements, casts and RSS as for
+the other workloads; stock is capped by ``--stock-max`` on the big
+stack's size.
+
     tools/bench.py                        # both sides, N = 50 and 200
     tools/bench.py --sizes 50,200,1000,2000 --side ours
     tools/bench.py --json results.json --keep-logs /tmp/bench-logs
@@ -89,6 +113,10 @@ the same side.
     tools/bench.py --workloads cancel --sizes 50 --executor-threads 64
     tools/bench.py --workloads random --sizes 200,1000 --seed 1
     tools/bench.py --workloads nested-depth --depths 1,2,3,4,5
+    tools/bench.py --workloads many --sizes 50 --stack-size 40 --engines 3
+    tools/bench.py --workloads many --sizes 200 --stack-size 10 --engines 3
+    tools/bench.py --workloads many-beside-big --sizes 50 --stack-size 40 \\
+        --big-size 5000 --engines 3 --side ours
 """
 
 import argparse
@@ -1145,7 +1173,8 @@ def main():
     parser.add_argument('--workers', type=int, default=1)
     parser.add_argument('--stock-max', type=int, default=200,
                         help='Largest N stock runs the leaf-heavy and dense '
-                             'workloads at (1 s per leaf).')
+                             'workloads at (1 s per leaf), and the largest '
+                             'big stack of many-beside-big.')
     parser.add_argument('--executor-threads', type=int,
                         default=DEFAULT_EXECUTOR_THREADS,
                         help='executor_thread_pool_size of each engine.')
