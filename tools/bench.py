@@ -96,15 +96,14 @@ it; the big stack's from its own call. Reported, in the JSON and a table of
 their own: stacks that completed per minute (until the last one settled;
 ours' over stock's is the ratio), p50, p99 (nearest rank) and slowest of
 the stacks' times, stacks lost (not settled within ``--timeout``), FAILED
-stacks and refused API calls with their reasons, and how many of those
-show a database error (``db_errors``: DBError, deadlock, OperationalError,
-lock wait timeout); ``api_seconds`` is until the last call returned. For
-many-beside-big the small stacks' figures, and the
-big one's seconds (``big_seconds``, ``big_outcome``). A stack lost or a
-database error shown makes the command exit with status 1. The main table
-gives their seconds, nodes per second, statements, casts and RSS as for
-the other workloads; stock is capped by ``--stock-max`` on the big
-stack's size.
+stacks and refused API calls with their reasons, and how many of those show
+a database error (``db_errors``: DBError, deadlock, OperationalError, lock
+wait timeout); ``api_seconds`` is until the last call returned. For
+many-beside-big the small stacks' figures, and the big one's seconds
+(``big_seconds``, ``big_outcome``). A stack lost or a database error shown
+makes the command exit with status 1. The main table gives their seconds,
+nodes per second, statements, casts and RSS as for the other workloads;
+stock is capped by ``--stock-max`` on the big stack's size.
 
     tools/bench.py                        # both sides, N = 50 and 200
     tools/bench.py --sizes 50,200,1000,2000 --side ours
