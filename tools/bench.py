@@ -44,9 +44,15 @@ and OS::Heat::None without waits; the first ones stress one thing each,
                  changes every resource in place ("nested-depth-update")
     cancel       N resources updating at once (each would take 2N + 60 s),
                  then "stack cancel --no-rollback"
+    many         N stacks of ``--stack-size`` resources (each the same flat
+                 random DAG) created together ("many"), then deleted
+                 together ("many-delete"), from five projects in turn
+    many-beside-big
+                 the N stacks of "many" submitted once a stack of
+                 ``--big-size`` independent resources is a tenth created
 
-The default set is the first eight; random, nested-depth and cancel run
-when named in ``--workloads``.
+The default set is the first eight; random, nested-depth, cancel and the
+many workloads run when named in ``--workloads``.
 
 Measured for cancel: seconds from the cancel call returning until no
 resource of the stack is IN_PROGRESS (polled every 0.05 s). Stock Heat lets
@@ -82,6 +88,23 @@ table ("level s") and the JSON (``level_seconds``) give the seconds each
 level adds: the time at a depth minus the time at the depth below it, on
 the same side.
 
+Measured for many and many-beside-big: the API calls are made four at a
+time (heat-wsgi-api serves one at a time, and a fuller listen queue would
+add TCP's SYN retries); one query polls every stack every 0.1 s. Each
+stack's time counts from the first call, when a user would have submitted
+it; the big stack's from its own call. Reported, in the JSON and a table of
+their own: stacks that completed per minute (until the last one settled;
+ours' over stock's is the ratio), p50, p99 (nearest rank) and slowest of
+the stacks' times, stacks lost (not settled within ``--timeout``), FAILED
+stacks and refused API calls with their reasons, and how many of those show
+a database error (``db_errors``: DBError, deadlock, OperationalError, lock
+wait timeout); ``api_seconds`` is until the last call returned. For
+many-beside-big the small stacks' figures, and the big one's seconds
+(``big_seconds``, ``big_outcome``). A stack lost or a database error shown
+makes the command exit with status 1. The main table gives their seconds,
+nodes per second, statements, casts and RSS as for the other workloads;
+stock is capped by ``--stock-max`` on the big stack's size.
+
     tools/bench.py                        # both sides, N = 50 and 200
     tools/bench.py --sizes 50,200,1000,2000 --side ours
     tools/bench.py --json results.json --keep-logs /tmp/bench-logs
@@ -89,13 +112,20 @@ the same side.
     tools/bench.py --workloads cancel --sizes 50 --executor-threads 64
     tools/bench.py --workloads random --sizes 200,1000 --seed 1
     tools/bench.py --workloads nested-depth --depths 1,2,3,4,5
+    tools/bench.py --workloads many --sizes 50 --stack-size 40 --engines 3
+    tools/bench.py --workloads many --sizes 200 --stack-size 10 --engines 3
+    tools/bench.py --workloads many-beside-big --sizes 50 --stack-size 40 \\
+        --big-size 5000 --engines 3 --side ours
 """
 
 import argparse
 import collections
+import concurrent.futures
 import contextlib
+import functools
 import glob
 import json
+import math
 import os
 import platform
 import re
@@ -116,13 +146,16 @@ from heat_convergence.tests import random_templates  # noqa: E402
 from heat_convergence_tests.live import cloud  # noqa: E402
 
 WORKLOADS = ('independent', 'update', 'replace', 'delete', 'chain', 'dense',
-             'fanin', 'group', 'random', 'nested-depth', 'cancel')
+             'fanin', 'group', 'random', 'nested-depth', 'cancel', 'many',
+             'many-beside-big')
 DEFAULT_WORKLOADS = WORKLOADS[:8]
 # The rows of the results table, in order: a workload's, or those of its
 # phases.
 RANDOM_PHASES = ('random', 'random-update', 'random-delete')
 NESTED_PHASES = ('nested-depth', 'nested-depth-update')
-ROWS = WORKLOADS[:8] + RANDOM_PHASES + NESTED_PHASES + WORKLOADS[-1:]
+MANY_PHASES = ('many', 'many-delete')
+ROWS = (WORKLOADS[:8] + RANDOM_PHASES + NESTED_PHASES + ('cancel',) +
+        MANY_PHASES + ('many-beside-big',))
 # Each engine's executor_thread_pool_size, the same on both sides
 # (oslo.messaging's default is 64).
 DEFAULT_EXECUTOR_THREADS = 16
@@ -135,6 +168,12 @@ LEAFY = ('independent', 'update', 'replace', 'delete', 'fanin', 'group',
 REPEATABLE = ('chain', 'dense', 'fanin', 'group', 'nested-depth')
 # Resources of the stack each side creates and deletes before measuring.
 WARM_UP_SIZE = 20
+# many: the projects the stacks come from, and the API calls made at once.
+PROJECTS = 5
+SUBMIT_THREADS = 4
+# What a stack's status_reason or an API error shows of a database error.
+DB_ERROR = re.compile(r'DB\w*Error|Deadlock|OperationalError|'
+                      r'Lock wait timeout', re.I)
 
 SYNC_TABLE = re.compile(r'\b(sync_point|heat_convergence_sync_point|'
                         r'heat_convergence_arrival|heat_convergence_'
@@ -278,6 +317,16 @@ def graph_shape(stored_graphs):
     return shape
 
 
+def settled(row, action):
+    """Whether a stack's row shows its ``action`` over (no row: deleted)."""
+    if row is None or (action == 'DELETE' and row.deleted_at):
+        return True
+    # A deleted stack is COMPLETE a moment before it is soft-deleted.
+    return row.action == action and (
+        row.status == 'FAILED' or
+        (row.status == 'COMPLETE' and action != 'DELETE'))
+
+
 class Side(object):
     """One side of the comparison: a cloud and its measurements."""
 
@@ -328,9 +377,19 @@ class Side(object):
 
     # API -----------------------------------------------------------------
 
-    def api(self, method, path, **kwargs):
-        resp = self.session.request(method, self.cloud.endpoint + path,
-                                    timeout=300, **kwargs)
+    def api(self, method, path, project=None, **kwargs):
+        """Call heat-api; return the JSON it answers, if any.
+
+        ``project``: call as that project rather than "admin". Heat's
+        noauth middleware takes the caller's project from the X-Auth-Project
+        header, and the URL's tenant must match it.
+        """
+        endpoint = self.cloud.endpoint
+        if project:
+            endpoint = '%s/%s' % (endpoint.rsplit('/', 1)[0], project)
+            kwargs['headers'] = {'X-Auth-Project': project}
+        resp = self.session.request(method, endpoint + path, timeout=300,
+                                    **kwargs)
         if resp.status_code >= 400:
             raise RuntimeError('%s %s: %s %s' % (method, path,
                                                  resp.status_code,
@@ -339,8 +398,8 @@ class Side(object):
             return resp.json()
         return None
 
-    def create(self, name, tmpl, files=None):
-        return self.api('POST', '/stacks', json={
+    def create(self, name, tmpl, files=None, project=None):
+        return self.api('POST', '/stacks', project=project, json={
             'stack_name': name, 'template': tmpl, 'files': files or {},
             'timeout_mins': 600, 'disable_rollback': True})['stack']['id']
 
@@ -351,9 +410,10 @@ class Side(object):
                        'timeout_mins': 600, 'disable_rollback': True})
         return stack_id
 
-    def delete(self, name, stack_id):
+    def delete(self, name, stack_id, project=None):
         """Start a delete; return the stack's id, as create does."""
-        self.api('DELETE', '/stacks/%s/%s' % (name, stack_id))
+        self.api('DELETE', '/stacks/%s/%s' % (name, stack_id),
+                 project=project)
         return stack_id
 
     def outputs(self, name, stack_id):
@@ -366,12 +426,13 @@ class Side(object):
         self.api('POST', '/stacks/%s/%s/actions' % (name, stack_id),
                  json={'cancel_without_rollback': None})
 
-    def resource_statuses(self, stack_id):
-        """{status: count} of the stack's resources."""
+    def resource_statuses(self, stack_id, action='%'):
+        """{status: count} of the stack's resources (in ``action``)."""
         with self.poll_db.connect() as conn:
             return dict(conn.execute(sa.text(
                 'SELECT status, COUNT(*) FROM resource WHERE stack_id = :id '
-                'GROUP BY status'), {'id': stack_id}).all())
+                'AND action LIKE :action GROUP BY status'),
+                {'id': stack_id, 'action': action}).all())
 
     def state(self, stack_id):
         with self.poll_db.connect() as conn:
@@ -379,6 +440,18 @@ class Side(object):
                 'SELECT action, status, deleted_at, current_deps, '
                 'status_reason FROM stack WHERE id = :id'),
                 {'id': stack_id}).first()
+
+    def states(self, stack_ids):
+        """{stack id: row} of several stacks, in one query.
+
+        The rows are state's without current_deps; a purged stack has none.
+        """
+        query = sa.text('SELECT id, action, status, deleted_at, '
+                        'status_reason FROM stack WHERE id IN :ids'
+                        ).bindparams(sa.bindparam('ids', expanding=True))
+        with self.poll_db.connect() as conn:
+            return {row.id: row for row in conn.execute(
+                query, {'ids': list(stack_ids)})}
 
     def nested_graphs(self, stack_id):
         """The stored graphs of the stack's nested stacks, at any depth."""
@@ -400,12 +473,7 @@ class Side(object):
         while True:
             row = self.state(stack_id)
             polls += 1
-            if row is None or (action == 'DELETE' and row.deleted_at):
-                return row, polls
-            # A deleted stack is COMPLETE a moment before it is soft-deleted.
-            if row.action == action and (
-                    row.status == 'FAILED' or
-                    (row.status == 'COMPLETE' and action != 'DELETE')):
+            if settled(row, action):
                 return row, polls
             if time.monotonic() > deadline:
                 return None, polls
@@ -434,28 +502,17 @@ class Side(object):
                     pass
         return round(peak / 1024.0, 1)
 
-    def measure(self, general_log, workload, n, action, start, timeout,
-                nodes=None):
-        """Run ``start()`` and wait; return the measurements of it.
+    @contextlib.contextmanager
+    def counting(self, general_log, nodes, result):
+        """Add to ``result`` what the block costs per resource walked.
 
-        ``nodes``: the resources the action walks, nested stacks'
-        included (default ``n``); the per-resource figures count those.
+        The DB statements (if ``general_log``), the RPC casts, and the
+        engines' peak RSS after it.
         """
-        nodes = nodes or n
         casts = self.log_casts()
         if general_log:
             general_log.start(self.cloud.name)
-        began = time.monotonic()
-        stack_id = start()
-        # heat-api's call returns when the engine has stored the stack and
-        # started the traversal: the part an RPC timeout would cut short.
-        api_seconds = time.monotonic() - began
-        row, polls = self.wait(stack_id, action, timeout)
-        took = time.monotonic() - began
-        result = {'workload': workload, 'n': n, 'side': self.name,
-                  'seconds': round(took, 2),
-                  'api_seconds': round(api_seconds, 2), 'nodes': nodes,
-                  'nodes_per_second': round(nodes / took, 1)}
+        yield
         if general_log:
             total, sync, sync_updates, shapes = general_log.stop(
                 exclude={self.poll_thread})
@@ -467,6 +524,31 @@ class Side(object):
                               (total - transaction) / nodes, 1),
                           sync_statements=sync, arrival_updates=sync_updates,
                           statement_shapes=shapes[:25])
+        result['casts_per_resource'] = round(
+            (self.log_casts() - casts) / nodes, 2)
+        result['peak_rss_mb'] = self.peak_rss_mb()
+
+    def measure(self, general_log, workload, n, action, start, timeout,
+                nodes=None):
+        """Run ``start()`` and wait; return the measurements of it.
+
+        ``nodes``: the resources the action walks, nested stacks'
+        included (default ``n``); the per-resource figures count those.
+        """
+        nodes = nodes or n
+        result = {'workload': workload, 'n': n, 'side': self.name}
+        with self.counting(general_log, nodes, result):
+            began = time.monotonic()
+            stack_id = start()
+            # heat-api's call returns when the engine has stored the stack
+            # and started the traversal: the part an RPC timeout would cut
+            # short.
+            api_seconds = time.monotonic() - began
+            row, polls = self.wait(stack_id, action, timeout)
+            took = time.monotonic() - began
+            result.update(seconds=round(took, 2),
+                          api_seconds=round(api_seconds, 2), nodes=nodes,
+                          nodes_per_second=round(nodes / took, 1))
         if row is None:
             result['outcome'] = 'timeout after %ds' % timeout
         else:
@@ -478,9 +560,6 @@ class Side(object):
         if row is not None:
             result.update(graph_shape(
                 [row.current_deps] + self.nested_graphs(stack_id)))
-        result['casts_per_resource'] = round(
-            (self.log_casts() - casts) / nodes, 2)
-        result['peak_rss_mb'] = self.peak_rss_mb()
         return result, stack_id
 
 
@@ -532,13 +611,13 @@ def run_sides(names, args, general_log):
             repeat = args.repeat if workload in REPEATABLE else 1
             for _ in range(repeat):
                 for side in sides:
-                    if (side.name == 'stock' and n > args.stock_max and
-                            (workload in LEAFY or workload == 'dense')):
+                    if (side.name == 'stock' and
+                            stock_size(workload, n, args) > args.stock_max):
                         runs[side.name] = [[{
                             'workload': workload, 'n': n,
                             'side': side.name,
-                            'outcome': 'skipped (stock capped at '
-                                       'N=%d)' % args.stock_max}]]
+                            'outcome': 'skipped (stock capped at %d '
+                                       'resources)' % args.stock_max}]]
                         continue
                     runs[side.name].append(run_workload(
                         side, workload, n, args, general_log))
@@ -547,6 +626,19 @@ def run_sides(names, args, general_log):
                     results.append(median(list(phase)))
                     print(json.dumps(results[-1]), flush=True)
     return results
+
+
+def stock_size(workload, n, args):
+    """The size ``--stock-max`` caps on stock (0: not capped).
+
+    N for the leaf-heavy and dense workloads; the big stack's size for
+    many-beside-big.
+    """
+    if workload == 'many-beside-big':
+        return args.big_size
+    if workload in LEAFY or workload == 'dense':
+        return n
+    return 0
 
 
 def schedule(args):
@@ -575,6 +667,10 @@ def run_workload(side, workload, n, args, general_log):
         return measure_random(side, n, args, general_log)
     if workload == 'nested-depth':
         return measure_nested(side, n, args, general_log)
+    if workload == 'many':
+        return measure_many(side, n, args, general_log)
+    if workload == 'many-beside-big':
+        return measure_beside_big(side, n, args, general_log)
     name = '%s-%d' % (workload, n)
     base = 'independent-%d' % n
     if workload in ('independent',) + REPEATABLE:
@@ -743,6 +839,180 @@ def measure_cancel(side, n, args):
     return result
 
 
+def settle(side, action, calls, timeout, started=None):
+    """Make the API calls together; poll until each stack's action settles.
+
+    ``calls``: API calls, each returning a stack id, made SUBMIT_THREADS
+    at a time: heat-wsgi-api (wsgiref) serves one request at a time and
+    queues five, and a connection beyond those would wait out TCP's SYN
+    retries, seconds that are no engine's. Each stack is timed from the
+    moment the calls began, when a user would have submitted it.
+    ``started``: {stack id: monotonic time} of stacks started before,
+    polled alongside and timed from their own start. One query polls every
+    stack, every 0.1 s, until all have settled or ``timeout`` has passed.
+
+    Returns ({stack id: {'began', and once settled 'row' and 'seconds'}},
+    seconds until the last call returned, the calls' errors).
+    """
+    began = time.monotonic()
+    stacks = {stack_id: {'began': at}
+              for stack_id, at in (started or {}).items()}
+    errors = []
+    api_seconds = 0
+    with concurrent.futures.ThreadPoolExecutor(SUBMIT_THREADS) as pool:
+        calling = {pool.submit(call) for call in calls}
+        while True:
+            for future in [f for f in calling if f.done()]:
+                calling.remove(future)
+                api_seconds = time.monotonic() - began
+                try:
+                    stacks[future.result()] = {'began': began}
+                except Exception as exc:
+                    errors.append(str(exc))
+            waiting = [stack_id for stack_id, stack in stacks.items()
+                       if 'seconds' not in stack]
+            rows = side.states(waiting) if waiting else {}
+            now = time.monotonic()
+            for stack_id in waiting:
+                if settled(rows.get(stack_id), action):
+                    stack = stacks[stack_id]
+                    stack.update(row=rows.get(stack_id),
+                                 seconds=round(now - stack['began'], 2))
+            if not calling and all('seconds' in stack
+                                   for stack in stacks.values()):
+                break
+            if now > began + timeout:
+                break
+            time.sleep(0.1)
+    return stacks, round(api_seconds, 2), errors
+
+
+def percentile(values, q):
+    """The ``q``-th percentile of sorted ``values``, by nearest rank."""
+    return values[max(0, math.ceil(q / 100.0 * len(values)) - 1)]
+
+
+def summarise(result, action, stacks, api_seconds, errors, timeout):
+    """Add a batch of stacks' figures (see settle) to ``result``.
+
+    Their times' p50, p99 and slowest; the stacks that had not settled
+    within ``timeout`` (lost) and those FAILED; the API calls refused; and
+    of those failures, the ones that show a user a database error.
+    """
+    times = sorted(stack['seconds'] for stack in stacks.values()
+                   if 'seconds' in stack)
+    failed = [stack['row'].status_reason for stack in stacks.values()
+              if stack.get('row') is not None and
+              stack['row'].status == 'FAILED']
+    lost = len(stacks) - len(times)
+    seconds = timeout if lost or not times else times[-1]
+    result.update(stacks=len(stacks) + len(errors), seconds=seconds,
+                  api_seconds=api_seconds,
+                  stacks_per_minute=round(
+                      60.0 * (len(times) - len(failed)) / seconds, 1))
+    if 'nodes' in result:
+        result['nodes_per_second'] = round(result['nodes'] / seconds, 1)
+    if times:
+        result.update(p50_s=percentile(times, 50),
+                      p99_s=percentile(times, 99), slowest_s=times[-1])
+    reasons = failed + errors
+    result.update(lost=lost, failed=len(failed), api_errors=len(errors),
+                  db_errors=sum(1 for r in reasons if DB_ERROR.search(r)),
+                  reasons=sorted(set(reasons))[:5])
+    if lost:
+        result['outcome'] = 'timeout after %ds' % timeout
+    elif errors:
+        result['outcome'] = 'API errors'
+    else:
+        result['outcome'] = '%s_%s' % (action,
+                                       'FAILED' if failed else 'COMPLETE')
+
+
+def create_calls(side, n, args, created):
+    """API calls creating ``n`` small stacks, from PROJECTS projects.
+
+    Each is a flat random DAG of ``--stack-size`` resources (the same for
+    all, drawn from ``--seed``); the projects take turns. Each call records
+    its stack's (name, project) in ``created``.
+    """
+    tmpl, files = random_templates.hot(random_templates.random_graph(
+        args.stack_size, args.seed, nested=False))
+
+    def create(i):
+        name, project = 'many-%d-%d' % (n, i), 'project-%d' % (i % PROJECTS)
+        stack_id = side.create(name, tmpl, files, project=project)
+        created[stack_id] = (name, project)
+        return stack_id
+    return [functools.partial(create, i) for i in range(n)]
+
+
+def delete_calls(side, created):
+    """API calls deleting the stacks create_calls recorded."""
+    return [functools.partial(side.delete, name, stack_id, project=project)
+            for stack_id, (name, project) in created.items()]
+
+
+def measure_many(side, n, args, general_log):
+    """Create ``n`` small stacks together, then delete them together."""
+    created = {}
+    results = []
+    for workload, action, calls in (
+            ('many', 'CREATE', lambda: create_calls(side, n, args, created)),
+            ('many-delete', 'DELETE', lambda: delete_calls(side, created))):
+        result = {'workload': workload, 'n': n, 'side': side.name,
+                  'stack_size': args.stack_size,
+                  'nodes': n * args.stack_size}
+        with side.counting(general_log, result['nodes'], result):
+            summarise(result, action, *settle(side, action, calls(),
+                                              args.timeout), args.timeout)
+        results.append(result)
+    return results
+
+
+def measure_beside_big(side, n, args, general_log):
+    """Create ``n`` small stacks together while a big one is created.
+
+    The big stack, ``--big-size`` independent resources, has a tenth of
+    them created when the small ones are submitted; its time counts from
+    its own create call. Everything is deleted afterwards, unmeasured.
+    """
+    name = 'big-%d' % args.big_size
+    result = {'workload': 'many-beside-big', 'n': n, 'side': side.name,
+              'stack_size': args.stack_size, 'nodes': n * args.stack_size,
+              'big_n': args.big_size}
+    created = {}
+    with side.counting(general_log, result['nodes'] + args.big_size,
+                       result):
+        began = time.monotonic()
+        big_id = side.create(name, build('independent', args.big_size))
+        created[big_id] = (name, None)
+        done = 0
+        while (done < args.big_size // 10 and
+               time.monotonic() < began + args.timeout and
+               not settled(side.state(big_id), 'CREATE')):
+            time.sleep(0.1)
+            done = side.resource_statuses(big_id, 'CREATE').get(
+                'COMPLETE', 0)
+        result.update(big_done_before=done,
+                      big_seconds_before=round(time.monotonic() - began, 2))
+        stacks, api_seconds, errors = settle(
+            side, 'CREATE', create_calls(side, n, args, created),
+            args.timeout, started={big_id: began})
+        big = stacks.pop(big_id)
+        summarise(result, 'CREATE', stacks, api_seconds, errors,
+                  args.timeout)
+    row = big.get('row')
+    result['big_seconds'] = big.get('seconds')
+    result['big_outcome'] = ('%s_%s' % (row.action, row.status) if row
+                             else 'timeout after %ds' % args.timeout)
+    deleted = {}
+    summarise(deleted, 'DELETE', *settle(side, 'DELETE',
+                                         delete_calls(side, created),
+                                         args.timeout), args.timeout)
+    result['delete_outcome'] = deleted['outcome']
+    return [result]
+
+
 def cleanup(side, name, stack_id, args):
     side.delete(name, stack_id)
     side.wait(stack_id, 'DELETE', args.timeout)
@@ -783,6 +1053,36 @@ def table(results):
             pair('casts_per_resource'), pair('stored_edges'),
             pair('arrival_updates'), pair('conflicts'), pair('peak_rss_mb'),
             pair('level_seconds')))
+    return '\n'.join(out)
+
+
+MANY_ROW = '%-16s %5s %5s %-5s %10s %6s %7s %7s %9s %5s %6s %8s %9s %7s'
+
+
+def many_table(results):
+    """The many workloads' own figures, a row per side ('' if none ran).
+
+    The ratio is ours' stacks per minute over stock's.
+    """
+    rows = [r for r in results if 'stacks_per_minute' in r]
+    if not rows:
+        return ''
+    per_minute = {(r['workload'], r['n'], r['side']): r['stacks_per_minute']
+                  for r in rows}
+    out = [MANY_ROW % ('workload', 'N', 'size', 'side', 'stacks/min',
+                       'ratio', 'p50 s', 'p99 s', 'slowest s', 'lost',
+                       'failed', 'API errs', 'DB errors', 'big s')]
+    for r in sorted(rows, key=lambda r: (ROWS.index(r['workload']), r['n'],
+                                         r['side'] != 'stock')):
+        stock = per_minute.get((r['workload'], r['n'], 'stock'))
+        ratio = ('%.1fx' % (r['stacks_per_minute'] / stock)
+                 if r['side'] == 'ours' and stock else '-')
+        out.append(MANY_ROW % (
+            r['workload'], r['n'], r['stack_size'], r['side'],
+            r['stacks_per_minute'], ratio, r.get('p50_s', '-'),
+            r.get('p99_s', '-'), r.get('slowest_s', '-'), r['lost'],
+            r['failed'], r['api_errors'], r['db_errors'],
+            r.get('big_seconds') or '-'))
     return '\n'.join(out)
 
 
@@ -862,11 +1162,18 @@ def main():
     parser.add_argument('--seed', type=int, default=1,
                         help='The seed of the random workload\'s stack and '
                              'of its update.')
+    parser.add_argument('--stack-size', type=int, default=40,
+                        help='Resources of each of the stacks many and '
+                             'many-beside-big create together.')
+    parser.add_argument('--big-size', type=int, default=5000,
+                        help='Resources of the big stack of '
+                             'many-beside-big.')
     parser.add_argument('--engines', type=int, default=2)
     parser.add_argument('--workers', type=int, default=1)
     parser.add_argument('--stock-max', type=int, default=200,
                         help='Largest N stock runs the leaf-heavy and dense '
-                             'workloads at (1 s per leaf).')
+                             'workloads at (1 s per leaf), and the largest '
+                             'big stack of many-beside-big.')
     parser.add_argument('--executor-threads', type=int,
                         default=DEFAULT_EXECUTOR_THREADS,
                         help='executor_thread_pool_size of each engine.')
@@ -905,6 +1212,9 @@ def main():
     add_level_seconds(results)
     print()
     print(table(results))
+    if many_table(results):
+        print()
+        print(many_table(results))
     report = {'machine': {'platform': platform.platform(),
                           'cpus': os.cpu_count(),
                           'python': platform.python_version()},
@@ -915,6 +1225,8 @@ def main():
                            'stock_max': args.stock_max,
                            'repeat': args.repeat,
                            'seed': args.seed,
+                           'stack_size': args.stack_size,
+                           'big_size': args.big_size,
                            'timeout': args.timeout},
               'wall_seconds': round(time.time() - started),
               'results': results}
@@ -922,7 +1234,8 @@ def main():
         with open(args.json, 'w') as f:
             json.dump(report, f, indent=2)
         print('\nWrote %s' % args.json)
-    return 1 if any(r.get('outcome', '').startswith('outputs wrong')
+    return 1 if any(r.get('outcome', '').startswith('outputs wrong') or
+                    r.get('lost') or r.get('db_errors')
                     for r in results) else 0
 
 
