@@ -54,6 +54,16 @@ OPTS = [
              'message was lost, e.g. in a broker restart). Ready nodes '
              'of a traversal that keeps moving are queued, not lost, '
              'and are left alone however long they wait.'),
+    cfg.IntOpt(
+        'dispatch_window',
+        default=256, min=0,
+        help='Leaves of a starting traversal sent to the engines at once '
+             '(reduced driver). The others wait in the database and are '
+             'sent as the traversal\'s nodes end, so that the nodes of '
+             'other stacks never queue behind thousands of one big '
+             'stack\'s. Keep it above what all engines run at once '
+             '(engines x workers x [DEFAULT] executor_thread_pool_size), '
+             'or big stacks run slower. 0 sends every leaf at once.'),
     cfg.BoolOpt(
         'cancel_running_actions',
         default=True,

@@ -74,16 +74,17 @@ def do_traversal_list():
     if not rows:
         print('No traversal in progress.')
         return
-    fmt = '%-36s  %-20s  %-8s  %9s  %-10s  %7s  %9s  %7s  %7s  %s'
+    fmt = '%-36s  %-20s  %-8s  %9s  %-10s  %7s  %9s  %7s  %7s  %7s  %s'
     print(fmt % ('Traversal', 'Stack', 'Action', 'Age', 'Done/All',
-                 'Running', 'Throttled', 'Ready', 'Waiting', 'Engines'))
+                 'Running', 'Throttled', 'Ready', 'Queued', 'Waiting',
+                 'Engines'))
     now = timeutils.utcnow()
     for row, name in rows:
         print(fmt % (row.id, name[:20], row.action,
                      progress.age(row.created_at, now),
                      '%d/%d' % (row.done or 0, row.node_count),
                      row.running or 0, row.throttled or 0, row.ready or 0,
-                     row.waiting or 0, row.engines))
+                     row.queued or 0, row.waiting or 0, row.engines))
 
 
 def do_traversal_paths():
@@ -147,10 +148,10 @@ def do_traversal_show():
         print('Times out:  in %s' % progress.age(now, view.deadline))
     counts = view.counts
     print('Nodes:      %d done, %d running, %d throttled, %d ready, '
-          '%d waiting, %d failed (of %d)' % (
+          '%d queued, %d waiting, %d failed (of %d)' % (
               counts['done'], counts['running'], counts['throttled'],
-              counts['ready'], counts['waiting'], counts['failed'],
-              view.node_count))
+              counts['ready'], counts['queued'], counts['waiting'],
+              counts['failed'], view.node_count))
     for state in progress.ORDER:
         nodes = [n for n in view.nodes if n.state == state]
         if not nodes:
@@ -165,6 +166,8 @@ def do_traversal_show():
             elif state == 'throttled':
                 extra = (' until the stack runs fewer than '
                          'max_concurrent_resources_per_stack nodes')
+            elif state == 'queued':
+                extra = ' until the traversal\'s dispatch_window has room'
             elif state == 'waiting':
                 extra = ' for %d of %d predecessors' % (n.pending,
                                                         n.predecessors)

@@ -94,6 +94,8 @@ GONE = None  # arrive() result: the node no longer exists (dead traversal)
 _HELD = (models.RUNNING, models.RERUN)
 # A node in one of these states was claimed since it was READY.
 _MOVED = _HELD + (models.DONE,)
+# The states of a node sent to the engines and not yet ended.
+_SENT = _HELD + (models.READY, models.THROTTLED)
 
 
 def _node_clause(traversal_id, node, table=SYNC_POINT):
@@ -207,8 +209,9 @@ def _insert_nodes(conn, traversal_id, nodes, now):
              'node_type': n['node_type'],
              'predecessors': n['predecessors'],
              'pending': n['predecessors'],
-             'state': models.READY if not n['predecessors']
-             else models.WAITING,
+             'state': (models.QUEUED if n.get('queued') else
+                       models.READY if not n['predecessors']
+                       else models.WAITING),
              'updated_at': now,
              'plan': n.get('plan')} for n in nodes]
     if rows:
@@ -557,6 +560,56 @@ def wake(context, traversal_id, limit):
     return rows
 
 
+@_retried
+@context_manager.writer.connection
+def dequeue(context, traversal_id, count):
+    """Make up to ``count`` QUEUED leaves READY; return them.
+
+    The caller dispatches the nodes returned. Rows another engine is
+    dequeuing are skipped, not waited for: fewer nodes (or none) come back
+    then, and the next node to end dequeues again.
+    """
+    conn = context.connection
+    rows = conn.execute(
+        sa.select(SYNC_POINT.c.entity_id, SYNC_POINT.c.is_update,
+                  SYNC_POINT.c.node_type)
+        .where(SYNC_POINT.c.traversal_id == traversal_id,
+               SYNC_POINT.c.state == models.QUEUED)
+        .limit(count).with_for_update(skip_locked=True)).all()
+    if rows:
+        conn.execute(SYNC_POINT.update().where(
+            SYNC_POINT.c.traversal_id == traversal_id,
+            SYNC_POINT.c.state == models.QUEUED,
+            sa.tuple_(SYNC_POINT.c.entity_id, SYNC_POINT.c.is_update).in_(
+                [(row.entity_id, row.is_update) for row in rows]))
+            .values(state=models.READY, updated_at=timeutils.utcnow()))
+    return rows
+
+
+@context_manager.reader.connection
+def has_queued(context, traversal_id):
+    """Whether the traversal still has QUEUED leaves."""
+    return context.connection.execute(sa.select(SYNC_POINT.c.entity_id).where(
+        SYNC_POINT.c.traversal_id == traversal_id,
+        SYNC_POINT.c.state == models.QUEUED).limit(1)).first() is not None
+
+
+@context_manager.reader.connection
+def stalled_queues(context):
+    """Return the ids of traversals with QUEUED leaves and nothing sent.
+
+    No node of such a traversal is ready, throttled or running: none will
+    end and dequeue the next leaves.
+    """
+    conn = context.connection
+    queued = conn.execute(sa.select(SYNC_POINT.c.traversal_id).distinct()
+                          .where(SYNC_POINT.c.state == models.QUEUED))
+    return [traversal_id for traversal_id in queued.scalars().all()
+            if conn.execute(sa.select(SYNC_POINT.c.entity_id).where(
+                SYNC_POINT.c.traversal_id == traversal_id,
+                SYNC_POINT.c.state.in_(_SENT)).limit(1)).first() is None]
+
+
 @context_manager.reader.connection
 def throttled(context):
     """Return the ids of traversals with THROTTLED nodes."""
@@ -650,8 +703,8 @@ def traversal_summaries(context):
     """Return every live traversal with its node counts, oldest first.
 
     Each row has the traversal's columns plus ``done``, ``running``,
-    ``ready``, ``throttled`` and ``waiting`` counts and ``engines``, the
-    number of engines running its nodes.
+    ``ready``, ``throttled``, ``queued`` and ``waiting`` counts and
+    ``engines``, the number of engines running its nodes.
     """
     sp = SYNC_POINT
 
@@ -664,6 +717,7 @@ def traversal_summaries(context):
                   count(models.RUNNING, models.RERUN).label('running'),
                   count(models.READY).label('ready'),
                   count(models.THROTTLED).label('throttled'),
+                  count(models.QUEUED).label('queued'),
                   count(models.WAITING).label('waiting'),
                   sa.func.count(sp.c.engine_id.distinct()).label('engines'))
         .select_from(TRAVERSAL.outerjoin(sp, sa.and_(

@@ -34,12 +34,15 @@ TABLE_PREFIX = 'heat_convergence_'
 BASE = orm.declarative_base(metadata=sa.MetaData())
 
 # Node states. A node is WAITING for predecessors, READY once the last one
-# arrived (dispatched, or parked until re-triggered), THROTTLED when it was
-# ready but its stack already ran as many nodes as allowed, RUNNING while an
-# engine holds it, RERUN when it was re-triggered while held (the holder
-# dispatches it again when it lets go), DONE once it has propagated.
+# arrived (dispatched, or parked until re-triggered), QUEUED when it is a
+# leaf kept back as its traversal starts, beyond the dispatch window, until
+# nodes of the traversal end, THROTTLED when it was ready but its stack
+# already ran as many nodes as allowed, RUNNING while an engine holds it,
+# RERUN when it was re-triggered while held (the holder dispatches it again
+# when it lets go), DONE once it has propagated.
 WAITING = 'WAITING'
 READY = 'READY'
+QUEUED = 'QUEUED'
 THROTTLED = 'THROTTLED'
 RUNNING = 'RUNNING'
 RERUN = 'RERUN'

@@ -29,6 +29,7 @@ from heat_convergence.db import connections
 from heat_convergence.drivers import base
 from heat_convergence.drivers.reduced import cancellation
 from heat_convergence.drivers.reduced import definitions
+from heat_convergence.drivers.reduced import dispatch_window
 from heat_convergence.drivers.reduced import handback
 from heat_convergence.drivers.reduced import messages
 from heat_convergence.drivers.reduced import node_loop
@@ -54,6 +55,7 @@ class ReducedDriver(base.ConvergenceDriver):
         self._cancels = cancellation.CancelMemory()
         self._draining = False
         self.recovery = None
+        self.window = dispatch_window.DispatchWindow(conf.heat_convergence)
 
     # The contract (see base.ConvergenceDriver) ----------------------------
 
@@ -233,10 +235,16 @@ class ReducedDriver(base.ConvergenceDriver):
                       row.abandon)
 
     def slot_freed(self, cnxt, traversal_id) -> None:
-        """A node of the traversal stopped running: wake throttled ones."""
+        """A node of the traversal ended: wake throttled, send queued ones."""
         if self.limit:
             for node in sync_points.wake(cnxt, traversal_id, self.limit):
                 self.resume(cnxt, traversal_id, node)
+        queued = self.window.node_ended(cnxt, traversal_id)
+        if queued:
+            row = sync_points.db_api.traversal_get(cnxt, traversal_id)
+            for node in queued if row is not None else ():
+                self.dispatch(cnxt, traversal_id, node, None, row.converge,
+                              row.abandon)
 
 
 @parser.reset_state_on_error

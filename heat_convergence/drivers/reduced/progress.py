@@ -37,12 +37,13 @@ from heat_convergence import graph
 
 # How a node's state reads to an operator.
 LABELS = {models.WAITING: 'waiting', models.READY: 'ready',
-          models.THROTTLED: 'throttled', models.RUNNING: 'running',
-          models.RERUN: 'running', models.DONE: 'done'}
+          models.QUEUED: 'queued', models.THROTTLED: 'throttled',
+          models.RUNNING: 'running', models.RERUN: 'running',
+          models.DONE: 'done'}
 
 # The labels in the order a traversal's nodes go through them, most
 # pressing first.
-ORDER = ('running', 'throttled', 'ready', 'waiting', 'done')
+ORDER = ('running', 'throttled', 'ready', 'queued', 'waiting', 'done')
 
 Node = collections.namedtuple(
     'Node', ['name', 'is_update', 'node_type', 'state', 'pending',
@@ -175,7 +176,7 @@ def to_dot(deps, names, title, states=None):
     nodes are coloured by progress.
     """
     colours = {'done': 'palegreen', 'running': 'gold', 'throttled': 'orange',
-               'ready': 'lightblue', 'waiting': 'white'}
+               'ready': 'lightblue', 'queued': 'lightcyan', 'waiting': 'white'}
 
     def label(node):
         name = names.get(node.rsrc_id, str(node.rsrc_id))

@@ -31,9 +31,10 @@ periodic_interval`` seconds each engine:
 * dispatches again nodes that have been READY longer than
   ``ready_timeout`` without an engine taking them, in a traversal none of
   whose nodes was taken or finished meanwhile (a message lost in a broker
-  restart; not one queued behind thousands of others), and throttled
-  nodes of stacks under their ``max_concurrent_resources_per_stack``
-  again;
+  restart; not one queued behind thousands of others), throttled nodes
+  of stacks under their ``max_concurrent_resources_per_stack`` again, and
+  the queued leaves of traversals with no node left to end (see
+  :mod:`.dispatch_window`);
 * fails stacks past their timeout, "Timed out", then rolls them back if
   rollback is enabled, as Heat does when a node notices it;
 * deletes rows of traversals that are no longer their stack's current one;
@@ -99,8 +100,9 @@ class Recovery(object):
         self._alive = {}
         for task in (self.release_orphans, self.take_over_dead_engines,
                      self.restart_unstarted, self.redispatch_stale,
-                     self.wake_throttled, self.enforce_timeouts,
-                     self.collect_garbage, self.resume_heat_traversals):
+                     self.send_stalled_queues, self.wake_throttled,
+                     self.enforce_timeouts, self.collect_garbage,
+                     self.resume_heat_traversals):
             try:
                 task(cnxt)
             except Exception:
@@ -219,6 +221,21 @@ class Recovery(object):
 
         self._each('redispatch_stale',
                    db_api.ready_since(cnxt, before, BATCH), redispatch)
+
+    def send_stalled_queues(self, cnxt):
+        """Send queued leaves of traversals with no node left to end.
+
+        Normally the nodes that end send the next ones
+        (:mod:`.dispatch_window`); this covers an engine that died after
+        starting a traversal, or in between.
+        """
+        count = self.driver.window.size or BATCH
+
+        def send(traversal_id):
+            for node in sync_points.dequeue(cnxt, traversal_id, count):
+                self.driver.resume(cnxt, traversal_id, node)
+
+        self._each('send_stalled_queues', db_api.stalled_queues(cnxt), send)
 
     def wake_throttled(self, cnxt):
         """Dispatch throttled nodes whose stack has free slots again.

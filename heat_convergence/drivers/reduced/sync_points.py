@@ -90,15 +90,20 @@ def begin_traversal(cnxt, stack, engine_id, deadline=None, abandon=False):
         'abandon': bool(abandon)})
 
 
-def fill_traversal(cnxt, stack, deps, plans, engine_id):
+def fill_traversal(cnxt, stack, deps, plans, engine_id, queued=()):
     """Store every SyncPoint of the stack's current traversal in bulk.
+
+    ``queued``: leaves stored QUEUED rather than READY (see
+    :mod:`.dispatch_window`).
 
     :returns: False if the traversal was superseded while starting.
     """
+    queued = set(queued)
     rows = [{'entity_id': _entity(node),
              'is_update': node.is_update,
              'node_type': node.node_type,
              'predecessors': len(list(deps.requires(node))),
+             'queued': node in queued,
              'plan': plans[node]} for node in deps]
     rows.append({'entity_id': str(stack.id), 'is_update': True,
                  'node_type': STACK_NODE_TYPE,
@@ -183,6 +188,12 @@ def claim(cnxt, traversal_id, node, engine_id, limit=0, leaf_plan=None):
 def wake(cnxt, traversal_id, limit):
     """Return the THROTTLED nodes now READY again, for the caller to send."""
     return [node_of(row) for row in db_api.wake(cnxt, traversal_id, limit)]
+
+
+def dequeue(cnxt, traversal_id, count):
+    """Return up to ``count`` QUEUED leaves now READY, for sending."""
+    return [node_of(row) for row in db_api.dequeue(cnxt, traversal_id,
+                                                   count)]
 
 
 def release(cnxt, traversal_id, node, engine_id):

@@ -16,8 +16,9 @@
 over the reduced graph: Heat's own code stores the resources and computes
 the convergence graph, then the redundant edges are removed, the reduced
 edges stored in ``stack.current_deps``, every SyncPoint of the traversal
-created in one bulk insert, and every leaf dispatched at once (Heat pauses a
-second between leaves).
+created in one bulk insert, and the leaves dispatched at once (Heat pauses
+a second between leaves), as many as the dispatch window holds
+(:mod:`.dispatch_window`).
 
 :func:`finish` is what Heat's ``check_stack_complete`` does once the last
 root has reported.
@@ -139,8 +140,10 @@ def start(stack, driver, pre_converge=None, abandon=False):
 
     cnxt = stack.context
     plans = sync_points.build_plans(deps, consumes, routes)
+    leaves = sorted(deps.leaves(), key=lambda n: n.is_update)
+    sent, queued = driver.window.split(leaves)
     if not sync_points.fill_traversal(cnxt, stack, deps, plans,
-                                      driver.engine_id):
+                                      driver.engine_id, queued):
         LOG.info('[%(name)s(%(id)s)] traversal %(trvsl)s was superseded '
                  'while it started', {'name': stack.name, 'id': stack.id,
                                       'trvsl': stack.current_traversal})
@@ -152,11 +155,10 @@ def start(stack, driver, pre_converge=None, abandon=False):
               'nodes': len(plans), 'edges': deps.edge_count(),
               'removed': full_edges - deps.edge_count()})
 
-    leaves = sorted(deps.leaves(), key=lambda n: n.is_update)
     if not leaves:
         finish(driver, cnxt, stack, stack.current_traversal)
         return
-    for node in leaves:
+    for node in sent:
         driver.dispatch(cnxt, stack.current_traversal, node,
                         stack.adopt_stack_data, stack.converge, abandon,
                         leaf_plan=plans[node])

@@ -338,11 +338,18 @@ class DifferentialTestCase(base.HeatTestCase):
     """Runs operations under both drivers and compares what they leave."""
 
     run_locally = False
+    # [heat_convergence] dispatch_window, if not the default.
+    dispatch_window = None
 
     def setUp(self):
         super().setUp()
         self.framework = self.useFixture(
             scenario_harness.ScenarioFramework(self.run_locally))
+        if self.dispatch_window is not None:
+            cfg.CONF.set_override('dispatch_window', self.dispatch_window,
+                                  group='heat_convergence')
+            self.addCleanup(cfg.CONF.clear_override, 'dispatch_window',
+                            group='heat_convergence')
 
     def run_under(self, driver_class, play):
         """Run ``play(step)`` on an empty database under a driver.
@@ -554,7 +561,9 @@ class DifferentialRandomDags(DifferentialTestCase):
 
     scenarios = testscenarios.multiply_scenarios(
         [('seed%d' % seed, {'seed': seed}) for seed in DAG_SEEDS],
-        scenario_harness.SUCCESSORS)
+        scenario_harness.SUCCESSORS + [
+            # Leaves sent one at a time, the others as nodes end.
+            ('window1', {'run_locally': True, 'dispatch_window': 1})])
 
     def test_random_dag(self):
         history = random_dag_history(self.seed, DAG_SIZE)

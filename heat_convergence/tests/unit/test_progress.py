@@ -57,8 +57,8 @@ class TestThrottledNodes(test_db_api.DBAPITestCase):
                          sorted((n.state for n in view.nodes),
                                 key=progress.ORDER.index))
         self.assertEqual(set(progress.LABELS), {
-            models.WAITING, models.READY, models.THROTTLED, models.RUNNING,
-            models.RERUN, models.DONE})
+            models.WAITING, models.READY, models.QUEUED, models.THROTTLED,
+            models.RUNNING, models.RERUN, models.DONE})
         self.assertEqual(set(progress.LABELS.values()), set(progress.ORDER))
 
     def test_summary(self):
@@ -74,8 +74,8 @@ class TestThrottledNodes(test_db_api.DBAPITestCase):
                                                  io.StringIO())).mock
         manage.do_traversal_show()
         text = out.getvalue()
-        self.assertIn('0 done, 1 running, 2 throttled, 0 ready, 1 waiting, '
-                      '0 failed (of 4)', text)
+        self.assertIn('0 done, 1 running, 2 throttled, 0 ready, 0 queued, '
+                      '1 waiting, 0 failed (of 4)', text)
         self.assertIn('\nThrottled:\n  resource 2 until the stack runs '
                       'fewer than max_concurrent_resources_per_stack nodes',
                       text)
@@ -85,9 +85,9 @@ class TestThrottledNodes(test_db_api.DBAPITestCase):
                                                  io.StringIO())).mock
         manage.do_traversal_list()
         header, line = out.getvalue().splitlines()
-        self.assertEqual(['Running', 'Throttled', 'Ready', 'Waiting'],
-                         header.split()[5:9])
-        self.assertEqual(['1', '2', '0', '1'], line.split()[5:9])
+        self.assertEqual(['Running', 'Throttled', 'Ready', 'Queued',
+                          'Waiting'], header.split()[5:10])
+        self.assertEqual(['1', '2', '0', '0', '1'], line.split()[5:10])
 
     def test_graph_colours(self):
         view = progress.show(self.ctx, self.stack)
