@@ -18,6 +18,7 @@ stack's oldest events.
 """
 
 from heat_convergence.tests.unit import test_db_api
+from heat_convergence.tests.unit import test_dispatch_window
 from heat_convergence.tests.unit import test_progress
 from heat_convergence.tests.unit import test_routing
 from heat_convergence.tests.unit import test_state_changes
@@ -31,6 +32,7 @@ for _backend in ('mysql', 'postgresql'):
                   test_db_api.TestDelete, test_routing.TestOwnsMessage,
                   test_progress.TestTraversalPaths,
                   test_progress.TestHeatTraversalIdle,
-                  test_state_changes.EventPurge):
+                  test_state_changes.EventPurge,
+                  test_dispatch_window.Dequeue):
         _name = '%s_%s' % (_case.__name__, _backend)
         globals()[_name] = type(_name, (_case,), {'backend': _backend})
