@@ -338,23 +338,26 @@ class Side(object):
         levels = ','.join(DEFAULT_LOG_LEVELS +
                           ['oslo_messaging._drivers.amqpdriver=DEBUG'])
         self.stacks = {}
+        conf = {
+            'DEFAULT': {'debug': 'false', 'default_log_levels': levels,
+                        'executor_thread_pool_size': str(
+                            args.executor_threads),
+                        # The limits an operator raises for big
+                        # stacks: a flat stack of 10,000 TestResources
+                        # is a 750 KB template (Heat's default: 512 KB).
+                        'max_resources_per_stack': '-1',
+                        'max_template_size': str(16 * 1024 * 1024)},
+            # As many pooled connections as worker threads: with
+            # Heat's default pool of 5 every burst opens and closes
+            # overflow connections (and pymysql sets up TLS for each).
+            'database': {'max_pool_size': '16',
+                         'max_overflow': str(max(
+                             16, args.executor_threads - 16))}}
+        for section, option, value in args.set:
+            conf.setdefault(section, {})[option] = value
         self.cloud = cloud.HeatCloud(
             engines=args.engines, workers=args.workers, engine_binary=binary,
-            database='mysql', conf={
-                'DEFAULT': {'debug': 'false', 'default_log_levels': levels,
-                            'executor_thread_pool_size': str(
-                                args.executor_threads),
-                            # The limits an operator raises for big
-                            # stacks: a flat stack of 10,000 TestResources
-                            # is a 750 KB template (Heat's default: 512 KB).
-                            'max_resources_per_stack': '-1',
-                            'max_template_size': str(16 * 1024 * 1024)},
-                # As many pooled connections as worker threads: with
-                # Heat's default pool of 5 every burst opens and closes
-                # overflow connections (and pymysql sets up TLS for each).
-                'database': {'max_pool_size': '16',
-                             'max_overflow': str(max(
-                                 16, args.executor_threads - 16))}})
+            database='mysql', conf=conf)
 
     def __enter__(self):
         self.cloud.setUp()
@@ -1145,6 +1148,16 @@ def exit_on_sigterm():
     signal.signal(signal.SIGTERM, stop)
 
 
+def conf_setting(text):
+    """Parse SECTION.OPTION=VALUE into (section, option, value)."""
+    name, equals, value = text.partition('=')
+    section, dot, option = name.partition('.')
+    if not (equals and dot and section and option):
+        raise argparse.ArgumentTypeError(
+            'expected SECTION.OPTION=VALUE, got %r' % text)
+    return section, option, value
+
+
 def main():
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
@@ -1190,6 +1203,11 @@ def main():
                              'create and delete a stack of %d resources '
                              'on each side.' % WARM_UP_SIZE)
     parser.add_argument('--json', help='Also write the results here.')
+    parser.add_argument('--set', metavar='SECTION.OPTION=VALUE',
+                        type=conf_setting, action='append', default=[],
+                        help='Set an option in both sides\' heat.conf, '
+                             'e.g. heat_convergence.dispatch_window=0 '
+                             '(repeatable).')
     parser.add_argument('--keep-logs', metavar='DIR',
                         help='Copy each side\'s heat-api and engine logs '
                              'to DIR/<side> when it stops.')
