@@ -624,6 +624,33 @@ def check_outputs(side, name, stack_id, expected, result):
              'found': found.get(key)} for key in wrong[:5]]
 
 
+def measure_phases(side, name, n, workloads, phases, args, general_log):
+    """Run the phases of a stack in turn; check the outputs after each.
+
+    ``workloads``: each phase's name; ``phases``: (action, start,
+    expected, nodes) each, where ``start(stack_id)`` starts the phase (the
+    create gets None) and ``expected`` gives the outputs to check (None:
+    none). A phase runs only if the one before it completed; the stack is
+    deleted if one did not.
+    """
+    results, stack_id = [], None
+    for workload, (action, start, expected, nodes) in zip(workloads,
+                                                          phases):
+        result, stack_id = side.measure(
+            general_log, workload, n, action,
+            lambda: start(stack_id), args.timeout, nodes=nodes)
+        if expected is not None:
+            check_outputs(side, name, stack_id, expected, result)
+        results.append(result)
+        if not result['outcome'].endswith('_COMPLETE'):
+            cleanup(side, name, stack_id, args)
+            break
+    return results + [{'workload': workload, 'n': n, 'side': side.name,
+                       'outcome': 'skipped (%s did not complete)' %
+                       results[-1]['workload']}
+                      for workload in workloads[len(results):]]
+
+
 def measure_random(side, n, args, general_log):
     """Create, update and delete a random stack; check outputs after each.
 
@@ -636,31 +663,20 @@ def measure_random(side, n, args, general_log):
     old, new = random_templates.hot(before), random_templates.hot(after)
     removed = set(old[0]['resources']) - set(new[0]['resources'])
     phases = [
-        ('CREATE', lambda: side.create(name, *old), old,
+        ('CREATE', lambda _: side.create(name, *old),
+         random_templates.expected_outputs(*old),
          random_templates.count_resources(*old)),
-        ('UPDATE', lambda: side.update(name, stack_id, *new), new,
+        ('UPDATE', lambda stack_id: side.update(name, stack_id, *new),
+         random_templates.expected_outputs(*new),
          random_templates.count_resources(*new) +
          random_templates.count_resources(*old, names=removed)),
-        ('DELETE', lambda: side.delete(name, stack_id), None,
+        ('DELETE', lambda stack_id: side.delete(name, stack_id), None,
          random_templates.count_resources(*new))]
-    results = []
-    for workload, phase in zip(RANDOM_PHASES, phases):
-        action, start, shown, nodes = phase
-        result, stack_id = side.measure(general_log, workload, n, action,
-                                        start, args.timeout, nodes=nodes)
-        if shown:
-            check_outputs(side, name, stack_id,
-                          random_templates.expected_outputs(*shown), result)
-        results.append(result)
-        if not result['outcome'].endswith('_COMPLETE'):
-            cleanup(side, name, stack_id, args)
-            break
+    results = measure_phases(side, name, n, RANDOM_PHASES, phases, args,
+                             general_log)
     results[0]['graphs'] = {'created': random_templates.summary(before),
                             'updated': random_templates.summary(after)}
-    return results + [{'workload': workload, 'n': n, 'side': side.name,
-                       'outcome': 'skipped (%s did not complete)' %
-                       results[-1]['workload']}
-                      for workload in RANDOM_PHASES[len(results):]]
+    return results
 
 
 def median(runs):
