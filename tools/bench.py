@@ -19,7 +19,7 @@ runs ``heat-convergence-engine`` with the reduced driver. Both are up for
 the whole run and take turns, one run of a workload at a time, so that a
 slow spell of the machine hits both. Workloads use OS::Heat::TestResource
 and OS::Heat::None without waits; the first ones stress one thing each,
-``random`` and ``nested-depth`` are shaped like real templates:
+``random``, ``nested-depth`` and ``magnum`` are shaped like real templates:
 
     independent  N resources, no dependencies
     update       every resource of "independent" updated in place
@@ -42,11 +42,20 @@ and OS::Heat::None without waits; the first ones stress one thing each,
                  resources around the next level, whose output it reads;
                  created ("nested-depth"), then its input updated, which
                  changes every resource in place ("nested-depth-update")
+    magnum       a Magnum-shaped cluster of N nodes: a ResourceGroup whose
+                 count is a stack parameter, of nested stacks of ten
+                 resources reading each other (get_attr, get_resource),
+                 whose outputs the stack's outputs and a load balancer read
+                 through the group; created ("magnum"), scaled up by
+                 ceil(N / 10) nodes ("magnum-scale-up"), scaled down by as
+                 many, back to N ("magnum-scale-down"), each an update of
+                 the parameter alone, and deleted ("magnum-delete"); see
+                 random_templates.magnum_cluster
     cancel       N resources updating at once (each would take 2N + 60 s),
                  then "stack cancel --no-rollback"
 
-The default set is the first eight; random, nested-depth and cancel run
-when named in ``--workloads``.
+The default set is the first eight; random, nested-depth, magnum and
+cancel run when named in ``--workloads``.
 
 Measured for cancel: seconds from the cancel call returning until no
 resource of the stack is IN_PROGRESS (polled every 0.05 s). Stock Heat lets
@@ -59,28 +68,30 @@ Measured per workload: seconds from the API call to the stack settling
 (polled in the database every 0.1 s), seconds until the API call returned
 (``api_seconds``, to compare with ``rpc_response_timeout``), nodes per
 second (the resources the action walks, nested stacks' included; for an
-update, those of the new template and those it removes), DB statements per
-resource (MariaDB's general log, counting the connections to the side's
+update, those of the new template and those it removes; magnum's cluster of
+N nodes is 4 + 11 N resources, and as every update updates each node's
+nested stack, both its scalings walk the larger cluster's), DB statements
+per resource (MariaDB's general log, counting the connections to the side's
 database only), RPC casts per resource (oslo.messaging's CAST log lines),
 edges stored in ``current_deps``, SyncPoint statements and CAS conflicts
 (SyncPoint updates beyond one per arrival), and the engines' peak RSS.
-Stock Heat sleeps 1 s per leaf, so its sizes are capped (``--stock-max``);
-a workload that does not finish within ``--timeout`` is reported as such.
-Before measuring, each side creates and deletes a dense stack of 20
-resources, so that no workload pays for a fresh engine's first use of its
-code, connections and database (``--no-warm-up`` measures from a cold
-start). Single runs vary by 20% and more on a small shared machine:
-``--repeat`` reports the median of several runs of the workloads that
-create a stack of their own.
+Stock Heat sleeps 1 s per leaf, so its sizes are capped (``--stock-max``;
+for magnum, N counts the nodes); a workload that does not finish within
+``--timeout`` is reported as such. Before measuring, each side creates and
+deletes a dense stack of 20 resources, so that no workload pays for a fresh
+engine's first use of its code, connections and database (``--no-warm-up``
+measures from a cold start). Single runs vary by 20% and more on a small
+shared machine: ``--repeat`` reports the median of several runs of the
+workloads that create a stack of their own.
 
-After each create and update of ``random`` and ``nested-depth`` the stack's
-outputs are read through the API and compared with those computed from the
-template (random_templates.expected_outputs): a difference makes that
-workload's outcome "outputs wrong", listed in the JSON, and the command
-exits with status 1. For ``nested-depth`` and ``nested-depth-update`` the
-table ("level s") and the JSON (``level_seconds``) give the seconds each
-level adds: the time at a depth minus the time at the depth below it, on
-the same side.
+After each create and update of ``random``, ``nested-depth`` and ``magnum``
+the stack's outputs are read through the API and compared with those
+computed from the template (random_templates.expected_outputs): a
+difference makes that workload's outcome "outputs wrong", listed in the
+JSON, and the command exits with status 1. For ``nested-depth`` and
+``nested-depth-update`` the table ("level s") and the JSON
+(``level_seconds``) give the seconds each level adds: the time at a depth
+minus the time at the depth below it, on the same side.
 
     tools/bench.py                        # both sides, N = 50 and 200
     tools/bench.py --sizes 50,200,1000,2000 --side ours
@@ -89,6 +100,8 @@ the same side.
     tools/bench.py --workloads cancel --sizes 50 --executor-threads 64
     tools/bench.py --workloads random --sizes 200,1000 --seed 1
     tools/bench.py --workloads nested-depth --depths 1,2,3,4,5
+    tools/bench.py --workloads magnum --sizes 100
+    tools/bench.py --workloads magnum --sizes 500,1000 --side ours
 """
 
 import argparse
@@ -96,6 +109,7 @@ import collections
 import contextlib
 import glob
 import json
+import math
 import os
 import platform
 import re
@@ -116,20 +130,23 @@ from heat_convergence.tests import random_templates  # noqa: E402
 from heat_convergence_tests.live import cloud  # noqa: E402
 
 WORKLOADS = ('independent', 'update', 'replace', 'delete', 'chain', 'dense',
-             'fanin', 'group', 'random', 'nested-depth', 'cancel')
+             'fanin', 'group', 'random', 'nested-depth', 'magnum', 'cancel')
 DEFAULT_WORKLOADS = WORKLOADS[:8]
 # The rows of the results table, in order: a workload's, or those of its
 # phases.
 RANDOM_PHASES = ('random', 'random-update', 'random-delete')
 NESTED_PHASES = ('nested-depth', 'nested-depth-update')
-ROWS = WORKLOADS[:8] + RANDOM_PHASES + NESTED_PHASES + WORKLOADS[-1:]
+MAGNUM_PHASES = ('magnum', 'magnum-scale-up', 'magnum-scale-down',
+                 'magnum-delete')
+ROWS = (WORKLOADS[:8] + RANDOM_PHASES + NESTED_PHASES + MAGNUM_PHASES +
+        WORKLOADS[-1:])
 # Each engine's executor_thread_pool_size, the same on both sides
 # (oslo.messaging's default is 64).
 DEFAULT_EXECUTOR_THREADS = 16
 # Workloads whose stock run time grows by a second per leaf, and the
 # dense graph whose stock run time grows with N^2.
 LEAFY = ('independent', 'update', 'replace', 'delete', 'fanin', 'group',
-         'random')
+         'random', 'magnum')
 # Workloads that create a stack of their own and delete it: ``--repeat``
 # runs them again (the others share the independent stack).
 REPEATABLE = ('chain', 'dense', 'fanin', 'group', 'nested-depth')
@@ -339,16 +356,18 @@ class Side(object):
             return resp.json()
         return None
 
-    def create(self, name, tmpl, files=None):
+    def create(self, name, tmpl, files=None, parameters=None):
         return self.api('POST', '/stacks', json={
             'stack_name': name, 'template': tmpl, 'files': files or {},
-            'timeout_mins': 600, 'disable_rollback': True})['stack']['id']
+            'parameters': parameters or {}, 'timeout_mins': 600,
+            'disable_rollback': True})['stack']['id']
 
-    def update(self, name, stack_id, tmpl, files=None):
+    def update(self, name, stack_id, tmpl, files=None, parameters=None):
         """Start an update; return the stack's id, as create does."""
         self.api('PUT', '/stacks/%s/%s' % (name, stack_id),
                  json={'template': tmpl, 'files': files or {},
-                       'timeout_mins': 600, 'disable_rollback': True})
+                       'parameters': parameters or {}, 'timeout_mins': 600,
+                       'disable_rollback': True})
         return stack_id
 
     def delete(self, name, stack_id):
@@ -575,6 +594,8 @@ def run_workload(side, workload, n, args, general_log):
         return measure_random(side, n, args, general_log)
     if workload == 'nested-depth':
         return measure_nested(side, n, args, general_log)
+    if workload == 'magnum':
+        return measure_magnum(side, n, args, general_log)
     name = '%s-%d' % (workload, n)
     base = 'independent-%d' % n
     if workload in ('independent',) + REPEATABLE:
@@ -677,6 +698,43 @@ def measure_random(side, n, args, general_log):
     results[0]['graphs'] = {'created': random_templates.summary(before),
                             'updated': random_templates.summary(after)}
     return results
+
+
+def measure_magnum(side, m, args, general_log):
+    """Create a cluster of ``m`` nodes, scale it up and down, delete it.
+
+    The scale-up adds a tenth of ``m`` (rounded up) to the group's count;
+    the scale-down removes as many, back to ``m``. Both are updates of the
+    stack's ``count`` parameter, the template unchanged, and each phase
+    runs only if the one before it completed.
+    """
+    name = 'magnum-%d' % m
+    cluster = random_templates.magnum_cluster()
+    larger = m + math.ceil(m / 10)
+
+    def expected(count):
+        return random_templates.expected_outputs(*cluster, {'count': count})
+
+    def nodes(count):
+        return random_templates.count_resources(*cluster,
+                                                params={'count': count})
+
+    def scale(count):
+        return lambda stack_id: side.update(name, stack_id, *cluster,
+                                            parameters={'count': count})
+
+    # Every update walks each node's nested stack, changed or not: both
+    # scale phases walk the resources of the larger cluster.
+    phases = [
+        ('CREATE', lambda _: side.create(name, *cluster,
+                                         parameters={'count': m}),
+         expected(m), nodes(m)),
+        ('UPDATE', scale(larger), expected(larger), nodes(larger)),
+        ('UPDATE', scale(m), expected(m), nodes(larger)),
+        ('DELETE', lambda stack_id: side.delete(name, stack_id), None,
+         nodes(m))]
+    return measure_phases(side, name, m, MAGNUM_PHASES, phases, args,
+                          general_log)
 
 
 def median(runs):
