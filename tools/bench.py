@@ -64,6 +64,14 @@ reduced driver interrupts them (cancel_running_actions). The engines need a
 worker thread per running action: run it with ``--executor-threads`` of at
 least N / engines.
 
+A node of magnum is a template resource, whose action holds its engine's
+worker thread while its nested stack runs (Heat's ``TaskRunner``, the same
+on both sides). With fewer threads in all (``--engines`` times
+``--executor-threads``) than nodes, every thread can end up waiting on a
+nested stack whose resources then find none, and the create stalls until
+``--timeout``: ours did at N = 50 with the default 2 x 16. To time the
+rest, run it with ``--executor-threads`` above N / engines.
+
 Measured per workload: seconds from the API call to the stack settling
 (polled in the database every 0.1 s), seconds until the API call returned
 (``api_seconds``, to compare with ``rpc_response_timeout``), nodes per
