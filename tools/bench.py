@@ -19,7 +19,7 @@ runs ``heat-convergence-engine`` with the reduced driver. Both are up for
 the whole run and take turns, one run of a workload at a time, so that a
 slow spell of the machine hits both. Workloads use OS::Heat::TestResource
 and OS::Heat::None without waits; the first ones stress one thing each,
-``random`` and ``nested-depth`` are shaped like real templates:
+``random``, ``nested-depth`` and ``magnum`` are shaped like real templates:
 
     independent  N resources, no dependencies
     update       every resource of "independent" updated in place
@@ -42,6 +42,15 @@ and OS::Heat::None without waits; the first ones stress one thing each,
                  resources around the next level, whose output it reads;
                  created ("nested-depth"), then its input updated, which
                  changes every resource in place ("nested-depth-update")
+    magnum       a Magnum-shaped cluster of N nodes: a ResourceGroup whose
+                 count is a stack parameter, of nested stacks of ten
+                 resources reading each other (get_attr, get_resource),
+                 whose outputs the stack's outputs and a load balancer read
+                 through the group; created ("magnum"), scaled up by
+                 ceil(N / 10) nodes ("magnum-scale-up"), scaled down by as
+                 many, back to N ("magnum-scale-down"), each an update of
+                 the parameter alone, and deleted ("magnum-delete"); see
+                 random_templates.magnum_cluster
     cancel       N resources updating at once (each would take 2N + 60 s),
                  then "stack cancel --no-rollback"
     many         N stacks of ``--stack-size`` resources (each the same flat
@@ -51,8 +60,8 @@ and OS::Heat::None without waits; the first ones stress one thing each,
                  the N stacks of "many" submitted once a stack of
                  ``--big-size`` independent resources is a tenth created
 
-The default set is the first eight; random, nested-depth, cancel and the
-many workloads run when named in ``--workloads``.
+The default set is the first eight; random, nested-depth, magnum, cancel
+and the many workloads run when named in ``--workloads``.
 
 Measured for cancel: seconds from the cancel call returning until no
 resource of the stack is IN_PROGRESS (polled every 0.05 s). Stock Heat lets
@@ -61,32 +70,42 @@ reduced driver interrupts them (cancel_running_actions). The engines need a
 worker thread per running action: run it with ``--executor-threads`` of at
 least N / engines.
 
+A node of magnum is a template resource, whose action holds its engine's
+worker thread while its nested stack runs (Heat's ``TaskRunner``, the same
+on both sides). With fewer threads in all (``--engines`` times
+``--executor-threads``) than nodes, every thread can end up waiting on a
+nested stack whose resources then find none, and the create stalls until
+``--timeout``: ours did at N = 50 with the default 2 x 16. To time the
+rest, run it with ``--executor-threads`` above N / engines.
+
 Measured per workload: seconds from the API call to the stack settling
 (polled in the database every 0.1 s), seconds until the API call returned
 (``api_seconds``, to compare with ``rpc_response_timeout``), nodes per
 second (the resources the action walks, nested stacks' included; for an
-update, those of the new template and those it removes), DB statements per
-resource (MariaDB's general log, counting the connections to the side's
+update, those of the new template and those it removes; magnum's cluster of
+N nodes is 4 + 11 N resources, and as every update updates each node's
+nested stack, both its scalings walk the larger cluster's), DB statements
+per resource (MariaDB's general log, counting the connections to the side's
 database only), RPC casts per resource (oslo.messaging's CAST log lines),
 edges stored in ``current_deps``, SyncPoint statements and CAS conflicts
 (SyncPoint updates beyond one per arrival), and the engines' peak RSS.
-Stock Heat sleeps 1 s per leaf, so its sizes are capped (``--stock-max``);
-a workload that does not finish within ``--timeout`` is reported as such.
-Before measuring, each side creates and deletes a dense stack of 20
-resources, so that no workload pays for a fresh engine's first use of its
-code, connections and database (``--no-warm-up`` measures from a cold
-start). Single runs vary by 20% and more on a small shared machine:
-``--repeat`` reports the median of several runs of the workloads that
-create a stack of their own.
+Stock Heat sleeps 1 s per leaf, so its sizes are capped (``--stock-max``;
+for magnum, N counts the nodes); a workload that does not finish within
+``--timeout`` is reported as such. Before measuring, each side creates and
+deletes a dense stack of 20 resources, so that no workload pays for a fresh
+engine's first use of its code, connections and database (``--no-warm-up``
+measures from a cold start). Single runs vary by 20% and more on a small
+shared machine: ``--repeat`` reports the median of several runs of the
+workloads that create a stack of their own.
 
-After each create and update of ``random`` and ``nested-depth`` the stack's
-outputs are read through the API and compared with those computed from the
-template (random_templates.expected_outputs): a difference makes that
-workload's outcome "outputs wrong", listed in the JSON, and the command
-exits with status 1. For ``nested-depth`` and ``nested-depth-update`` the
-table ("level s") and the JSON (``level_seconds``) give the seconds each
-level adds: the time at a depth minus the time at the depth below it, on
-the same side.
+After each create and update of ``random``, ``nested-depth`` and ``magnum``
+the stack's outputs are read through the API and compared with those
+computed from the template (random_templates.expected_outputs): a
+difference makes that workload's outcome "outputs wrong", listed in the
+JSON, and the command exits with status 1. For ``nested-depth`` and
+``nested-depth-update`` the table ("level s") and the JSON
+(``level_seconds``) give the seconds each level adds: the time at a depth
+minus the time at the depth below it, on the same side.
 
 Measured for many and many-beside-big: the API calls are made four at a
 time (heat-wsgi-api serves one at a time, and a fuller listen queue would
@@ -116,6 +135,8 @@ stock is capped by ``--stock-max`` on the big stack's size.
     tools/bench.py --workloads many --sizes 200 --stack-size 10 --engines 3
     tools/bench.py --workloads many-beside-big --sizes 50 --stack-size 40 \\
         --big-size 5000 --engines 3 --side ours
+    tools/bench.py --workloads magnum --sizes 100
+    tools/bench.py --workloads magnum --sizes 500,1000 --side ours
 """
 
 import argparse
@@ -146,23 +167,25 @@ from heat_convergence.tests import random_templates  # noqa: E402
 from heat_convergence_tests.live import cloud  # noqa: E402
 
 WORKLOADS = ('independent', 'update', 'replace', 'delete', 'chain', 'dense',
-             'fanin', 'group', 'random', 'nested-depth', 'cancel', 'many',
-             'many-beside-big')
+             'fanin', 'group', 'random', 'nested-depth', 'magnum', 'cancel',
+             'many', 'many-beside-big')
 DEFAULT_WORKLOADS = WORKLOADS[:8]
 # The rows of the results table, in order: a workload's, or those of its
 # phases.
 RANDOM_PHASES = ('random', 'random-update', 'random-delete')
 NESTED_PHASES = ('nested-depth', 'nested-depth-update')
+MAGNUM_PHASES = ('magnum', 'magnum-scale-up', 'magnum-scale-down',
+                 'magnum-delete')
 MANY_PHASES = ('many', 'many-delete')
-ROWS = (WORKLOADS[:8] + RANDOM_PHASES + NESTED_PHASES + ('cancel',) +
-        MANY_PHASES + ('many-beside-big',))
+ROWS = (WORKLOADS[:8] + RANDOM_PHASES + NESTED_PHASES + MAGNUM_PHASES +
+        ('cancel',) + MANY_PHASES + ('many-beside-big',))
 # Each engine's executor_thread_pool_size, the same on both sides
 # (oslo.messaging's default is 64).
 DEFAULT_EXECUTOR_THREADS = 16
 # Workloads whose stock run time grows by a second per leaf, and the
 # dense graph whose stock run time grows with N^2.
 LEAFY = ('independent', 'update', 'replace', 'delete', 'fanin', 'group',
-         'random')
+         'random', 'magnum')
 # Workloads that create a stack of their own and delete it: ``--repeat``
 # runs them again (the others share the independent stack).
 REPEATABLE = ('chain', 'dense', 'fanin', 'group', 'nested-depth')
@@ -401,16 +424,18 @@ class Side(object):
             return resp.json()
         return None
 
-    def create(self, name, tmpl, files=None, project=None):
+    def create(self, name, tmpl, files=None, parameters=None, project=None):
         return self.api('POST', '/stacks', project=project, json={
             'stack_name': name, 'template': tmpl, 'files': files or {},
-            'timeout_mins': 600, 'disable_rollback': True})['stack']['id']
+            'parameters': parameters or {}, 'timeout_mins': 600,
+            'disable_rollback': True})['stack']['id']
 
-    def update(self, name, stack_id, tmpl, files=None):
+    def update(self, name, stack_id, tmpl, files=None, parameters=None):
         """Start an update; return the stack's id, as create does."""
         self.api('PUT', '/stacks/%s/%s' % (name, stack_id),
                  json={'template': tmpl, 'files': files or {},
-                       'timeout_mins': 600, 'disable_rollback': True})
+                       'parameters': parameters or {}, 'timeout_mins': 600,
+                       'disable_rollback': True})
         return stack_id
 
     def delete(self, name, stack_id, project=None):
@@ -674,6 +699,8 @@ def run_workload(side, workload, n, args, general_log):
         return measure_many(side, n, args, general_log)
     if workload == 'many-beside-big':
         return measure_beside_big(side, n, args, general_log)
+    if workload == 'magnum':
+        return measure_magnum(side, n, args, general_log)
     name = '%s-%d' % (workload, n)
     base = 'independent-%d' % n
     if workload in ('independent',) + REPEATABLE:
@@ -723,6 +750,33 @@ def check_outputs(side, name, stack_id, expected, result):
              'found': found.get(key)} for key in wrong[:5]]
 
 
+def measure_phases(side, name, n, workloads, phases, args, general_log):
+    """Run the phases of a stack in turn; check the outputs after each.
+
+    ``workloads``: each phase's name; ``phases``: (action, start,
+    expected, nodes) each, where ``start(stack_id)`` starts the phase (the
+    create gets None) and ``expected`` gives the outputs to check (None:
+    none). A phase runs only if the one before it completed; the stack is
+    deleted if one did not.
+    """
+    results, stack_id = [], None
+    for workload, (action, start, expected, nodes) in zip(workloads,
+                                                          phases):
+        result, stack_id = side.measure(
+            general_log, workload, n, action,
+            lambda: start(stack_id), args.timeout, nodes=nodes)
+        if expected is not None:
+            check_outputs(side, name, stack_id, expected, result)
+        results.append(result)
+        if not result['outcome'].endswith('_COMPLETE'):
+            cleanup(side, name, stack_id, args)
+            break
+    return results + [{'workload': workload, 'n': n, 'side': side.name,
+                       'outcome': 'skipped (%s did not complete)' %
+                       results[-1]['workload']}
+                      for workload in workloads[len(results):]]
+
+
 def measure_random(side, n, args, general_log):
     """Create, update and delete a random stack; check outputs after each.
 
@@ -735,31 +789,57 @@ def measure_random(side, n, args, general_log):
     old, new = random_templates.hot(before), random_templates.hot(after)
     removed = set(old[0]['resources']) - set(new[0]['resources'])
     phases = [
-        ('CREATE', lambda: side.create(name, *old), old,
+        ('CREATE', lambda _: side.create(name, *old),
+         random_templates.expected_outputs(*old),
          random_templates.count_resources(*old)),
-        ('UPDATE', lambda: side.update(name, stack_id, *new), new,
+        ('UPDATE', lambda stack_id: side.update(name, stack_id, *new),
+         random_templates.expected_outputs(*new),
          random_templates.count_resources(*new) +
          random_templates.count_resources(*old, names=removed)),
-        ('DELETE', lambda: side.delete(name, stack_id), None,
+        ('DELETE', lambda stack_id: side.delete(name, stack_id), None,
          random_templates.count_resources(*new))]
-    results = []
-    for workload, phase in zip(RANDOM_PHASES, phases):
-        action, start, shown, nodes = phase
-        result, stack_id = side.measure(general_log, workload, n, action,
-                                        start, args.timeout, nodes=nodes)
-        if shown:
-            check_outputs(side, name, stack_id,
-                          random_templates.expected_outputs(*shown), result)
-        results.append(result)
-        if not result['outcome'].endswith('_COMPLETE'):
-            cleanup(side, name, stack_id, args)
-            break
+    results = measure_phases(side, name, n, RANDOM_PHASES, phases, args,
+                             general_log)
     results[0]['graphs'] = {'created': random_templates.summary(before),
                             'updated': random_templates.summary(after)}
-    return results + [{'workload': workload, 'n': n, 'side': side.name,
-                       'outcome': 'skipped (%s did not complete)' %
-                       results[-1]['workload']}
-                      for workload in RANDOM_PHASES[len(results):]]
+    return results
+
+
+def measure_magnum(side, m, args, general_log):
+    """Create a cluster of ``m`` nodes, scale it up and down, delete it.
+
+    The scale-up adds a tenth of ``m`` (rounded up) to the group's count;
+    the scale-down removes as many, back to ``m``. Both are updates of the
+    stack's ``count`` parameter, the template unchanged, and each phase
+    runs only if the one before it completed.
+    """
+    name = 'magnum-%d' % m
+    cluster = random_templates.magnum_cluster()
+    larger = m + math.ceil(m / 10)
+
+    def expected(count):
+        return random_templates.expected_outputs(*cluster, {'count': count})
+
+    def nodes(count):
+        return random_templates.count_resources(*cluster,
+                                                params={'count': count})
+
+    def scale(count):
+        return lambda stack_id: side.update(name, stack_id, *cluster,
+                                            parameters={'count': count})
+
+    # Every update walks each node's nested stack, changed or not: both
+    # scale phases walk the resources of the larger cluster.
+    phases = [
+        ('CREATE', lambda _: side.create(name, *cluster,
+                                         parameters={'count': m}),
+         expected(m), nodes(m)),
+        ('UPDATE', scale(larger), expected(larger), nodes(larger)),
+        ('UPDATE', scale(m), expected(m), nodes(larger)),
+        ('DELETE', lambda stack_id: side.delete(name, stack_id), None,
+         nodes(m))]
+    return measure_phases(side, name, m, MAGNUM_PHASES, phases, args,
+                          general_log)
 
 
 def median(runs):

@@ -24,7 +24,8 @@ stacks in the middle of the graph, and the outputs read most of it.
 its update (in-place changes, replacements, additions, removals); both are
 plain data, rendered as HOT by :func:`hot` for ``tools/bench.py`` and as
 Heat's scenario framework templates by the differential tests.
-:func:`nested_chain` is a chain of nested stacks. :class:`Evaluation`
+:func:`nested_chain` is a chain of nested stacks, :func:`magnum_cluster` a
+group of nested stacks shaped like a Magnum cluster. :class:`Evaluation`
 computes what Heat must report as outputs, by evaluating the template's
 intrinsic functions for ``OS::Heat::TestResource``, whose ``output``
 attribute is its ``value`` property (stored at create and at an update in
@@ -39,7 +40,9 @@ import re
 
 TEST_RESOURCE = 'OS::Heat::TestResource'
 GROUP = 'OS::Heat::ResourceGroup'
+NONE = 'OS::Heat::None'
 MEMBER = 'member.yaml'
+MAGNUM_MEMBER = 'node.yaml'
 HOT_VERSION = '2018-08-31'
 
 MAX_READS = 5
@@ -314,6 +317,107 @@ def nested_chain(depth: int, value: str = 'in') -> tuple:
     return template, files
 
 
+def _joined(separator: str, *parts) -> dict:
+    return {'list_join': [separator, list(parts)]}
+
+
+def _formatted(template: str, **params) -> dict:
+    """A ``str_replace`` of ``<key>`` in ``template`` by ``params``."""
+    return {'str_replace': {'template': template, 'params': {
+        '<%s>' % key: value for key, value in params.items()}}}
+
+
+def _test(value, depends_on=()) -> dict:
+    defn = {'type': TEST_RESOURCE, 'properties': {'value': value}}
+    if depends_on:
+        defn['depends_on'] = list(depends_on)
+    return defn
+
+
+def _attr(name: str, attribute: str = 'output') -> dict:
+    return {'get_attr': [name, attribute]}
+
+
+def _stub(**references) -> dict:
+    """An ``OS::Heat::None`` that references resources (``get_resource``).
+
+    Heat discards its properties: the references are dependencies only, as
+    the physical ids they resolve to are not known in advance.
+    """
+    return {'type': NONE, 'properties': {
+        key: {'get_resource': name} for key, name in references.items()}}
+
+
+def magnum_member_template() -> dict:
+    """A cluster node: ten resources, shaped like a Magnum minion.
+
+    A port on the cluster's network, a server on it, a volume attached to
+    the server, a floating IP associated with the port, a software config
+    and its deployment on the server (after the volume is attached), the
+    node's address, and a last resource standing for the wait condition.
+    The ``OS::Heat::None`` ones reference others through ``get_resource``;
+    the TestResources read each other through ``get_attr``.
+    """
+    index = {'get_param': 'index'}
+    return {
+        'heat_template_version': HOT_VERSION,
+        'parameters': {'index': {'type': 'string'},
+                       'network': {'type': 'string'},
+                       'secgroup': {'type': 'string'}},
+        'resources': {
+            'port': _test(_formatted('port<i>@<net>/<sg>', i=index,
+                                     net={'get_param': 'network'},
+                                     sg={'get_param': 'secgroup'})),
+            'server': _test(_formatted('server<i>(<port>)', i=index,
+                                       port=_attr('port'))),
+            'volume': _test(_joined('-', 'vol', index)),
+            'volume_attachment': _stub(instance_uuid='server',
+                                       volume_id='volume'),
+            'floating_ip': _test(_formatted('fip(<port>)',
+                                            port=_attr('port'))),
+            'floating_ip_association': _stub(floatingip_id='floating_ip',
+                                             port_id='port'),
+            'config': _test(_joined(':', 'kubelet',
+                                    {'get_param': 'secgroup'})),
+            'deployment': _test(
+                _joined('@', _attr('config'), _attr('server')),
+                depends_on=['volume_attachment']),
+            'address': _test(_formatted('<server> via <fip>',
+                                        server=_attr('server'),
+                                        fip=_attr('floating_ip'))),
+            'ready': _stub(deployment='deployment', address='address')},
+        'outputs': {'address': {'value': _attr('address')},
+                    'deployment': {'value': _attr('deployment')}}}
+
+
+def magnum_cluster() -> tuple:
+    """Return (template, files) of a Magnum-shaped cluster.
+
+    A network and a security group, a ResourceGroup of ``count`` nodes (a
+    stack parameter, as Magnum's ``number_of_minions``: scaling the cluster
+    is an update of it) of :func:`magnum_member_template`, and a load
+    balancer that reads every node's address. The outputs read the nodes'
+    outputs through the group, as lists, and the load balancer's.
+    """
+    template = {
+        'heat_template_version': HOT_VERSION,
+        'parameters': {'count': {'type': 'number'}},
+        'resources': {
+            'network': _test('net'),
+            'secgroup': _test(_joined('-', 'sg', _attr('network'))),
+            'nodes': {'type': GROUP, 'properties': {
+                'count': {'get_param': 'count'},
+                'resource_def': {'type': MAGNUM_MEMBER, 'properties': {
+                    'index': '%index%', 'network': _attr('network'),
+                    'secgroup': _attr('secgroup')}}}},
+            'api_lb': _test({'list_join': [',', _attr('nodes',
+                                                      'address')]})},
+        'outputs': {'addresses': {'value': _attr('nodes', 'address')},
+                    'deployments': {'value': _attr('nodes', 'deployment')},
+                    'api_lb': {'value': _attr('api_lb')}}}
+    return template, {MAGNUM_MEMBER: json.dumps(magnum_member_template())}
+
+
 # Evaluation ------------------------------------------------------------------
 
 def _list_join(evaluation, args):
@@ -412,16 +516,22 @@ class Evaluation(object):
                           properties).outputs()
 
 
-def expected_outputs(template: dict, files: dict) -> dict:
-    """{output key: value} Heat must report for the stack."""
-    return Evaluation(template, files).outputs()
+def expected_outputs(template: dict, files: dict, params=None) -> dict:
+    """{output key: value} Heat must report for the stack.
+
+    ``params``: the stack's parameters, beyond the template's defaults.
+    """
+    return Evaluation(template, files, params).outputs()
 
 
-def count_resources(template: dict, files: dict, names=None) -> int:
+def count_resources(template: dict, files: dict, names=None,
+                    params=None) -> int:
     """Resources in the stack and its nested stacks, at any depth.
 
-    ``names``: count only these resources of the top-level template.
+    ``names``: count only these resources of the top-level template;
+    ``params``: the stack's parameters (a group's count may read one).
     """
+    evaluation = Evaluation(template, files, params)
     total = 0
     for name, defn in template['resources'].items():
         if names is not None and name not in names:
@@ -429,8 +539,9 @@ def count_resources(template: dict, files: dict, names=None) -> int:
         total += 1
         if defn['type'] == GROUP:
             member = defn['properties']['resource_def']
-            total += defn['properties']['count'] * count_resources(
-                {'resources': {'member': member}}, files)
+            total += evaluation.resolve(
+                defn['properties']['count']) * count_resources(
+                    {'resources': {'member': member}}, files)
         elif defn['type'] in files:
             total += count_resources(json.loads(files[defn['type']]), files)
     return total

@@ -93,8 +93,10 @@ class ExpectedOutputsTest(testtools.TestCase):
     def assertHeatAgrees(self, template, files, params=None):
         evaluation = rt.Evaluation(template, files, params)
         heat = heat_template.Template(template, files=files)
+        # Heat discards an OS::Heat::None's properties.
         snippets = [defn.get('properties', {})
-                    for defn in template['resources'].values()]
+                    for defn in template['resources'].values()
+                    if defn['type'] != rt.NONE]
         snippets += [output['value']
                      for output in template['outputs'].values()]
         for snippet in snippets:
@@ -127,6 +129,22 @@ class ExpectedOutputsTest(testtools.TestCase):
         self.assertEqual(
             {'output': 'b(L1.up)+b(L2.b(L1.up))+b(L3.b(L2.b(L1.up)))'},
             rt.expected_outputs(*rt.nested_chain(3, 'up')))
+
+    def test_magnum_cluster(self):
+        template, files = rt.magnum_cluster()
+        self.assertHeatAgrees(template, files, {'count': 2})
+        member = json.loads(files[rt.MAGNUM_MEMBER])
+        self.assertEqual(10, len(member['resources']))
+        address = 'server%d(port%d@net/sg-net) via fip(port%d@net/sg-net)'
+        addresses = [address % (i, i, i) for i in range(3)]
+        self.assertEqual(
+            {'addresses': addresses,
+             'deployments': ['kubelet:sg-net@server%d(port%d@net/sg-net)' %
+                             (i, i) for i in range(3)],
+             'api_lb': ','.join(addresses)},
+            rt.expected_outputs(template, files, {'count': 3}))
+        self.assertEqual(4 + 11 * 3, rt.count_resources(
+            template, files, params={'count': 3}))
 
     def test_count_resources(self):
         graph = rt.random_graph(40, 2)
