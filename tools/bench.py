@@ -87,8 +87,10 @@ N nodes is 4 + 11 N resources, and as every update updates each node's
 nested stack, both its scalings walk the larger cluster's), DB statements
 per resource (MariaDB's general log, counting the connections to the side's
 database only), RPC casts per resource (oslo.messaging's CAST log lines),
-edges stored in ``current_deps``, SyncPoint statements and CAS conflicts
-(SyncPoint updates beyond one per arrival), and the engines' peak RSS.
+edges stored in ``current_deps``, SyncPoint statements (per resource,
+"sync/res": Heat's ``sync_point`` table on stock, the plugin's own tables
+on ours) and CAS conflicts (SyncPoint updates beyond one per arrival), and
+the engines' peak RSS.
 Stock Heat sleeps 1 s per leaf, so its sizes are capped (``--stock-max``;
 for magnum, N counts the nodes); a workload that does not finish within
 ``--timeout`` is reported as such. Before measuring, each side creates and
@@ -550,7 +552,10 @@ class Side(object):
                           statements_per_resource=round(total / nodes, 1),
                           data_statements_per_resource=round(
                               (total - transaction) / nodes, 1),
-                          sync_statements=sync, arrival_updates=sync_updates,
+                          sync_statements=sync,
+                          sync_statements_per_resource=round(
+                              sync / nodes, 1),
+                          arrival_updates=sync_updates,
                           statement_shapes=shapes[:25])
         result['casts_per_resource'] = round(
             (self.log_casts() - casts) / nodes, 2)
@@ -1101,7 +1106,8 @@ def cleanup(side, name, stack_id, args):
     side.wait(stack_id, 'DELETE', args.timeout)
 
 
-TABLE_ROW = '%-19s %5s %9s %9s %8s %11s %11s %11s %9s %9s %9s %9s %11s'
+TABLE_ROW = ('%-19s %5s %9s %9s %8s %11s %11s %11s %11s %9s %9s %9s %9s '
+             '%11s')
 
 
 def table(results):
@@ -1110,8 +1116,8 @@ def table(results):
         rows.setdefault((r['workload'], r['n']), {})[r['side']] = r
     out = [TABLE_ROW % (
         'workload', 'N', 'stock s', 'ours s', 'ratio', 'nodes/s',
-        'stmts/res', 'casts/res', 'edges', 'arrivals', 'conflicts',
-        'RSS MB', 'level s')]
+        'stmts/res', 'sync/res', 'casts/res', 'edges', 'arrivals',
+        'conflicts', 'RSS MB', 'level s')]
     for (workload, n), sides in sorted(
             rows.items(), key=lambda i: (ROWS.index(i[0][0]), i[0][1])):
         stock, ours = sides.get('stock', {}), sides.get('ours', {})
@@ -1133,6 +1139,7 @@ def table(results):
         out.append(TABLE_ROW % (
             workload, n, secs(stock), secs(ours), ratio,
             pair('nodes_per_second'), pair('statements_per_resource'),
+            pair('sync_statements_per_resource'),
             pair('casts_per_resource'), pair('stored_edges'),
             pair('arrival_updates'), pair('conflicts'), pair('peak_rss_mb'),
             pair('level_seconds')))
