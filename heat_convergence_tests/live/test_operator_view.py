@@ -48,8 +48,8 @@ class TestOperatorView(cloud.LiveTestCase):
         engine_id = self.cloud.query(
             "SELECT engine_id FROM resource WHERE name = 'a'")[0][0]
         self.assertIn('Action:     CREATE', shown)
-        self.assertIn('0 done, 1 running, 0 throttled, 0 ready, 3 waiting, '
-                      '0 failed (of 4)', shown)
+        self.assertIn('0 done, 1 running, 0 throttled, 0 ready, 0 queued, '
+                      '3 waiting, 0 failed (of 4)', shown)
         self.assertIn('(engine %s)' % engine_id, shown)
         self.assertIn('b for 1 of 1 predecessors', shown)
 

@@ -29,8 +29,12 @@ import time
 
 from heat_convergence_tests.live import cloud
 
+# A small dispatch window: the stacks' leaves are partly queued when
+# engines die, and must still all be sent (by the survivors' nodes ending,
+# or by the recovery when no node is left to end).
 RECOVERY_CONF = {'heat_convergence': {'periodic_interval': '2',
-                                      'ready_timeout': '20'}}
+                                      'ready_timeout': '20',
+                                      'dispatch_window': '16'}}
 
 
 def big_template(count, wait, seed=7):
