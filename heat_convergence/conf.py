@@ -56,14 +56,16 @@ OPTS = [
              'and are left alone however long they wait.'),
     cfg.IntOpt(
         'dispatch_window',
-        default=256, min=0,
+        default=-1, min=-1,
         help='Leaves of a starting traversal sent to the engines at once '
              '(reduced driver). The others wait in the database and are '
              'sent as the traversal\'s nodes end, so that the nodes of '
              'other stacks never queue behind thousands of one big '
-             'stack\'s. Keep it above what all engines run at once '
-             '(engines x workers x [DEFAULT] executor_thread_pool_size), '
-             'or big stacks run slower. 0 sends every leaf at once.'),
+             'stack\'s. -1 (the default): twice the worker threads of '
+             'the heat-convergence engines up (their worker processes '
+             'times [DEFAULT] executor_thread_pool_size). 0: every leaf '
+             'at once. A number below what the engines run at once makes '
+             'big stacks run slower.'),
     cfg.BoolOpt(
         'cancel_running_actions',
         default=True,

@@ -34,19 +34,28 @@ after starting it), the recovery sends the next window.
 
 import collections
 import threading
+import time
+
+from oslo_config import cfg
 
 from heat_convergence.db import api as db_api
 from heat_convergence.drivers.reduced import sync_points
+from heat_convergence import fleet
 
 # Traversals remembered per engine: those being counted, and those known
 # to have nothing queued.
 KEPT = 1024
+# Seconds an engine keeps the automatic window before counting the engines
+# again.
+AUTO_KEPT = 60
+# oslo.messaging's executor_thread_pool_size, where it is not registered.
+DEFAULT_THREADS = 64
 
 
 class DispatchWindow(object):
     """One engine's side of the dispatch window of every traversal.
 
-    :param conf: the ``[heat_convergence]`` options.
+    :param conf: the engine's configuration.
     """
 
     def __init__(self, conf):
@@ -54,17 +63,35 @@ class DispatchWindow(object):
         self._lock = threading.Lock()
         self._ended = collections.OrderedDict()
         self._empty = collections.OrderedDict()
+        self._auto = None
 
-    @property
-    def size(self):
-        """Leaves of a starting traversal sent at once (0: all)."""
-        return self._conf.dispatch_window
+    def size(self, cnxt):
+        """Leaves of a starting traversal sent at once (0: all).
 
-    def split(self, leaves):
+        Automatic by default: twice the worker threads of the
+        heat-convergence engines up (their service rows, one per worker
+        process, times this engine's ``executor_thread_pool_size``), so
+        that the engines never run out of a big stack's nodes.
+        """
+        configured = self._conf.heat_convergence.dispatch_window
+        if configured >= 0:
+            return configured
+        now = time.monotonic()
+        if self._auto is None or now - self._auto[0] > AUTO_KEPT:
+            try:
+                threads = self._conf.executor_thread_pool_size
+            except cfg.NoSuchOptError:
+                threads = DEFAULT_THREADS
+            engines = len(fleet.engine_ids(cnxt, fleet.PLUGIN_BINARY))
+            self._auto = (now, 2 * max(1, engines) * threads)
+        return self._auto[1]
+
+    def split(self, cnxt, leaves):
         """Return (leaves to send now, leaves to store QUEUED)."""
-        if not self.size:
+        size = self.size(cnxt)
+        if not size:
             return leaves, []
-        return leaves[:self.size], leaves[self.size:]
+        return leaves[:size], leaves[size:]
 
     def node_ended(self, cnxt, traversal_id):
         """Count a node of the traversal that ended; return leaves to send.
@@ -72,7 +99,7 @@ class DispatchWindow(object):
         Every ``batch`` nodes ended here (a sixteenth of the window), that
         many queued leaves.
         """
-        batch = max(1, self.size // 16)
+        batch = max(1, self.size(cnxt) // 16)
         with self._lock:
             if traversal_id in self._empty:
                 return []

@@ -55,7 +55,7 @@ class ReducedDriver(base.ConvergenceDriver):
         self._cancels = cancellation.CancelMemory()
         self._draining = False
         self.recovery = None
-        self.window = dispatch_window.DispatchWindow(conf.heat_convergence)
+        self.window = dispatch_window.DispatchWindow(conf)
 
     # The contract (see base.ConvergenceDriver) ----------------------------
 

@@ -229,7 +229,7 @@ class Recovery(object):
         (:mod:`.dispatch_window`); this covers an engine that died after
         starting a traversal, or in between.
         """
-        count = self.driver.window.size or BATCH
+        count = self.driver.window.size(cnxt) or BATCH
 
         def send(traversal_id):
             for node in sync_points.dequeue(cnxt, traversal_id, count):

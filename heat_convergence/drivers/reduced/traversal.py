@@ -141,7 +141,7 @@ def start(stack, driver, pre_converge=None, abandon=False):
     cnxt = stack.context
     plans = sync_points.build_plans(deps, consumes, routes)
     leaves = sorted(deps.leaves(), key=lambda n: n.is_update)
-    sent, queued = driver.window.split(leaves)
+    sent, queued = driver.window.split(cnxt, leaves)
     if not sync_points.fill_traversal(cnxt, stack, deps, plans,
                                       driver.engine_id, queued):
         LOG.info('[%(name)s(%(id)s)] traversal %(trvsl)s was superseded '

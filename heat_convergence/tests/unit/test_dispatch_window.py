@@ -12,18 +12,23 @@
 
 """A starting traversal sends a window of its leaves; the rest follow."""
 
+import fixtures
 from heat.common import context
 from heat.tests.convergence.framework import reality
 from heat.tests.convergence.framework import scenario_template as st
 from heat.tests.convergence.framework import testutils
 from oslo_config import cfg
 import sqlalchemy as sa
+import testtools
 
+from heat_convergence import conf
 from heat_convergence.db import api as db_api
 from heat_convergence.db import models
+from heat_convergence.drivers.reduced import dispatch_window
 from heat_convergence.drivers.reduced import driver as reduced
 from heat_convergence.drivers.reduced import messages
 from heat_convergence.drivers.reduced import recovery
+from heat_convergence import fleet
 from heat_convergence.tests import scenario_harness
 from heat_convergence.tests.unit import test_db_api
 
@@ -89,6 +94,34 @@ class Window(scenario_harness.DriverFrameworkTest):
         self.procs.event_loop()
         self.assert_created_once()
         self.assertEqual((6, 7), self.casts())
+
+
+class AutomaticSize(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.conf = cfg.ConfigOpts()
+        self.conf.register_opts(conf.OPTS, group='heat_convergence')
+        self.conf.register_opt(cfg.IntOpt('executor_thread_pool_size',
+                                          default=16))
+        self.engines = self.useFixture(fixtures.MockPatchObject(
+            fleet, 'engine_ids', return_value={'e1', 'e2', 'e3'})).mock
+        self.window = dispatch_window.DispatchWindow(self.conf)
+
+    def test_twice_the_threads_of_the_engines_up(self):
+        self.assertEqual(96, self.window.size(None))
+        self.engines.assert_called_once_with(None, fleet.PLUGIN_BINARY)
+        # Counted again only once AUTO_KEPT has passed.
+        self.engines.return_value = {'e1'}
+        self.assertEqual(96, self.window.size(None))
+        self.assertEqual(1, self.engines.call_count)
+
+    def test_configured(self):
+        self.conf.set_override('dispatch_window', 5, 'heat_convergence')
+        self.assertEqual(5, self.window.size(None))
+        self.assertEqual(([1, 2, 3, 4, 5], [6]),
+                         self.window.split(None, [1, 2, 3, 4, 5, 6]))
+        self.engines.assert_not_called()
 
 
 class Dequeue(test_db_api.DBAPITestCase):
