@@ -61,7 +61,7 @@ OPTS = [
              '(reduced driver). The others wait in the database and are '
              'sent as the traversal\'s nodes end, so that the nodes of '
              'other stacks never queue behind thousands of one big '
-             'stack\'s. -1 (the default): twice the worker threads of '
+             'stack\'s. -1 (the default): four times the worker threads of '
              'the heat-convergence engines up (their worker processes '
              'times [DEFAULT] executor_thread_pool_size). 0: every leaf '
              'at once. A number below what the engines run at once makes '

@@ -108,12 +108,12 @@ class AutomaticSize(testtools.TestCase):
             fleet, 'engine_ids', return_value={'e1', 'e2', 'e3'})).mock
         self.window = dispatch_window.DispatchWindow(self.conf)
 
-    def test_twice_the_threads_of_the_engines_up(self):
-        self.assertEqual(96, self.window.size(None))
+    def test_four_times_the_threads_of_the_engines_up(self):
+        self.assertEqual(192, self.window.size(None))
         self.engines.assert_called_once_with(None, fleet.PLUGIN_BINARY)
         # Counted again only once AUTO_KEPT has passed.
         self.engines.return_value = {'e1'}
-        self.assertEqual(96, self.window.size(None))
+        self.assertEqual(192, self.window.size(None))
         self.assertEqual(1, self.engines.call_count)
 
     def test_configured(self):
