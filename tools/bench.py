@@ -29,6 +29,8 @@ and OS::Heat::None without waits; the first ones stress one thing each,
     dense        r(i) depends on every r(j < i)
     fanin        N independent resources and one that depends on all
     group        an OS::Heat::ResourceGroup of N OS::Heat::None
+    chain-update every resource of "chain" updated in place
+    chain-delete "chain" deleted
     random       a seeded random DAG of N resources (``--seed``): each reads
                  0 to 5 earlier ones' attributes through nested intrinsic
                  functions, with redundant depends_on, one in ten a nested
@@ -60,8 +62,10 @@ and OS::Heat::None without waits; the first ones stress one thing each,
                  the N stacks of "many" submitted once a stack of
                  ``--big-size`` independent resources is a tenth created
 
-The default set is the first eight; random, nested-depth, magnum, cancel
-and the many workloads run when named in ``--workloads``.
+The default set is the first eight; chain-update, chain-delete, random,
+nested-depth, magnum, cancel and the many workloads run when named in
+``--workloads`` (with chain-update or chain-delete, the chain's stack is
+kept for them, as independent's is for update, replace and delete).
 
 Measured for cancel: seconds from the cancel call returning until no
 resource of the stack is IN_PROGRESS (polled every 0.05 s). Stock Heat lets
@@ -169,8 +173,8 @@ from heat_convergence.tests import random_templates  # noqa: E402
 from heat_convergence_tests.live import cloud  # noqa: E402
 
 WORKLOADS = ('independent', 'update', 'replace', 'delete', 'chain', 'dense',
-             'fanin', 'group', 'random', 'nested-depth', 'magnum', 'cancel',
-             'many', 'many-beside-big')
+             'fanin', 'group', 'chain-update', 'chain-delete', 'random',
+             'nested-depth', 'magnum', 'cancel', 'many', 'many-beside-big')
 DEFAULT_WORKLOADS = WORKLOADS[:8]
 # The rows of the results table, in order: a workload's, or those of its
 # phases.
@@ -179,8 +183,9 @@ NESTED_PHASES = ('nested-depth', 'nested-depth-update')
 MAGNUM_PHASES = ('magnum', 'magnum-scale-up', 'magnum-scale-down',
                  'magnum-delete')
 MANY_PHASES = ('many', 'many-delete')
-ROWS = (WORKLOADS[:8] + RANDOM_PHASES + NESTED_PHASES + MAGNUM_PHASES +
-        ('cancel',) + MANY_PHASES + ('many-beside-big',))
+ROWS = (WORKLOADS[:5] + ('chain-update', 'chain-delete') + WORKLOADS[5:8] +
+        RANDOM_PHASES + NESTED_PHASES + MAGNUM_PHASES + ('cancel',) +
+        MANY_PHASES + ('many-beside-big',))
 # Each engine's executor_thread_pool_size, the same on both sides
 # (oslo.messaging's default is 64).
 DEFAULT_EXECUTOR_THREADS = 16
@@ -191,6 +196,10 @@ LEAFY = ('independent', 'update', 'replace', 'delete', 'fanin', 'group',
 # Workloads that create a stack of their own and delete it: ``--repeat``
 # runs them again (the others share the independent stack).
 REPEATABLE = ('chain', 'dense', 'fanin', 'group', 'nested-depth')
+# The workloads that act on the stack another one created: its name.
+FOLLOW_UPS = {'update': 'independent', 'replace': 'independent',
+              'delete': 'independent', 'chain-update': 'chain',
+              'chain-delete': 'chain'}
 # Resources of the stack each side creates and deletes before measuring.
 WARM_UP_SIZE = 20
 # many: the projects the stacks come from, and the API calls made at once.
@@ -231,13 +240,13 @@ def template(resources):
     return {'heat_template_version': '2018-08-31', 'resources': resources}
 
 
-def build(workload, n):
-    """Return the template of a create workload."""
+def build(workload, n, value='v'):
+    """Return the template of a create workload (``value``: the inputs)."""
     if workload == 'independent':
-        return template(test_resources(n))
+        return template(test_resources(n, value))
     if workload == 'chain':
         return template(test_resources(
-            n, deps=lambda i: [i - 1] if i else []))
+            n, value, deps=lambda i: [i - 1] if i else []))
     if workload == 'dense':
         return template(test_resources(n, deps=range))
     if workload == 'fanin':
@@ -707,23 +716,28 @@ def run_workload(side, workload, n, args, general_log):
     if workload == 'magnum':
         return measure_magnum(side, n, args, general_log)
     name = '%s-%d' % (workload, n)
-    base = 'independent-%d' % n
     if workload in ('independent',) + REPEATABLE:
+        if name in side.stacks:
+            # A repeated run's: its follow-ups keep only the last one.
+            cleanup(side, name, side.stacks.pop(name), args)
         tmpl = build(workload, n)
         result, stack_id = side.measure(
             general_log, workload, n, 'CREATE',
             lambda: side.create(name, tmpl), args.timeout)
-        if workload == 'independent':
+        if workload in set(FOLLOW_UPS.values()) & {
+                FOLLOW_UPS.get(w) for w in args.workloads}:
             side.stacks[name] = stack_id
         else:
             cleanup(side, name, stack_id, args)
         return [result]
+    creator = FOLLOW_UPS[workload]
+    base = '%s-%d' % (creator, n)
     stack_id = side.stacks.get(base)
     if stack_id is None:
         return [{'workload': workload, 'n': n, 'side': side.name,
-                 'outcome': 'skipped (needs the independent workload)'}]
-    if workload == 'update':
-        tmpl = template(test_resources(n, value='updated'))
+                 'outcome': 'skipped (needs the %s workload)' % creator}]
+    if workload in ('update', 'chain-update'):
+        tmpl = build(creator, n, value='updated')
         action, start = 'UPDATE', lambda: side.update(base, stack_id, tmpl)
     elif workload == 'replace':
         tmpl = template(test_resources(n, value='replaced', replace=True))
