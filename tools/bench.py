@@ -378,9 +378,11 @@ class Side(object):
                             args.executor_threads),
                         # The limits an operator raises for big
                         # stacks: a flat stack of 10,000 TestResources
-                        # is a 750 KB template (Heat's default: 512 KB).
+                        # is a 750 KB template (Heat's default: 512 KB),
+                        # a chain's update a 1.06 MB request (1 MB).
                         'max_resources_per_stack': '-1',
-                        'max_template_size': str(16 * 1024 * 1024)},
+                        'max_template_size': str(16 * 1024 * 1024),
+                        'max_json_body_size': str(32 * 1024 * 1024)},
             # As many pooled connections as worker threads: with
             # Heat's default pool of 5 every burst opens and closes
             # overflow connections (and pymysql sets up TLS for each).
