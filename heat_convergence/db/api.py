@@ -601,13 +601,29 @@ def stalled_queues(context):
     No node of such a traversal is ready, throttled or running: none will
     end and dequeue the next leaves.
     """
-    conn = context.connection
-    queued = conn.execute(sa.select(SYNC_POINT.c.traversal_id).distinct()
-                          .where(SYNC_POINT.c.state == models.QUEUED))
-    return [traversal_id for traversal_id in queued.scalars().all()
-            if conn.execute(sa.select(SYNC_POINT.c.entity_id).where(
-                SYNC_POINT.c.traversal_id == traversal_id,
-                SYNC_POINT.c.state.in_(_SENT)).limit(1)).first() is None]
+    return _quiet_traversals(context.connection,
+                             (SYNC_POINT.c.state == models.QUEUED,), _SENT)
+
+
+def _quiet_traversals(conn, having, busy, since=None):
+    """The traversals with nodes matching ``having`` and none in ``busy``.
+
+    ``busy``: node states; with ``since``, only a node that entered one of
+    them at or after ``since`` counts. One query per candidate traversal,
+    by the (traversal, state) index.
+    """
+    candidates = conn.execute(sa.select(SYNC_POINT.c.traversal_id)
+                              .distinct().where(*having)).scalars().all()
+    quiet = []
+    for traversal_id in candidates:
+        query = sa.select(SYNC_POINT.c.entity_id).where(
+            SYNC_POINT.c.traversal_id == traversal_id,
+            SYNC_POINT.c.state.in_(busy))
+        if since is not None:
+            query = query.where(SYNC_POINT.c.updated_at >= since)
+        if conn.execute(query.limit(1)).first() is None:
+            quiet.append(traversal_id)
+    return quiet
 
 
 @context_manager.reader.connection
@@ -869,14 +885,7 @@ def ready_since(context, before, limit):
     conn = context.connection
     stale = (SYNC_POINT.c.state == models.READY,
              SYNC_POINT.c.updated_at < before)
-    stalled = [
-        traversal_id for traversal_id in conn.execute(
-            sa.select(SYNC_POINT.c.traversal_id).distinct().where(*stale))
-        .scalars()
-        if not conn.execute(sa.select(SYNC_POINT.c.entity_id).where(
-            SYNC_POINT.c.traversal_id == traversal_id,
-            SYNC_POINT.c.state.in_(_MOVED),
-            SYNC_POINT.c.updated_at >= before).limit(1)).first()]
+    stalled = _quiet_traversals(conn, stale, _MOVED, since=before)
     if not stalled:
         return []
     return conn.execute(sa.select(

@@ -222,29 +222,30 @@ class ReducedDriver(base.ConvergenceDriver):
         The flags Heat passes with every node come from the traversal row;
         the stack's own completion point is finished here rather than sent.
         """
+        self._resume_all(cnxt, traversal_id, [node])
+
+    def _resume_all(self, cnxt, traversal_id, nodes):
+        """:meth:`resume` each node, reading the traversal row once."""
         row = sync_points.db_api.traversal_get(cnxt, traversal_id)
         if row is None:
             return
-        if node.node_type == sync_points.STACK_NODE_TYPE:
-            stack = parser.Stack.load(cnxt, stack_id=row.stack_id,
-                                      force_reload=True)
-            if stack.current_traversal == traversal_id:
-                traversal.finish(self, cnxt, stack, traversal_id)
-            return
-        self.dispatch(cnxt, traversal_id, node, None, row.converge,
-                      row.abandon)
+        for node in nodes:
+            if node.node_type == sync_points.STACK_NODE_TYPE:
+                stack = parser.Stack.load(cnxt, stack_id=row.stack_id,
+                                          force_reload=True)
+                if stack.current_traversal == traversal_id:
+                    traversal.finish(self, cnxt, stack, traversal_id)
+            else:
+                self.dispatch(cnxt, traversal_id, node, None, row.converge,
+                              row.abandon)
 
     def slot_freed(self, cnxt, traversal_id) -> None:
         """A node of the traversal ended: wake throttled, send queued ones."""
-        if self.limit:
-            for node in sync_points.wake(cnxt, traversal_id, self.limit):
-                self.resume(cnxt, traversal_id, node)
-        queued = self.window.node_ended(cnxt, traversal_id)
-        if queued:
-            row = sync_points.db_api.traversal_get(cnxt, traversal_id)
-            for node in queued if row is not None else ():
-                self.dispatch(cnxt, traversal_id, node, None, row.converge,
-                              row.abandon)
+        ready = (sync_points.wake(cnxt, traversal_id, self.limit)
+                 if self.limit else [])
+        ready += self.window.node_ended(cnxt, traversal_id)
+        if ready:
+            self._resume_all(cnxt, traversal_id, ready)
 
 
 @parser.reset_state_on_error
