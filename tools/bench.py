@@ -771,14 +771,15 @@ def check_outputs(side, name, stack_id, expected, result):
              'found': found.get(key)} for key in wrong[:5]]
 
 
-def measure_phases(side, name, n, workloads, phases, args, general_log):
+def measure_phases(side, name, n, workloads, phases, args, general_log,
+                   delete_after=False):
     """Run the phases of a stack in turn; check the outputs after each.
 
     ``workloads``: each phase's name; ``phases``: (action, start,
     expected, nodes) each, where ``start(stack_id)`` starts the phase (the
     create gets None) and ``expected`` gives the outputs to check (None:
     none). A phase runs only if the one before it completed; the stack is
-    deleted if one did not.
+    deleted if one did not, or, with ``delete_after``, after the last.
     """
     results, stack_id = [], None
     for workload, (action, start, expected, nodes) in zip(workloads,
@@ -792,6 +793,9 @@ def measure_phases(side, name, n, workloads, phases, args, general_log):
         if not result['outcome'].endswith('_COMPLETE'):
             cleanup(side, name, stack_id, args)
             break
+    else:
+        if delete_after:
+            cleanup(side, name, stack_id, args)
     return results + [{'workload': workload, 'n': n, 'side': side.name,
                        'outcome': 'skipped (%s did not complete)' %
                        results[-1]['workload']}
@@ -893,25 +897,13 @@ def measure_nested(side, depth, args, general_log):
     created = random_templates.nested_chain(depth)
     updated = random_templates.nested_chain(depth, 'updated')
     nodes = random_templates.count_resources(*created)
-    result, stack_id = side.measure(
-        general_log, 'nested-depth', depth, 'CREATE',
-        lambda: side.create(name, *created), args.timeout, nodes=nodes)
-    check_outputs(side, name, stack_id,
-                  random_templates.expected_outputs(*created), result)
-    results = [result]
-    if result['outcome'].endswith('_COMPLETE'):
-        result, _ = side.measure(
-            general_log, 'nested-depth-update', depth, 'UPDATE',
-            lambda: side.update(name, stack_id, *updated), args.timeout,
-            nodes=nodes)
-        check_outputs(side, name, stack_id,
-                      random_templates.expected_outputs(*updated), result)
-    else:
-        result = {'workload': 'nested-depth-update', 'n': depth,
-                  'side': side.name,
-                  'outcome': 'skipped (nested-depth did not complete)'}
-    cleanup(side, name, stack_id, args)
-    return results + [result]
+    phases = [
+        ('CREATE', lambda _: side.create(name, *created),
+         random_templates.expected_outputs(*created), nodes),
+        ('UPDATE', lambda stack_id: side.update(name, stack_id, *updated),
+         random_templates.expected_outputs(*updated), nodes)]
+    return measure_phases(side, name, depth, NESTED_PHASES, phases, args,
+                          general_log, delete_after=True)
 
 
 def measure_cancel(side, n, args):
