@@ -28,6 +28,8 @@ are Heat's. One module per concern:
 * :mod:`.running_nodes`: which nodes this process runs now;
 * :mod:`.cancellation`: stopping work in flight on every engine;
 * :mod:`.parent_wake`: a nested stack's end waking its parent resource;
+* :mod:`.nested_actions`: a parent resource waiting for its nested stack
+  off the RPC worker threads;
 * :mod:`.recovery`: the periodic work that leaves no stack behind;
   :mod:`.heat_traversals`, its part for traversals of stock Heat's in a
   mixed fleet;

@@ -20,10 +20,13 @@ left unfinished is given back and dispatched again, and so is a successor
 it kept: if the engine dies holding one, the survivors take it over like
 any node it held (:mod:`.recovery`); if it dies before claiming it, the
 periodic recovery dispatches it once it has been ready too long, as it
-does for a message lost in the broker.
+does for a message lost in the broker. A resource whose action waits for a
+nested stack acts in a thread of its own (:mod:`.nested_actions`), and
+runs its successors there.
 """
 
 import contextlib
+import functools
 import time
 
 from oslo_log import log as logging
@@ -34,6 +37,7 @@ from heat_convergence.drivers.reduced import cleanup_shortcut
 from heat_convergence.drivers.reduced import definitions
 from heat_convergence.drivers.reduced import handover
 from heat_convergence.drivers.reduced import messages
+from heat_convergence.drivers.reduced import nested_actions
 from heat_convergence.drivers.reduced import parent_wake
 from heat_convergence.drivers.reduced import stack_cache
 from heat_convergence.drivers.reduced import stale_replacements
@@ -66,6 +70,11 @@ def run_node(driver, worker, cnxt, resource_id, current_traversal, data,
                               current_traversal, messages.is_redispatch(data),
                               node, is_update, adopt_stack_data, converge,
                               abandon, None, messages.leaf_plan(data))
+    _run_follow_ons(driver, worker, cnxt, current_traversal, follow_on)
+
+
+def _run_follow_ons(driver, worker, cnxt, current_traversal, follow_on):
+    """Run the successor a node kept, the one that one kept, and so on."""
     while follow_on is not None:
         follow_on = run_follow_on(driver, worker, cnxt, current_traversal,
                                   follow_on)
@@ -79,7 +88,7 @@ def run_follow_on(driver, worker, cnxt, current_traversal, follow_on):
     """
     node, adopt_stack_data, converge, abandon = follow_on[:4]
     claimed = follow_on if follow_on.inputs is not None else None
-    with _node_scope(driver, current_traversal, node):
+    with _node_scope(driver, current_traversal, node, node.rsrc_id):
         return _run_node(driver, worker, cnxt, node.rsrc_id,
                          current_traversal, False, node, node.is_update,
                          adopt_stack_data, converge, abandon, claimed)
@@ -126,6 +135,25 @@ def _run_node(driver, worker, cnxt, resource_id, current_traversal,
     rsrc.converge = converge
     if abandon:
         rsrc.abandon_in_progress = True
+    act = functools.partial(
+        _act, driver, worker, cnxt, resource_id, current_traversal,
+        resource_data, is_update, args, claimed_at, rsrc, stack, check,
+        msg_queue)
+    if nested_actions.waits_for_nested(rsrc) and nested_actions.run_detached(
+            worker.thread_group_mgr, stack.id,
+            functools.partial(_node_scope, driver, current_traversal, node,
+                              resource_id),
+            act, functools.partial(_run_follow_ons, driver, worker, cnxt,
+                                   current_traversal)):
+        return None
+    return act()
+
+
+def _act(driver, worker, cnxt, resource_id, current_traversal, resource_data,
+         is_update, args, claimed_at, rsrc, stack, check, msg_queue):
+    """Run Heat's check of a loaded node; return the FollowOn it kept."""
+    adopt_stack_data = args[0]
+    node = check.node
     was_current = current_traversal == stack.current_traversal
     try:
         worker.thread_group_mgr.add_msg_queue(stack.id, msg_queue)
@@ -146,8 +174,9 @@ def _run_node(driver, worker, cnxt, resource_id, current_traversal,
             with cancellation.waking(msg_queue):
                 check.check(cnxt, resource_id, current_traversal,
                             resource_data, is_update, adopt_stack_data,
-                            rsrc, stack, skip_propagate=inputs.skip,
-                            accumulated_failures=inputs.failures or None)
+                            rsrc, stack, skip_propagate=check.inputs.skip,
+                            accumulated_failures=check.inputs.failures or
+                            None)
     except BaseException:
         _send_kept(driver, cnxt, current_traversal, check)
         raise

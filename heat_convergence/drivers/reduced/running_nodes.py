@@ -28,7 +28,9 @@ class RunningNodes(object):
     """The nodes running here, and the resources they act on."""
 
     def __init__(self):
-        self._keys = set()
+        # Counted: a node handed to another thread of this process is
+        # tracked there before the first thread lets go of it.
+        self._keys = collections.Counter()
         self._resources = collections.Counter()
         self._lock = threading.Lock()
 
@@ -41,13 +43,13 @@ class RunningNodes(object):
         """
         key = (traversal_id, str(node.rsrc_id), bool(node.is_update))
         with self._lock:
-            self._keys.add(key)
+            self._keys[key] += 1
         try:
             with self.acting(node.rsrc_id, resource_id):
                 yield
         finally:
             with self._lock:
-                self._keys.discard(key)
+                self._keys -= collections.Counter([key])
 
     @contextlib.contextmanager
     def acting(self, *resource_ids):
