@@ -343,7 +343,8 @@ def graph_shape(stored_graphs):
     """
     shape = {'stored_edges': 0, 'roots': 0}
     for current_deps in stored_graphs:
-        edges = json.loads(current_deps or '{}').get('edges', [])
+        # A stack that failed before its graph was stored keeps 'null'.
+        edges = (json.loads(current_deps or 'null') or {}).get('edges', [])
         nodes = {tuple(e[0]) for e in edges}
         required = {tuple(e[1]) for e in edges if e[1] is not None}
         shape['stored_edges'] += sum(1 for e in edges if e[1] is not None)
@@ -1253,6 +1254,27 @@ def conf_setting(text):
     return section, option, value
 
 
+def enough_connections(admin, args):
+    """Raise MariaDB's max_connections to what the engines may open.
+
+    Heat raises each engine process's ``max_overflow`` to its
+    ``executor_thread_pool_size``: two engines of 64 threads may hold 160
+    connections, beyond MariaDB's default of 151, and "Too many
+    connections" fails a resource (seen on a Magnum-shaped create of 100
+    nodes). Deployments size the server for their engines; so does the
+    bench, for the server it runs on.
+    """
+    per_process = 16 + max(16, args.executor_threads)
+    needed = (args.engines * args.workers + 1) * per_process + 50
+    with admin.connect() as conn:
+        current = int(conn.execute(sa.text(
+            'SELECT @@GLOBAL.max_connections')).scalar())
+        if current < needed:
+            conn.execute(sa.text('SET GLOBAL max_connections = %d' % needed))
+            print('MariaDB max_connections raised from %d to %d' % (
+                current, needed), file=sys.stderr)
+
+
 def main():
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
@@ -1315,6 +1337,7 @@ def main():
         parser.error('unknown workloads: %s' % ', '.join(sorted(unknown)))
 
     admin = sa.create_engine(cloud.MYSQL_URL, isolation_level='AUTOCOMMIT')
+    enough_connections(admin, args)
     general_log = None if args.no_statements else GeneralLog(
         admin, '/tmp/heat-convergence-bench-general.log')
     results = []
