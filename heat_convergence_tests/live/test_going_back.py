@@ -547,6 +547,19 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
                          out)
         self.assertEqual(0, self.cloud.query(
             'SELECT count(*) FROM heat_convergence_traversal')[0][0])
+        # Heat's SyncPoints, written before its first casts; the operator's
+        # check shows the stack on Heat's path.
+        self.assertGreater(self.cloud.query(
+            'SELECT count(*) FROM sync_point WHERE traversal_id = :t',
+            t=handed)[0][0], 0)
+        paths = self.cloud.manage('heat-convergence-manage', 'traversal',
+                                  'paths')
+        if 'No convergence stack is IN_PROGRESS' in paths:
+            self.assertEqual('CREATE_COMPLETE', self.cloud.api_stack(
+                'handback')['stack_status'])
+        else:
+            self.assertRegex(paths, r'%s +handback +CREATE +%s +heat \(' % (
+                stack_id, handed))
 
         self.cloud.wait_stack('handback', 'CREATE_COMPLETE', timeout=150)
         self.assertEqual(handed, self.current_traversal('handback'))
