@@ -24,10 +24,13 @@ stock engines, which know nothing of the plugin's tables or topic.
   engines again.
 * :class:`TestHandBack`: plugin engines replaced by stock ones one at a
   time during a create; the last one hands the reduced traversal back to
-  Heat's path as it stops, and stock engines finish it.
+  Heat's path as it stops, and stock engines finish it. Or both killed
+  (kill -9) beside stock ones; the operator hands the create back with
+  ``heat-convergence-manage traversal handback``.
 
 Every resource is acted on exactly once per traversal, asserted on Heat's
-event table.
+event table; after a kill, the actions it cut once more, as Heat retries
+them.
 """
 
 import collections
