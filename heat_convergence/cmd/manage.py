@@ -116,7 +116,10 @@ def do_traversal_handback():
             '%d heat-convergence-engine processes are up: those of the '
             'reduced driver go on with its traversals (the last one to stop '
             'hands them back), those of the heat driver hand back the ones '
-            'left idle. Stop them first, or pass --force to hand back now.'
+            'left idle. Stop them first, or pass --force to hand back now. '
+            'An engine killed counts as up until twice its report interval '
+            '([DEFAULT] periodic_interval) has passed since its last '
+            'report: if they were killed, run this again then.'
             % len(engines))
     rpc_messaging.setup()
     handed = handback.by_operator(cnxt, CONF.command.stack)
@@ -124,9 +127,9 @@ def do_traversal_handback():
         print('No traversal of the reduced driver is in progress%s.' % (
             ' for stack %s' % CONF.command.stack if CONF.command.stack
             else ''))
-    for stack_id, traversal_id in handed:
-        print('Stack %s: traversal %s handed back to Heat\'s path.' % (
-            stack_id, traversal_id))
+    for stack_id, traversal_id, new in handed:
+        print('Stack %s: traversal %s handed back to Heat\'s path as '
+              'traversal %s.' % (stack_id, traversal_id, new))
 
 
 def do_traversal_show():

@@ -24,12 +24,16 @@ stock engines, which know nothing of the plugin's tables or topic.
   engines again.
 * :class:`TestHandBack`: plugin engines replaced by stock ones one at a
   time during a create; the last one hands the reduced traversal back to
-  Heat's path as it stops, and stock engines finish it.
+  Heat's path as it stops, and stock engines finish it. Or both killed
+  (kill -9) beside stock ones; the operator hands the create back with
+  ``heat-convergence-manage traversal handback``.
 
 Every resource is acted on exactly once per traversal, asserted on Heat's
-event table.
+event table; after a kill, the actions it cut once more, as Heat retries
+them.
 """
 
+import collections
 import json
 
 from heat_convergence_tests.live import cloud
@@ -417,5 +421,207 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
         lane1 = {'c1_%02d' % i for i in range(self.rows)}
         self.assert_once_each('handback', before, names,
                               updated_or_replaced(lane1), exact=True)
+
+        self.delete_once_each(names)
+
+    def plugin_rows_up(self):
+        """How many plugin engines' service rows Heat counts as up.
+
+        Heat's rule (``service_utils.format_service``): a row reported
+        within twice its report interval; a killed engine's row stays so
+        until then.
+        """
+        return self.cloud.query(
+            "SELECT count(*) FROM service WHERE deleted_at IS NULL AND "
+            "service.binary = :binary AND TIMESTAMPDIFF(SECOND, "
+            "COALESCE(updated_at, created_at), UTC_TIMESTAMP()) <= "
+            "2 * report_interval", binary=cloud.PLUGIN_ENGINE)[0][0]
+
+    def resource_rows(self):
+        """The stack's resource rows, by id.
+
+        Each: (name, action, status, reason, replaces, replaced_by,
+        engine_id).
+        """
+        return {row[0]: tuple(row[1:]) for row in self.cloud.query(
+            'SELECT id, name, action, status, status_reason, replaces, '
+            'replaced_by, engine_id FROM resource')}
+
+    def handback_command(self):
+        """Run ``traversal handback``: (stdout, None) or (None, failure)."""
+        try:
+            return self.cloud.manage('heat-convergence-manage', 'traversal',
+                                     'handback'), None
+        except cloud.CommandFailed as exc:
+            return None, exc
+
+    def test_manage_hands_back_after_kill(self):
+        """Both plugin engines killed mid-create; the operator hands back.
+
+        No engine stops gracefully, so none hands the reduced traversal
+        back, and stock heat-engines run no plugin code: the stack stays
+        CREATE_IN_PROGRESS, untouched, until the operator runs
+        ``heat-convergence-manage traversal handback``. While the killed
+        engines' service rows still count as up (twice the report interval
+        after their last report) the command refuses and says why; once
+        they are down it hands the create back, naming the new traversal.
+
+        A resource whose create was cut by the kill is retried as stock
+        Heat retries an action a dead engine left: Heat's traversal finds
+        it locked by an engine that does not answer, steals the lock and
+        marks it CREATE_FAILED ("Worker went down during resource
+        CREATE"), then replaces it (Heat replaces a FAILED resource). So
+        it has two CREATE IN_PROGRESS events, one per attempt, but one
+        CREATE COMPLETE: no resource is created twice. Its FAILED row
+        stays beside the replacement until the next update, whose cleanup
+        deletes it: the handed-back traversal runs the stack's own
+        template, and Heat's cleanup deletes only rows of another
+        template. Every other resource is created exactly once over both
+        traversals.
+        """
+        names = ladder_names(self.lanes, self.rows)
+        self.deploy('create', ladder_template('one', self.lanes,
+                                              self.rows, wait=self.wait))
+        reduced = self.current_traversal('handback')
+        stack_id = self.cloud.api_stack('handback')['id']
+        # The stock engines start while the plugin engines create (the API
+        # call has reached a plugin engine: the create is theirs).
+        self.cloud.start_engine(2, cloud.STOCK_ENGINE)
+        self.cloud.start_engine(3, cloud.STOCK_ENGINE)
+        self.cloud.wait_for_engines(2, binary=cloud.STOCK_ENGINE)
+        cloud.wait_for(lambda: self.created() >= 5 and self.cloud.query(
+            "SELECT count(*) FROM resource WHERE action = 'CREATE' AND "
+            "status = 'IN_PROGRESS'")[0][0], 90, interval=0.2,
+            what='the plugin engines to be creating past the first row')
+
+        # kill -9, both: no graceful stop, so no hand-back.
+        plugin_engines = {row[0] for row in self.cloud.query(
+            'SELECT engine_id FROM service WHERE service.binary = :b',
+            b=cloud.PLUGIN_ENGINE)}
+        self.cloud.kill_engine(0)
+        self.cloud.kill_engine(1)
+        at_kill = self.resource_rows()
+        cut = {rid: row[0] for rid, row in at_kill.items()
+               if row[2] == 'IN_PROGRESS'}
+        self.assertTrue(cut, 'no create was cut by the kill')
+        # Each still locked by the engine killed during it.
+        self.assertEqual(set(), {at_kill[rid][6] for rid in cut} -
+                         plugin_engines)
+        self.assertEqual('CREATE_IN_PROGRESS',
+                         self.cloud.api_stack('handback')['stack_status'],
+                         'the create ended before the kill: it proves '
+                         'nothing')
+        self.assertEqual(reduced, self.current_traversal('handback'))
+        self.assertEqual(1, self.cloud.query(
+            'SELECT count(*) FROM heat_convergence_traversal')[0][0])
+        events_at_kill = self.events('handback')
+
+        # Right after the kill the killed engines still count as up: the
+        # command refuses, says why, and hands nothing back.
+        out, refused = self.handback_command()
+        still_up = self.plugin_rows_up()
+        if still_up:
+            # Up after the command, so up while it checked.
+            self.assertIsNotNone(refused, 'handed back while the killed '
+                                 'engines counted as up: %s' % out)
+        if refused is not None:
+            self.assertEqual(1, refused.returncode)
+            self.assertEqual('', refused.stdout)
+            self.assertRegex(refused.stderr,
+                             'ERROR: [12] heat-convergence-engine processes '
+                             'are up: .* if they were killed, run this again '
+                             'then.')
+            self.assertNotIn('Traceback', refused.stderr)
+            cloud.wait_for(lambda: not self.plugin_rows_up(), 60,
+                           what="the killed engines' rows to be down")
+            # Meanwhile no engine moved the stack: the reduced traversal,
+            # no new event, the cut resources still locked by the dead.
+            self.assertEqual(reduced, self.current_traversal('handback'))
+            self.assertEqual('CREATE_IN_PROGRESS', self.cloud.api_stack(
+                'handback')['stack_status'])
+            self.assertEqual(events_at_kill, self.events('handback'))
+            self.assertEqual(at_kill, self.resource_rows())
+            out, refused = self.handback_command()
+        self.assertIsNone(refused)
+        handed = self.current_traversal('handback')
+        self.assertNotEqual(reduced, handed)
+        self.assertEqual("Stack %s: traversal %s handed back to Heat's path "
+                         "as traversal %s.\n" % (stack_id, reduced, handed),
+                         out)
+        self.assertEqual(0, self.cloud.query(
+            'SELECT count(*) FROM heat_convergence_traversal')[0][0])
+        # Heat's SyncPoints, written before its first casts; the operator's
+        # check shows the stack on Heat's path.
+        self.assertGreater(self.cloud.query(
+            'SELECT count(*) FROM sync_point WHERE traversal_id = :t',
+            t=handed)[0][0], 0)
+        paths = self.cloud.manage('heat-convergence-manage', 'traversal',
+                                  'paths')
+        if 'No convergence stack is IN_PROGRESS' in paths:
+            self.assertEqual('CREATE_COMPLETE', self.cloud.api_stack(
+                'handback')['stack_status'])
+        else:
+            self.assertRegex(paths, r'%s +handback +CREATE +%s +heat \(' % (
+                stack_id, handed))
+
+        self.cloud.wait_stack('handback', 'CREATE_COMPLETE', timeout=150)
+        self.assertEqual(handed, self.current_traversal('handback'))
+        top = ','.join(['one-one'] * self.lanes)
+        self.assertEqual({'top': top}, self.outputs('handback'))
+        # Exactly these events over both traversals: one create of each,
+        # and for a cut one the attempt the kill cut, failed by Heat.
+        expected = collections.Counter()
+        for name in names:
+            expected[name, 'CREATE', 'IN_PROGRESS'] += 1
+            expected[name, 'CREATE', 'COMPLETE'] += 1
+        for name in cut.values():
+            expected[name, 'CREATE', 'IN_PROGRESS'] += 1
+            expected[name, 'CREATE', 'FAILED'] += 1
+        self.assertEqual(expected, self.events('handback'))
+        # The cut rows FAILED, each replaced by a row of the same name; the
+        # API shows the replacements.
+        rows = self.resource_rows()
+        replacements = {}
+        for rid, name in cut.items():
+            _, action, status, reason, _, new, engine = rows.pop(rid)
+            self.assertEqual(('CREATE', 'FAILED', None),
+                             (action, status, engine), name)
+            self.assertEqual('Worker went down during resource CREATE',
+                             reason)
+            self.assertEqual((name, rid), (rows[new][0], rows[new][4]))
+            replacements[name] = new
+        self.assertEqual(sorted(names),
+                         sorted(row[0] for row in rows.values()))
+        self.assertEqual({('CREATE', 'COMPLETE', None)},
+                         {(r[1], r[2], r[6]) for r in rows.values()})
+        resources = self.cloud.api_resources('handback')
+        self.assertEqual({'CREATE_COMPLETE'},
+                         {r['resource_status'] for r in resources.values()})
+        self.assertEqual(sorted(names), sorted(resources))
+        self.assert_no_sync_points()
+
+        # Stock Heat alone from now on: an update replacing lane 1, whose
+        # cleanup also deletes the rows the kill left FAILED.
+        before = self.events('handback')
+        self.deploy('update', ladder_template('two', self.lanes,
+                                              self.rows, replaced_lane=1))
+        self.cloud.wait_stack('handback', 'UPDATE_COMPLETE', timeout=150)
+        self.assertEqual({'top': ','.join(['two-two'] * self.lanes)},
+                         self.outputs('handback'))
+        lane1 = {'c1_%02d' % i for i in range(self.rows)}
+        expected = collections.Counter(
+            (name, action, status) for name in names
+            for action in updated_or_replaced(lane1)(name)
+            for status in ('IN_PROGRESS', 'COMPLETE'))
+        for name in cut.values():
+            expected[name, 'DELETE', 'IN_PROGRESS'] += 1
+            expected[name, 'DELETE', 'COMPLETE'] += 1
+        self.assertEqual(expected, self.events('handback') -
+                         collections.Counter(before))
+        rows = self.resource_rows()
+        self.assertEqual(sorted(names),
+                         sorted(row[0] for row in rows.values()))
+        self.assertEqual(set(), set(cut) & set(rows))
+        self.assertEqual({'COMPLETE'}, {row[2] for row in rows.values()})
 
         self.delete_once_each(names)

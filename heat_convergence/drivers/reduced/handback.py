@@ -63,18 +63,19 @@ LOG = logging.getLogger(__name__)
 def hand_back(cnxt, stack_id, traversal_id, why):
     """Restart the stack's reduced traversal on Heat's path.
 
-    ``why`` ends the log line. :returns: True if it was handed back here.
+    ``why`` ends the log line. :returns: the new traversal's id if it was
+    handed back here, else None.
     """
     row = db_api.traversal_get(cnxt, traversal_id)
     if row is None:
-        return False
+        return None
     stack = parser.Stack.load(cnxt, stack_id=stack_id, force_reload=True)
     if (stack.current_traversal != traversal_id or
             stack.status != stack.IN_PROGRESS):
-        return False
+        return None
     stack.current_traversal = uuidutils.generate_uuid()
     if stack.store(exp_trvsl=traversal_id) is None:
-        return False
+        return None
     LOG.warning('[%(name)s(%(id)s)] %(action)s traversal %(old)s handed '
                 'back to Heat\'s path as traversal %(new)s: %(why)s.',
                 {'name': stack.name, 'id': stack.id, 'action': stack.action,
@@ -85,7 +86,7 @@ def hand_back(cnxt, stack_id, traversal_id, why):
     # Heat's own method, not the thread group manager's binding to the
     # driver: its graph, its SyncPoints, its engine_worker casts.
     parser.Stack._converge_create_or_update(stack, abandon=row.abandon)
-    return True
+    return stack.current_traversal
 
 
 def _in_flight(cnxt, stack=None):
@@ -115,15 +116,17 @@ def _unpaced():
 
 
 def _hand_back_all(cnxt, traversals, why):
-    """Hand back each (stack id, traversal id); return those handed back.
+    """Hand back each (stack id, traversal id).
 
-    A failure skips that one only.
+    A failure skips that one only. :returns: (stack id, traversal id, new
+    traversal id) of those handed back.
     """
     handed = []
     for stack_id, traversal_id in traversals:
         try:
-            if hand_back(cnxt, stack_id, traversal_id, why):
-                handed.append((stack_id, traversal_id))
+            new = hand_back(cnxt, stack_id, traversal_id, why)
+            if new:
+                handed.append((stack_id, traversal_id, new))
         except Exception:
             LOG.exception('Could not hand traversal %s of stack %s back to '
                           'Heat\'s path.', traversal_id, stack_id)
@@ -172,7 +175,8 @@ def idle(cnxt, idle_for, is_alive):
 def by_operator(cnxt, stack=None):
     """Hand back the reduced traversals IN_PROGRESS (of ``stack`` only).
 
-    :returns: the (stack id, traversal id) handed back.
+    :returns: (stack id, traversal id, new traversal id) of those handed
+        back.
     """
     with _unpaced():
         return _hand_back_all(cnxt, _in_flight(cnxt, stack),

@@ -199,11 +199,13 @@ class HandBack(scenario_harness.DriverFrameworkTest):
     def test_by_operator(self):
         stalled = self.stall(self.procs.engine.create_stack, TEMPLATE)
         self.assertEqual([], handback.by_operator(self.cnxt, 'other'))
-        self.assertEqual([(stalled.id, stalled.current_traversal)],
-                         handback.by_operator(self.cnxt, 'foo'))
+        handed = handback.by_operator(self.cnxt, 'foo')
         self.procs.event_loop()
-        self.assertEqual(('CREATE', 'COMPLETE'),
-                         self.assert_on_heat_path(stalled).state)
+        stack = self.assert_on_heat_path(stalled)
+        self.assertEqual(('CREATE', 'COMPLETE'), stack.state)
+        # The new traversal's id too: the operator's command prints it.
+        self.assertEqual([(stalled.id, stalled.current_traversal,
+                           stack.current_traversal)], handed)
 
     def test_heat_driver_hands_back_idle(self):
         stalled = self.stall(self.procs.engine.create_stack, TEMPLATE)

@@ -155,10 +155,30 @@ class TestTraversalPaths(test_db_api.DBAPITestCase):
                                   manage.do_traversal_handback)
         self.assertIn('1 heat-convergence-engine processes are up',
                       str(error))
+        # A killed engine is "up" for a while: what to do then.
+        self.assertIn('if they were killed, run this again then',
+                      str(error))
         # Nothing was handed back.
         self.assertEqual('reduced', {
             row.name: 'reduced' if row.ours else 'other'
             for row in api.traversal_paths(self.ctx)}['test-stack'])
+
+    def test_handback_names_the_new_traversal(self):
+        """The operator sees which traversal of Heat's to follow."""
+        self.useFixture(fixtures.MockPatch(
+            'heat_convergence.fleet.engine_ids', return_value=frozenset()))
+        self.useFixture(fixtures.MockPatch(
+            'heat.common.messaging.setup'))
+        self.useFixture(fixtures.MockPatchObject(
+            manage, 'CONF', mock.Mock(command=mock.Mock(
+                stack=None, force=False))))
+        out = self.useFixture(fixtures.MockPatch('sys.stdout',
+                                                 io.StringIO())).mock
+        with mock.patch.object(manage.handback, 'by_operator',
+                               return_value=[('s1', 't-old', 't-new')]):
+            manage.do_traversal_handback()
+        self.assertEqual("Stack s1: traversal t-old handed back to Heat's "
+                         "path as traversal t-new.\n", out.getvalue())
 
 
 class _IdleTest(test_db_api.DBAPITestCase):
