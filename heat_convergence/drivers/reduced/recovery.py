@@ -56,9 +56,11 @@ from heat.common import exception
 from heat.engine import stack as parser
 from heat.rpc import listener_client
 from oslo_log import log as logging
+import oslo_messaging
 from oslo_utils import timeutils
 
 from heat_convergence.db import api as db_api
+from heat_convergence.drivers.reduced import cancellation
 from heat_convergence.drivers.reduced import heat_traversals
 from heat_convergence.drivers.reduced import parent_wake
 from heat_convergence.drivers.reduced import sync_points
@@ -67,6 +69,10 @@ LOG = logging.getLogger(__name__)
 
 # Nodes re-dispatched per pass at most, so that one pass stays short.
 BATCH = 500
+
+# An engine that misses Heat's liveness call is asked again, waiting this
+# many times engine_life_check_timeout (see Recovery.is_alive).
+CONFIRM_FACTOR = 5
 
 
 class Recovery(object):
@@ -114,13 +120,31 @@ class Recovery(object):
         return self.driver.engine_id
 
     def is_alive(self, cnxt, engine_id):
-        """Ask an engine whether it is alive (Heat's listener call)."""
+        """Ask an engine whether it is alive (Heat's listener call).
+
+        One that does not answer within Heat's ``engine_life_check_timeout``
+        is asked again, waiting :data:`CONFIRM_FACTOR` times as long: a
+        live engine busy with hundreds of threads (a ResourceGroup's
+        members waiting for their nested stacks) was seen to miss the first
+        call, and the nodes it was running were then run a second time
+        elsewhere, whose check preempted (cancelled) the members' nested
+        stacks. A dead engine's nodes wait that much longer.
+        """
         if engine_id == self.engine_id:
             return True
         if engine_id not in self._alive:
-            self._alive[engine_id] = listener_client.EngineListenerClient(
-                engine_id).is_alive(cnxt)
+            self._alive[engine_id] = (
+                listener_client.EngineListenerClient(engine_id).is_alive(
+                    cnxt) or self._answers_late(cnxt, engine_id))
         return self._alive[engine_id]
+
+    def _answers_late(self, cnxt, engine_id):
+        timeout = CONFIRM_FACTOR * self.driver.conf.engine_life_check_timeout
+        try:
+            return cancellation.listener(engine_id).prepare(
+                timeout=timeout).call(cnxt, 'listening')
+        except oslo_messaging.MessagingTimeout:
+            return False
 
     def _each(self, task, items, work):
         """Run ``work(item)`` for every item; a failure skips that one only.

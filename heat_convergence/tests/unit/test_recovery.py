@@ -20,10 +20,12 @@ import fixtures
 from heat.common import exception
 from heat.engine import stack as parser
 from oslo_config import cfg
+import oslo_messaging
 import testtools
 
 from heat_convergence import conf
 from heat_convergence.db import api as db_api
+from heat_convergence.drivers.reduced import cancellation
 from heat_convergence.drivers.reduced import recovery
 
 Row = collections.namedtuple('Row', ['id', 'stack_id', 'engine_id',
@@ -103,3 +105,40 @@ class TestRecoveryPass(testtools.TestCase):
         self.conf.set_override('periodic_interval', 7, 'heat_convergence')
         self.assertEqual(datetime.timedelta(seconds=14),
                          recovery.Recovery(self.driver)._grace())
+
+
+class TestLiveness(testtools.TestCase):
+    """An engine is taken for dead only if it misses a longer second call."""
+
+    def setUp(self):
+        super().setUp()
+        driver = mock.Mock(engine_id='me')
+        driver.conf.engine_life_check_timeout = 2
+        self.recovery = recovery.Recovery(driver)
+        self.heat_call = self.useFixture(fixtures.MockPatch(
+            'heat.rpc.listener_client.EngineListenerClient')).mock
+        self.listener = self.useFixture(fixtures.MockPatchObject(
+            cancellation, 'listener')).mock
+        self.second = self.listener.return_value.prepare.return_value
+
+    def test_answering_heat_call_is_alive(self):
+        self.heat_call.return_value.is_alive.return_value = True
+        self.assertTrue(self.recovery.is_alive(None, 'busy'))
+        self.listener.assert_not_called()
+
+    def test_late_answer_is_alive(self):
+        self.heat_call.return_value.is_alive.return_value = False
+        self.second.call.return_value = True
+        self.assertTrue(self.recovery.is_alive(None, 'busy'))
+        self.listener.assert_called_once_with('busy')
+        self.listener.return_value.prepare.assert_called_once_with(
+            timeout=2 * recovery.CONFIRM_FACTOR)
+        self.second.call.assert_called_once_with(None, 'listening')
+
+    def test_no_answer_twice_is_dead(self):
+        self.heat_call.return_value.is_alive.return_value = False
+        self.second.call.side_effect = oslo_messaging.MessagingTimeout()
+        self.assertFalse(self.recovery.is_alive(None, 'gone'))
+        # Asked once per pass.
+        self.assertFalse(self.recovery.is_alive(None, 'gone'))
+        self.assertEqual(1, self.second.call.call_count)
