@@ -15,7 +15,8 @@
 Three heat-convergence-engine processes with the reduced driver, MariaDB
 and RabbitMQ; recovery passes every 2 seconds. The bounds asserted are the
 documented ones: a dead engine's work resumes within
-``periodic_interval`` + ``engine_life_check_timeout`` + Heat's own liveness
+``periodic_interval`` + six times ``engine_life_check_timeout`` (the
+recovery's liveness call and its longer second one) + Heat's own liveness
 check (2 s each here), so a stack whose engine was killed completes within
 a minute of the kill plus the time its remaining work takes.
 
