@@ -957,9 +957,11 @@ class ChaosWatch(object):
             self.phase.acted_twice(self.killer.kills if self.killer else [])
             + chaos.unsettled(self.side.cloud)
             + self.phase.row_problems(names, in_place=kept))
-        result.update(kills=len(chaos.kills_during(
-            self.killer, self.phase, chaos.utcnow())),
-            problems=len(problems))
+        kills = chaos.kills_during(self.killer, self.phase, chaos.utcnow())
+        result.update(kills=len(kills), problems=len(problems),
+                      kill_times=['%s engine %d' % (at.strftime('%H:%M:%S'),
+                                                    engine)
+                                  for at, engine in kills])
         if problems:
             result['problem_examples'] = problems[:10]
             if result['outcome'].endswith('_COMPLETE'):
