@@ -987,7 +987,7 @@ def measure_chaos(side, n, args, general_log, magnum=False):
         if magnum:
             phases = magnum_phases(side, name, n)
             top = set(random_templates.magnum_cluster()[0]['resources'])
-            expect = [(top, top)] * 3 + [(None, ())]
+            expect = [(top, ())] + [(top, top)] * 2 + [(None, ())]
         else:
             before = random_templates.random_graph(n, args.seed,
                                                    nested=False)
@@ -1018,6 +1018,7 @@ def measure_chaos(side, n, args, general_log, magnum=False):
         result.update(calm_seconds=quiet.get('seconds'),
                       calm_outcome=quiet['outcome'],
                       calm_problems=quiet.get('problems'),
+                      calm_problem_examples=quiet.get('problem_examples'),
                       killer_errors=killer.errors)
         if 'seconds' in result and quiet.get('seconds') is not None:
             result['recovery_added'] = round(

@@ -63,7 +63,7 @@ def chaos_template(value, seed=SEED):
 
 class TestChaos(test_recovery.RecoveryTestCase):
 
-    def run_phase(self, killer, action, value=None, timeout=150):
+    def run_phase(self, killer, action, value=None, timeout=240):
         """Run one phase through the CLI; return its Phase and its kills."""
         stack_id = getattr(self, 'stack_id', None)
         phase = chaos.Phase(self.cloud, stack_id)
