@@ -61,11 +61,19 @@ and OS::Heat::None without waits; the first ones stress one thing each,
     many-beside-big
                  the N stacks of "many" submitted once a stack of
                  ``--big-size`` independent resources is a tenth created
+    chaos        the life of "random" without nested stacks (create,
+                 "chaos-update", "chaos-delete"), run twice: once calm,
+                 once with a random engine killed (SIGKILL) and started
+                 again every ``--kill-interval`` seconds; each phase
+                 checked for resources acted on twice and rows or stacks
+                 left behind (heat_convergence_tests.live.chaos)
+    chaos-magnum the same for the life of "magnum" (N nodes)
 
 The default set is the first eight; chain-update, chain-delete, random,
-nested-depth, magnum, cancel and the many workloads run when named in
-``--workloads`` (with chain-update or chain-delete, the chain's stack is
-kept for them, as independent's is for update, replace and delete).
+nested-depth, magnum, cancel, the many and the chaos workloads run when
+named in ``--workloads`` (with chain-update or chain-delete, the chain's
+stack is kept for them, as independent's is for update, replace and
+delete).
 
 Measured for cancel: seconds from the cancel call returning until no
 resource of the stack is IN_PROGRESS (polled every 0.05 s). Stock Heat lets
@@ -113,6 +121,20 @@ JSON, and the command exits with status 1. For ``nested-depth`` and
 (``level_seconds``) give the seconds each level adds: the time at a depth
 minus the time at the depth below it, on the same side.
 
+Measured for chaos and chaos-magnum, in a table of their own: each
+phase's seconds calm and killed, what the kills added ("added s",
+``recovery_added``), the kills that landed while it ran, and the problems
+the checks found (``problem_examples`` in the JSON): a resource action
+started again with no kill since its last start, or after it completed, or
+completed twice, in one traversal; a FAILED event other than a kill's
+"Worker went down"; a resource without exactly one live row, or not
+COMPLETE, a replaced row left other than a kill's, a row kept in place
+replaced; a stack or resource left IN_PROGRESS; rows left after the
+delete. A problem makes the command exit with status 1. The API calls are
+kept clear of kills (a call whose engine dies fails to the user, who
+repeats it). Ours only: stock runs the calm lives. Run with
+``--engines 3``.
+
 Measured for many and many-beside-big: the API calls are made four at a
 time (heat-wsgi-api serves one at a time, and a fuller listen queue would
 add TCP's SYN retries); one query polls every stack every 0.1 s. Each
@@ -143,6 +165,10 @@ stock is capped by ``--stock-max`` on the big stack's size.
         --big-size 5000 --engines 3 --side ours
     tools/bench.py --workloads magnum --sizes 100
     tools/bench.py --workloads magnum --sizes 500,1000 --side ours
+    tools/bench.py --workloads chaos --sizes 500 --engines 3 --side ours \\
+        --no-statements --keep-logs /tmp/chaos-logs
+    tools/bench.py --workloads chaos-magnum --sizes 50 --engines 3 \\
+        --side ours --no-statements --executor-threads 64
 """
 
 import argparse
@@ -170,11 +196,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
 from heat_convergence.tests import random_templates  # noqa: E402
+from heat_convergence_tests.live import chaos  # noqa: E402
 from heat_convergence_tests.live import cloud  # noqa: E402
 
 WORKLOADS = ('independent', 'update', 'replace', 'delete', 'chain', 'dense',
              'fanin', 'group', 'chain-update', 'chain-delete', 'random',
-             'nested-depth', 'magnum', 'cancel', 'many', 'many-beside-big')
+             'nested-depth', 'magnum', 'cancel', 'many', 'many-beside-big',
+             'chaos', 'chaos-magnum')
 DEFAULT_WORKLOADS = WORKLOADS[:8]
 # The rows of the results table, in order: a workload's, or those of its
 # phases.
@@ -183,16 +211,20 @@ NESTED_PHASES = ('nested-depth', 'nested-depth-update')
 MAGNUM_PHASES = ('magnum', 'magnum-scale-up', 'magnum-scale-down',
                  'magnum-delete')
 MANY_PHASES = ('many', 'many-delete')
+CHAOS_PHASES = ('chaos', 'chaos-update', 'chaos-delete')
+CHAOS_MAGNUM_PHASES = ('chaos-magnum', 'chaos-magnum-scale-up',
+                       'chaos-magnum-scale-down', 'chaos-magnum-delete')
 ROWS = (WORKLOADS[:5] + ('chain-update', 'chain-delete') + WORKLOADS[5:8] +
         RANDOM_PHASES + NESTED_PHASES + MAGNUM_PHASES + ('cancel',) +
-        MANY_PHASES + ('many-beside-big',))
+        MANY_PHASES + ('many-beside-big',) + CHAOS_PHASES +
+        CHAOS_MAGNUM_PHASES)
 # Each engine's executor_thread_pool_size, the same on both sides
 # (oslo.messaging's default is 64).
 DEFAULT_EXECUTOR_THREADS = 16
 # Workloads whose stock run time grows by a second per leaf, and the
 # dense graph whose stock run time grows with N^2.
 LEAFY = ('independent', 'update', 'replace', 'delete', 'fanin', 'group',
-         'random', 'magnum')
+         'random', 'magnum', 'chaos', 'chaos-magnum')
 # Workloads that create a stack of their own and delete it: ``--repeat``
 # runs them again (the others share the independent stack).
 REPEATABLE = ('chain', 'dense', 'fanin', 'group', 'nested-depth')
@@ -534,6 +566,8 @@ class Side(object):
     def peak_rss_mb(self):
         peak = 0
         for index in range(self.args.engines):
+            if 'engine-%d' % index not in self.cloud.processes:
+                continue  # killed by chaos, not started again yet
             for pid in self.cloud.engine_pids(index):
                 try:
                     with open('/proc/%d/status' % pid) as f:
@@ -718,6 +752,9 @@ def run_workload(side, workload, n, args, general_log):
         return measure_beside_big(side, n, args, general_log)
     if workload == 'magnum':
         return measure_magnum(side, n, args, general_log)
+    if workload in ('chaos', 'chaos-magnum'):
+        return measure_chaos(side, n, args, general_log,
+                             magnum=workload == 'chaos-magnum')
     name = '%s-%d' % (workload, n)
     if workload in ('independent',) + REPEATABLE:
         if name in side.stacks:
@@ -773,7 +810,7 @@ def check_outputs(side, name, stack_id, expected, result):
 
 
 def measure_phases(side, name, n, workloads, phases, args, general_log,
-                   delete_after=False):
+                   delete_after=False, watch=None):
     """Run the phases of a stack in turn; check the outputs after each.
 
     ``workloads``: each phase's name; ``phases``: (action, start,
@@ -781,15 +818,20 @@ def measure_phases(side, name, n, workloads, phases, args, general_log,
     create gets None) and ``expected`` gives the outputs to check (None:
     none). A phase runs only if the one before it completed; the stack is
     deleted if one did not, or, with ``delete_after``, after the last.
+    ``watch``: a :class:`ChaosWatch` that starts and checks each phase.
     """
     results, stack_id = [], None
+    watch = watch or ChaosWatch(side, None, None)
     for workload, (action, start, expected, nodes) in zip(workloads,
                                                           phases):
         result, stack_id = side.measure(
             general_log, workload, n, action,
-            lambda: start(stack_id), args.timeout, nodes=nodes)
+            lambda: watch.start(start, stack_id), args.timeout,
+            nodes=nodes)
         if expected is not None:
-            check_outputs(side, name, stack_id, expected, result)
+            with watch.calm():
+                check_outputs(side, name, stack_id, expected, result)
+        watch.check(result, len(results))
         results.append(result)
         if not result['outcome'].endswith('_COMPLETE'):
             cleanup(side, name, stack_id, args)
@@ -809,12 +851,22 @@ def measure_random(side, n, args, general_log):
     The stack and its update are drawn from ``--seed``; the update and the
     delete run only on a stack whose previous phase completed.
     """
-    name = 'random-%d' % n
     before = random_templates.random_graph(n, args.seed)
     after = random_templates.updated_graph(before, args.seed)
+    results = measure_phases(side, 'random-%d' % n, n, RANDOM_PHASES,
+                             random_phases(side, 'random-%d' % n, before,
+                                           after),
+                             args, general_log)
+    results[0]['graphs'] = {'created': random_templates.summary(before),
+                            'updated': random_templates.summary(after)}
+    return results
+
+
+def random_phases(side, name, before, after):
+    """The create, update and delete of random stack ``name`` (graphs)."""
     old, new = random_templates.hot(before), random_templates.hot(after)
     removed = set(old[0]['resources']) - set(new[0]['resources'])
-    phases = [
+    return [
         ('CREATE', lambda _: side.create(name, *old),
          random_templates.expected_outputs(*old),
          random_templates.count_resources(*old)),
@@ -824,11 +876,6 @@ def measure_random(side, n, args, general_log):
          random_templates.count_resources(*old, names=removed)),
         ('DELETE', lambda stack_id: side.delete(name, stack_id), None,
          random_templates.count_resources(*new))]
-    results = measure_phases(side, name, n, RANDOM_PHASES, phases, args,
-                             general_log)
-    results[0]['graphs'] = {'created': random_templates.summary(before),
-                            'updated': random_templates.summary(after)}
-    return results
 
 
 def measure_magnum(side, m, args, general_log):
@@ -839,7 +886,13 @@ def measure_magnum(side, m, args, general_log):
     stack's ``count`` parameter, the template unchanged, and each phase
     runs only if the one before it completed.
     """
-    name = 'magnum-%d' % m
+    return measure_phases(side, 'magnum-%d' % m, m, MAGNUM_PHASES,
+                          magnum_phases(side, 'magnum-%d' % m, m), args,
+                          general_log)
+
+
+def magnum_phases(side, name, m):
+    """The create, scalings and delete of cluster ``name`` of ``m`` nodes."""
     cluster = random_templates.magnum_cluster()
     larger = m + math.ceil(m / 10)
 
@@ -856,7 +909,7 @@ def measure_magnum(side, m, args, general_log):
 
     # Every update walks each node's nested stack, changed or not: both
     # scale phases walk the resources of the larger cluster.
-    phases = [
+    return [
         ('CREATE', lambda _: side.create(name, *cluster,
                                          parameters={'count': m}),
          expected(m), nodes(m)),
@@ -864,8 +917,114 @@ def measure_magnum(side, m, args, general_log):
         ('UPDATE', scale(m), expected(m), nodes(larger)),
         ('DELETE', lambda stack_id: side.delete(name, stack_id), None,
          nodes(m))]
-    return measure_phases(side, name, m, MAGNUM_PHASES, phases, args,
-                          general_log)
+
+
+class ChaosWatch(object):
+    """Starts and checks the phases of :func:`measure_phases`.
+
+    ``killer``: the :class:`chaos.Killer` whose kills the API calls are
+    kept clear of (None: no kills). ``expect``: per phase, the resources of
+    the stack's template after it (None: deleted) and those whose row it
+    must keep (see :meth:`chaos.Phase.row_problems`); None: the phases are
+    only started, as any workload's.
+    """
+
+    def __init__(self, side, killer, expect):
+        self.side = side
+        self.killer = killer
+        self.expect = expect
+        self.phase = None
+
+    def calm(self):
+        """Hold kills off (the API calls: see chaos.Killer)."""
+        return (self.killer.calm() if self.killer
+                else contextlib.nullcontext())
+
+    def start(self, start, stack_id):
+        if self.expect is not None:
+            self.phase = chaos.Phase(self.side.cloud, stack_id)
+        with self.calm():
+            stack_id = start(stack_id)
+        if self.phase is not None:
+            self.phase.stack_id = stack_id
+        return stack_id
+
+    def check(self, result, index):
+        """Add the phase's kills and what it left wrong to ``result``."""
+        if self.expect is None:
+            return
+        names, kept = self.expect[index]
+        problems = (
+            self.phase.acted_twice(self.killer.kills if self.killer else [])
+            + chaos.unsettled(self.side.cloud)
+            + self.phase.row_problems(names, in_place=kept))
+        kills = chaos.kills_during(self.killer, self.phase, chaos.utcnow())
+        result.update(kills=len(kills), problems=len(problems),
+                      kill_times=['%s engine %d' % (at.strftime('%H:%M:%S'),
+                                                    engine)
+                                  for at, engine in kills])
+        if problems:
+            result['problem_examples'] = problems[:10]
+            if result['outcome'].endswith('_COMPLETE'):
+                result['outcome'] = 'acted twice or left behind'
+
+
+def measure_chaos(side, n, args, general_log, magnum=False):
+    """A stack's whole life, once as it is, then with engines killed.
+
+    ``chaos``: a random stack of ``n`` resources (no nested stacks) is
+    created, updated (changes in place, replacements, additions and
+    removals, as ``random-update``) and deleted; ``chaos-magnum``: a
+    Magnum-shaped cluster of ``n`` nodes goes through magnum's phases. Both
+    times every phase is checked (:class:`ChaosWatch`); the second time a
+    random engine is killed with SIGKILL every ``--kill-interval`` seconds
+    and started again. Each phase's result is the killed run's, with the
+    calm run's time and what the kills added to it. Stock cannot recover a
+    killed engine's work: it runs the calm lives only.
+    """
+    workloads = CHAOS_MAGNUM_PHASES if magnum else CHAOS_PHASES
+
+    def life(name, killer):
+        if magnum:
+            phases = magnum_phases(side, name, n)
+            top = set(random_templates.magnum_cluster()[0]['resources'])
+            expect = [(top, ())] + [(top, top)] * 2 + [(None, ())]
+        else:
+            before = random_templates.random_graph(n, args.seed,
+                                                   nested=False)
+            after = random_templates.updated_graph(before, args.seed,
+                                                   nested=False)
+            phases = random_phases(side, name, before, after)
+            created = {node.name for node in before}
+            kept = {node.name for node in after
+                    if node.name in created and not node.replace}
+            expect = [(created, ()), ({node.name for node in after}, kept),
+                      (None, ())]
+        return measure_phases(side, name, n, workloads, phases, args,
+                              general_log,
+                              watch=ChaosWatch(side, killer, expect))
+
+    calm = life('%s-calm-%d' % (workloads[0], n), None)
+    if side.name == 'stock':
+        return calm
+    killer = chaos.Killer(side.cloud, args.seed, args.kill_interval)
+    killer.start()
+    try:
+        results = life('%s-%d' % (workloads[0], n), killer)
+    finally:
+        killer.stop()
+        # The last engine started again gets ready before the next run.
+        side.cloud.wait_for_engines(args.engines * args.workers)
+    for result, quiet in zip(results, calm):
+        result.update(calm_seconds=quiet.get('seconds'),
+                      calm_outcome=quiet['outcome'],
+                      calm_problems=quiet.get('problems'),
+                      calm_problem_examples=quiet.get('problem_examples'),
+                      killer_errors=killer.errors)
+        if 'seconds' in result and quiet.get('seconds') is not None:
+            result['recovery_added'] = round(
+                result['seconds'] - quiet['seconds'], 2)
+    return results
 
 
 def median(runs):
@@ -1155,6 +1314,32 @@ def table(results):
     return '\n'.join(out)
 
 
+CHAOS_ROW = '%-24s %5s %-5s %8s %8s %9s %6s %9s  %s'
+
+
+def chaos_table(results):
+    """The chaos workloads' own figures, a row per phase ('' if none ran).
+
+    The calm run's seconds, the killed run's, what the kills added, the
+    kills that landed in the phase and what the checks found.
+    """
+    rows = [r for r in results if r['workload'] in CHAOS_PHASES +
+            CHAOS_MAGNUM_PHASES and 'problems' in r]
+    if not rows:
+        return ''
+    out = [CHAOS_ROW % ('workload', 'N', 'side', 'calm s', 'killed s',
+                        'added s', 'kills', 'problems', 'outcome')]
+    for r in rows:
+        calm = r.get('calm_seconds', r.get('seconds')
+                     if r['side'] == 'stock' else None)
+        out.append(CHAOS_ROW % (
+            r['workload'], r['n'], r['side'], calm if calm is not None
+            else '-', r.get('seconds', '-') if r['side'] == 'ours' else '-',
+            r.get('recovery_added', '-'), r.get('kills', '-'),
+            r['problems'] + (r.get('calm_problems') or 0), r['outcome']))
+    return '\n'.join(out)
+
+
 MANY_ROW = '%-16s %5s %5s %-5s %10s %6s %7s %7s %9s %5s %6s %8s %9s %7s'
 
 
@@ -1298,6 +1483,10 @@ def main():
     parser.add_argument('--big-size', type=int, default=5000,
                         help='Resources of the big stack of '
                              'many-beside-big.')
+    parser.add_argument('--kill-interval', default='10,20',
+                        type=lambda s: tuple(float(x) for x in s.split(',')),
+                        help='MIN,MAX: seconds between two kills of the '
+                             'chaos workloads (drawn from --seed).')
     parser.add_argument('--engines', type=int, default=2)
     parser.add_argument('--workers', type=int, default=1)
     parser.add_argument('--stock-max', type=int, default=200,
@@ -1348,9 +1537,10 @@ def main():
     add_level_seconds(results)
     print()
     print(table(results))
-    if many_table(results):
-        print()
-        print(many_table(results))
+    for extra in (many_table(results), chaos_table(results)):
+        if extra:
+            print()
+            print(extra)
     report = {'machine': {'platform': platform.platform(),
                           'cpus': os.cpu_count(),
                           'python': platform.python_version()},
@@ -1363,6 +1553,7 @@ def main():
                            'seed': args.seed,
                            'stack_size': args.stack_size,
                            'big_size': args.big_size,
+                           'kill_interval': args.kill_interval,
                            'timeout': args.timeout},
               'wall_seconds': round(time.time() - started),
               'results': results}
@@ -1371,7 +1562,8 @@ def main():
             json.dump(report, f, indent=2)
         print('\nWrote %s' % args.json)
     return 1 if any(r.get('outcome', '').startswith('outputs wrong') or
-                    r.get('lost') or r.get('db_errors')
+                    r.get('lost') or r.get('db_errors') or
+                    r.get('problems') or r.get('calm_problems')
                     for r in results) else 0
 
 

@@ -220,13 +220,28 @@ class ReducedDriver(base.ConvergenceDriver):
         """Dispatch a node again from the database alone.
 
         The flags Heat passes with every node come from the traversal row;
-        the stack's own completion point is finished here rather than sent.
+        the stack's own completion point is finished here rather than sent,
+        both in the stack owner's context (:func:`.recovery.stack_context`).
+        An update node that had moved on to its resource's replacement runs
+        on the replacement again (:func:`.recovery.replacement_of`).
         """
-        self._resume_all(cnxt, traversal_id, [node])
-
-    def _resume_all(self, cnxt, traversal_id, nodes):
-        """:meth:`resume` each node, reading the traversal row once."""
         row = sync_points.db_api.traversal_get(cnxt, traversal_id)
+        if row is None:
+            return
+        cnxt = recovery.stack_context(cnxt, row.stack_id)
+        replacement = recovery.replacement_of(cnxt, row.stack_id, node)
+        if replacement is None:
+            self._resume_all(cnxt, traversal_id, [node], row)
+            return
+        self.rpc_client.check_resource(
+            cnxt, replacement, traversal_id,
+            messages.envelope(node, replacement), node.is_update, None,
+            converge=row.converge, node_type=node.node_type,
+            abandon=row.abandon)
+
+    def _resume_all(self, cnxt, traversal_id, nodes, row=None):
+        """:meth:`resume` each node, reading the traversal row once."""
+        row = row or sync_points.db_api.traversal_get(cnxt, traversal_id)
         if row is None:
             return
         for node in nodes:

@@ -53,7 +53,9 @@ import threading
 
 from heat.common import context
 from heat.common import exception
+from heat.db import api as heat_db_api
 from heat.engine import stack as parser
+from heat.objects import user_creds as ucreds_object
 from heat.rpc import listener_client
 from oslo_log import log as logging
 import oslo_messaging
@@ -73,6 +75,63 @@ BATCH = 500
 # An engine that misses Heat's liveness call is asked again, waiting this
 # many times engine_life_check_timeout (see Recovery.is_alive).
 CONFIRM_FACTOR = 5
+
+
+def stack_context(cnxt, stack_id):
+    """The context to run a stack's work in from here: its owner's.
+
+    A node runs in the context its message carries, and its resources'
+    actions reach the other services with it; so does the end of a stack's
+    delete, which removes the stack's keystone project. The recovery's own
+    admin context has no credentials: the work it sends on or finishes
+    runs in the context of the credentials Heat stored with the stack for
+    deferred work (Heat's ``Stack.stored_context``; nested stacks share
+    their root's). It stays an admin context, as the recovery's own: the
+    stored credentials carry no roles, and the stack's rows must stay
+    readable whatever project it is in. ``cnxt`` itself for a stack with
+    no stored credentials.
+    """
+    row = heat_db_api.stack_get(cnxt, stack_id, show_deleted=True,
+                                eager_load=False)
+    if row is None or row.user_creds_id is None:
+        return cnxt
+    try:
+        creds = ucreds_object.UserCreds.get_by_id(cnxt, row.user_creds_id)
+    except exception.NotFound:
+        return cnxt
+    return context.RequestContext.from_dict(
+        creds.obj_to_primitive()['versioned_object.data'],
+        request_id=cnxt.request_id, is_admin=True, overwrite=False)
+
+
+def replacement_of(cnxt, stack_id, node):
+    """The replacement an update node had moved on to, or None.
+
+    A node whose resource needs replacing makes the replacement row and
+    runs on from it (:class:`.handover.ReDispatch`), under the same graph
+    node. Resumed on the replaced row instead, it would have Heat update
+    that row again and make a second replacement, leaving the first one
+    half created and locked by the dead engine. A replacement is this
+    traversal's if it was made for the stack's current template: in a
+    rollback, the replaced row is the one to run again.
+    """
+    if not node.is_update:
+        return None
+    try:
+        old = heat_db_api.resource_get(cnxt, node.rsrc_id)
+        if old.replaced_by is None:
+            return None
+        new = heat_db_api.resource_get(cnxt, old.replaced_by)
+        stack = heat_db_api.stack_get(cnxt, stack_id, show_deleted=True,
+                                      eager_load=False)
+    except exception.NotFound:
+        return None
+    if (new.replaces != old.id or stack is None or
+            new.current_template_id != stack.raw_template_id):
+        return None
+    LOG.info('Node %s resumes on resource %s, the replacement it made.',
+             node, new.id)
+    return new.id
 
 
 class Recovery(object):
@@ -216,7 +275,8 @@ class Recovery(object):
             if not db_api.take_over_start(cnxt, row.id, row.engine_id,
                                           self.engine_id):
                 return
-            stack = parser.Stack.load(cnxt, stack_id=row.stack_id,
+            stack = parser.Stack.load(stack_context(cnxt, row.stack_id),
+                                      stack_id=row.stack_id,
                                       force_reload=True)
             if stack.current_traversal != row.id:
                 return
@@ -282,7 +342,8 @@ class Recovery(object):
         def enforce(row):
             if not db_api.expire(cnxt, row.id, now):
                 return
-            stack = parser.Stack.load(cnxt, stack_id=row.stack_id,
+            stack = parser.Stack.load(stack_context(cnxt, row.stack_id),
+                                      stack_id=row.stack_id,
                                       force_reload=True)
             if (stack.current_traversal != row.id or
                     not stack.has_timed_out()):

@@ -45,6 +45,9 @@ class TestRecoveryPass(testtools.TestCase):
         self.stacks = {}
         self.useFixture(fixtures.MockPatchObject(
             parser.Stack, 'load', side_effect=self.load))
+        # The stacks are mocks: they have no stored credentials to run in.
+        self.useFixture(fixtures.MockPatchObject(
+            recovery, 'stack_context', side_effect=lambda cnxt, _: cnxt))
 
     def load(self, cnxt, stack_id, force_reload):
         if stack_id not in self.stacks:
