@@ -872,7 +872,7 @@ def take_over(context, traversal_id, node, engine_id):
 
 
 @context_manager.reader.connection
-def ready_since(context, before, limit):
+def ready_since(context, before, limit, stalled_only=True):
     """Return up to ``limit`` nodes READY since before ``before``.
 
     Only those of traversals that have not moved since ``before``: no node
@@ -881,17 +881,21 @@ def ready_since(context, before, limit):
     nodes keep being claimed, a READY one is waiting its turn, not lost,
     and sending it again would only lengthen the queue. A message really
     lost is sent again once its traversal has stalled for ``before``.
+    ``stalled_only=False``: of every traversal (an engine just died, with
+    the messages it had received).
     """
     conn = context.connection
     stale = (SYNC_POINT.c.state == models.READY,
              SYNC_POINT.c.updated_at < before)
-    stalled = _quiet_traversals(conn, stale, _MOVED, since=before)
-    if not stalled:
-        return []
+    if stalled_only:
+        stalled = _quiet_traversals(conn, stale, _MOVED, since=before)
+        if not stalled:
+            return []
+        stale += (SYNC_POINT.c.traversal_id.in_(stalled),)
     return conn.execute(sa.select(
         SYNC_POINT.c.traversal_id, SYNC_POINT.c.entity_id,
         SYNC_POINT.c.is_update, SYNC_POINT.c.node_type).where(
-            SYNC_POINT.c.traversal_id.in_(stalled), *stale).limit(limit)).all()
+            *stale).limit(limit)).all()
 
 
 @_retried

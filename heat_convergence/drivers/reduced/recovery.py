@@ -245,7 +245,17 @@ class Recovery(object):
                    db_api.nodes_held_by(cnxt, self.engine_id), release)
 
     def take_over_dead_engines(self, cnxt):
-        """Dispatch again the nodes of engines that do not answer."""
+        """Dispatch again the nodes of engines that do not answer.
+
+        Then every READY node: a dead engine had received, and acknowledged
+        to the broker, the messages of nodes it had not claimed yet. Were
+        they left to :meth:`redispatch_stale`, each engine killed would
+        cost ``ready_timeout`` of a traversal still moving elsewhere (in a
+        chaos run of 500 resources, an engine killed every 10 to 20 s, most
+        of the minutes the kills added). A node whose message was not lost
+        is claimed once all the same.
+        """
+        died, started = False, timeutils.utcnow()
         for engine_id in db_api.holders(cnxt) - {self.engine_id}:
             if self.is_alive(cnxt, engine_id):
                 continue
@@ -264,6 +274,10 @@ class Recovery(object):
             if taken:
                 LOG.warning('Engine %s is dead; resumed %d of its nodes.',
                             engine_id, taken)
+                died = True
+        if died:
+            # Not those just taken over: they were sent above.
+            self._redispatch_ready(cnxt, started, False)
 
     def restart_unstarted(self, cnxt):
         """Start again traversals whose engine died while starting them."""
@@ -292,8 +306,11 @@ class Recovery(object):
 
     def redispatch_stale(self, cnxt):
         """Dispatch again nodes left READY too long (a lost message)."""
-        before = timeutils.utcnow() - self._ready_timeout()
+        self._redispatch_ready(
+            cnxt, timeutils.utcnow() - self._ready_timeout(), True)
 
+    def _redispatch_ready(self, cnxt, before, stalled_only):
+        """Dispatch again nodes READY since before ``before``."""
         def redispatch(row):
             node = sync_points.node_of(row)
             if db_api.touch_ready(cnxt, row.traversal_id,
@@ -304,7 +321,8 @@ class Recovery(object):
                 self.driver.resume(cnxt, row.traversal_id, node)
 
         self._each('redispatch_stale',
-                   db_api.ready_since(cnxt, before, BATCH), redispatch)
+                   db_api.ready_since(cnxt, before, BATCH, stalled_only),
+                   redispatch)
 
     def send_stalled_queues(self, cnxt):
         """Send queued leaves of traversals with no node left to end.

@@ -398,6 +398,12 @@ class TestStaleReady(DBAPITestCase):
         self.assertEqual([('t1', '2'), ('t1', '3'), ('t2', '1')],
                          self.stale())
 
+    def test_every_traversal_after_a_death(self):
+        api.claim(self.ctx, 't1', N('1', True), 'engine-a')
+        self.assertEqual([('t1', '2'), ('t1', '3'), ('t2', '1')], sorted(
+            (row.traversal_id, row.entity_id) for row in api.ready_since(
+                self.ctx, self.before, 50, stalled_only=False)))
+
     def test_sending_again_is_not_progress(self):
         self.assertTrue(api.touch_ready(self.ctx, 't1', N('1', True),
                                         self.before + datetime.timedelta(

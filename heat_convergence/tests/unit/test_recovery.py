@@ -90,11 +90,40 @@ class TestRecoveryPass(testtools.TestCase):
         self.recovery.restart_unstarted(None)
         self.driver.converge.assert_called_once_with(stack, abandon=True)
 
+    def test_ready_nodes_sent_again_after_a_death(self):
+        held = mock.Mock(traversal_id='t1', entity_id='1', is_update=True,
+                         node_type='resource')
+        ready = mock.Mock(traversal_id='t2', entity_id='2', is_update=True,
+                          node_type='resource')
+        self.patch_db(holders={'dead'}, nodes_held_by=[held],
+                      take_over=True, touch_ready=True)
+        ready_since = self.useFixture(fixtures.MockPatchObject(
+            db_api, 'ready_since', return_value=[ready])).mock
+        self.useFixture(fixtures.MockPatchObject(
+            self.recovery, 'is_alive', return_value=False))
+        self.recovery.take_over_dead_engines(None)
+        self.assertEqual(['t1', 't2'], [
+            c.args[1] for c in self.driver.resume.call_args_list])
+        # Of every traversal, not only stalled ones; READY before the pass.
+        (_, before, _, stalled_only), _ = ready_since.call_args
+        self.assertFalse(stalled_only)
+
+    def test_no_ready_nodes_sent_without_a_death(self):
+        self.patch_db(holders={'busy'})
+        ready_since = self.useFixture(fixtures.MockPatchObject(
+            db_api, 'ready_since')).mock
+        self.useFixture(fixtures.MockPatchObject(
+            self.recovery, 'is_alive', return_value=True))
+        self.recovery.take_over_dead_engines(None)
+        ready_since.assert_not_called()
+        self.driver.resume.assert_not_called()
+
     def test_nodes_resumed_past_a_failing_one(self):
         rows = [mock.Mock(traversal_id=t, entity_id=str(i), is_update=True,
                           node_type='resource')
                 for i, t in enumerate(('t1', 't2', 't3'))]
-        self.patch_db(holders={'dead'}, nodes_held_by=rows, take_over=True)
+        self.patch_db(holders={'dead'}, nodes_held_by=rows, take_over=True,
+                      ready_since=[])
         self.useFixture(fixtures.MockPatchObject(
             self.recovery, 'is_alive', return_value=False))
         self.driver.resume.side_effect = [None, RuntimeError('broker'),
