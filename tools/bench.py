@@ -221,6 +221,8 @@ ROWS = (WORKLOADS[:5] + ('chain-update', 'chain-delete') + WORKLOADS[5:8] +
 # Each engine's executor_thread_pool_size, the same on both sides
 # (oslo.messaging's default is 64).
 DEFAULT_EXECUTOR_THREADS = 16
+# Each engine's pooled database connections ([database] max_pool_size).
+POOL_SIZE = 16
 # Workloads whose stock run time grows by a second per leaf, and the
 # dense graph whose stock run time grows with N^2.
 LEAFY = ('independent', 'update', 'replace', 'delete', 'fanin', 'group',
@@ -419,9 +421,9 @@ class Side(object):
             # As many pooled connections as worker threads: with
             # Heat's default pool of 5 every burst opens and closes
             # overflow connections (and pymysql sets up TLS for each).
-            'database': {'max_pool_size': '16',
-                         'max_overflow': str(max(
-                             16, args.executor_threads - 16))}}
+            'database': {'max_pool_size': str(POOL_SIZE),
+                         'max_overflow': str(max_overflow(
+                             args.executor_threads))}}
         for section, option, value in args.set:
             conf.setdefault(section, {})[option] = value
         self.cloud = cloud.HeatCloud(
@@ -1439,6 +1441,11 @@ def conf_setting(text):
     return section, option, value
 
 
+def max_overflow(threads):
+    """[database] max_overflow: as many connections as worker threads."""
+    return max(POOL_SIZE, threads - POOL_SIZE)
+
+
 def enough_connections(admin, args):
     """Raise MariaDB's max_connections to what the engines may open.
 
@@ -1449,7 +1456,8 @@ def enough_connections(admin, args):
     nodes). Deployments size the server for their engines; so does the
     bench, for the server it runs on.
     """
-    per_process = 16 + max(16, args.executor_threads)
+    threads = args.executor_threads
+    per_process = POOL_SIZE + max(max_overflow(threads), threads)
     needed = (args.engines * args.workers + 1) * per_process + 50
     with admin.connect() as conn:
         current = int(conn.execute(sa.text(

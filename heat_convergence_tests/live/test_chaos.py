@@ -80,7 +80,7 @@ class TestChaos(test_recovery.RecoveryTestCase):
                 "SELECT id FROM stack WHERE name = 'chaos'")[0][0]
         settled = chaos.wait_settled(self.cloud, self.stack_id, action,
                                      timeout)
-        kills = killer.kills_between(phase.started, chaos.utcnow())
+        kills = chaos.kills_during(killer, phase, chaos.utcnow())
         self.addDetail('%s_kills' % action.lower(), cloud.content.text_content(
             '%d kills: %s' % (len(kills), ', '.join(
                 'engine %d at %s' % (engine, at) for at, engine in kills))))

@@ -344,6 +344,19 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
             "SELECT count(*) FROM resource WHERE action = 'CREATE' AND "
             "status = 'COMPLETE'")[0][0]
 
+    def update_replacing_lane_one(self, timeout):
+        """Update the stack, replacing lane 1; check its outputs.
+
+        Returns the events before the update and lane 1's names.
+        """
+        before = self.events('handback')
+        self.deploy('update', ladder_template('two', self.lanes,
+                                              self.rows, replaced_lane=1))
+        self.cloud.wait_stack('handback', 'UPDATE_COMPLETE', timeout=timeout)
+        self.assertEqual({'top': ','.join(['two-two'] * self.lanes)},
+                         self.outputs('handback'))
+        return before, {'c1_%02d' % i for i in range(self.rows)}
+
     def test_last_engine_hands_back(self):
         names = ladder_names(self.lanes, self.rows)
         self.deploy('create', ladder_template('one', self.lanes,
@@ -412,13 +425,7 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
         self.assert_no_sync_points()
 
         # Stock Heat alone from now on: an update replacing lane 1.
-        before = self.events('handback')
-        self.deploy('update', ladder_template('two', self.lanes,
-                                              self.rows, replaced_lane=1))
-        self.cloud.wait_stack('handback', 'UPDATE_COMPLETE', timeout=120)
-        self.assertEqual({'top': ','.join(['two-two'] * self.lanes)},
-                         self.outputs('handback'))
-        lane1 = {'c1_%02d' % i for i in range(self.rows)}
+        before, lane1 = self.update_replacing_lane_one(timeout=120)
         self.assert_once_each('handback', before, names,
                               updated_or_replaced(lane1), exact=True)
 
@@ -602,13 +609,7 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
 
         # Stock Heat alone from now on: an update replacing lane 1, whose
         # cleanup also deletes the rows the kill left FAILED.
-        before = self.events('handback')
-        self.deploy('update', ladder_template('two', self.lanes,
-                                              self.rows, replaced_lane=1))
-        self.cloud.wait_stack('handback', 'UPDATE_COMPLETE', timeout=150)
-        self.assertEqual({'top': ','.join(['two-two'] * self.lanes)},
-                         self.outputs('handback'))
-        lane1 = {'c1_%02d' % i for i in range(self.rows)}
+        before, lane1 = self.update_replacing_lane_one(timeout=150)
         expected = collections.Counter(
             (name, action, status) for name in names
             for action in updated_or_replaced(lane1)(name)
