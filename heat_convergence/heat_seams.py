@@ -49,6 +49,7 @@ from heat.engine import template
 from heat.engine import worker
 from heat.objects import raw_template as raw_template_object
 from heat.objects import stack as stack_object
+from heat.rpc import client as rpc_client
 from heat.rpc import worker_client
 from heat import version
 
@@ -366,6 +367,18 @@ SEAMS = (
     Seam(scheduler.TaskRunner, '_sleep', PATCHED, '(self, wait_time)',
          "cancellation: a cancel message wakes a resource action's step "
          'sleep'),
+    Seam(rpc_client.EngineClient, '_create_stack', PATCHED,
+         '(self, ctxt, stack_name, template, params, files, args, '
+         'environment_files=None, files_container=None, owner_id=None, '
+         'nested_depth=0, user_creds_id=None, stack_user_project_id=None, '
+         'parent_resource_name=None, template_id=None)',
+         "nested calls: a parent's create call whose engine died adopts the "
+         'nested stack it stored'),
+    Seam(rpc_client.EngineClient, '_update_stack', PATCHED,
+         '(self, ctxt, stack_identity, template, params, files, args, '
+         'environment_files=None, files_container=None, template_id=None)',
+         "nested calls: a parent's update call whose engine died waits for "
+         'the update it started'),
     Seam(scheduler, 'ENABLE_SLEEP', CONSTANT, 'bool',
          "cancellation: its step sleep keeps Heat's switch for tests; the "
          'hand-back to Heat\'s path sets it off in a stopping engine'),

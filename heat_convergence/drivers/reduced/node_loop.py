@@ -38,6 +38,7 @@ from heat_convergence.drivers.reduced import definitions
 from heat_convergence.drivers.reduced import handover
 from heat_convergence.drivers.reduced import messages
 from heat_convergence.drivers.reduced import nested_actions
+from heat_convergence.drivers.reduced import nested_calls
 from heat_convergence.drivers.reduced import parent_wake
 from heat_convergence.drivers.reduced import stack_cache
 from heat_convergence.drivers.reduced import stale_replacements
@@ -171,7 +172,8 @@ def _act(driver, worker, cnxt, resource_id, current_traversal, resource_data,
                      current_traversal, node)
             check.held = False
         else:
-            with cancellation.waking(msg_queue):
+            with (cancellation.waking(msg_queue),
+                  nested_calls.surviving()):
                 check.check(cnxt, resource_id, current_traversal,
                             resource_data, is_update, adopt_stack_data,
                             rsrc, stack, skip_propagate=check.inputs.skip,

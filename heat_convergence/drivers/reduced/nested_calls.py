@@ -1,0 +1,104 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""A nested stack's create or update call outlives the engine taking it.
+
+A parent resource creates and updates its nested stack with an RPC *call*
+(Heat's ``EngineClient._create_stack`` and ``_update_stack``) that any
+engine may take. When that engine dies during the call, the parent waits
+``rpc_response_timeout`` and Heat fails it with ``MessagingTimeout``, and
+the stack with it, although the nested stack's traversal may well have
+started: the recovery then resumes a traversal nobody waits for. In a node
+of the reduced driver, a timed-out call reads what the call left instead:
+
+* create: the nested stack is found by its owner (the parent stack) and
+  its name (the parent resource's physical name, unique to the resource's
+  row, so never another traversal's stack). Found with a traversal, it is
+  adopted as the call's answer and waited for as usual; not found, the
+  call is made once more.
+* update: the nested stack stores the call's pre-stored template
+  (``template_id``) when its update starts. Stored, the update has started
+  and is waited for; not, the call is made once more.
+
+Anything else (a stack stored but never started, a second timeout) fails
+as Heat fails it.
+"""
+
+import contextlib
+
+from heat.objects import stack as stack_object
+from heat.rpc import client as rpc_client
+from oslo_log import log as logging
+import oslo_messaging
+
+from heat_convergence import thread_patches
+
+LOG = logging.getLogger(__name__)
+
+
+def _create_stack(heat_create, _value, client, ctxt, stack_name, *args,
+                  **kwargs):
+    """``EngineClient._create_stack``, adopting what a lost call created."""
+    owner_id = kwargs.get('owner_id')
+    try:
+        return heat_create(client, ctxt, stack_name, *args, **kwargs)
+    except oslo_messaging.MessagingTimeout:
+        if owner_id is None:
+            raise
+        nested = stack_object.Stack.get_by_name_and_owner_id(
+            ctxt, stack_name, owner_id)
+        if nested is None:
+            LOG.warning('The call creating nested stack %s timed out before '
+                        'storing it (its engine died?); calling again.',
+                        stack_name)
+            return heat_create(client, ctxt, stack_name, *args, **kwargs)
+        if not nested.current_traversal:
+            raise
+        LOG.warning('The call creating nested stack %s (%s) timed out after '
+                    'its traversal started (its engine died?); waiting for '
+                    'it.', stack_name, nested.id)
+        return dict(nested.identifier())
+
+
+def _update_stack(heat_update, _value, client, ctxt, stack_identity, *args,
+                  **kwargs):
+    """``EngineClient._update_stack``, waiting for what a lost call began."""
+    template_id = kwargs.get('template_id')
+    try:
+        return heat_update(client, ctxt, stack_identity, *args, **kwargs)
+    except oslo_messaging.MessagingTimeout:
+        if template_id is None:
+            raise
+        nested = stack_object.Stack.get_by_id(
+            ctxt, stack_identity['stack_id'])
+        if nested is not None and nested.raw_template_id == template_id:
+            LOG.warning('The call updating nested stack %s timed out after '
+                        'its update started (its engine died?); waiting for '
+                        'it.', stack_identity['stack_id'])
+            return dict(stack_identity)
+        LOG.warning('The call updating nested stack %s timed out before '
+                    'its update started (its engine died?); calling again.',
+                    stack_identity['stack_id'])
+        return heat_update(client, ctxt, stack_identity, *args, **kwargs)
+
+
+CREATE = thread_patches.ThreadPatch(rpc_client.EngineClient, '_create_stack',
+                                    _create_stack)
+UPDATE = thread_patches.ThreadPatch(rpc_client.EngineClient, '_update_stack',
+                                    _update_stack)
+
+
+@contextlib.contextmanager
+def surviving():
+    """Within, nested stack calls outlive the engine taking them."""
+    with CREATE.active(), UPDATE.active():
+        yield
