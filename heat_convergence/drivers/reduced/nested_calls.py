@@ -31,15 +31,32 @@ of the reduced driver, a timed-out call reads what the call left instead:
 
 Anything else (a stack stored but never started, a second timeout) fails
 as Heat fails it.
+
+The engine running the parent may die too. The recovery runs the parent's
+node again, Heat marks the resource "Worker went down" and redoes its
+action: an update would send the nested stack the same update again, and
+every resource in it (every member of a ResourceGroup, and their nested
+stacks in turn) would be walked a second time in the traversal. An update
+call whose nested stack already runs or ran, since the parent's traversal
+began, an update with the same template, environment, files and timeout
+(and without ``converge``) is not sent: the parent waits for that update.
+Outside such a repeat, no traversal sends a nested stack the same update
+twice, so the nested stacks are walked as in Heat.
 """
 
 import contextlib
 
+from heat.db import api as heat_db_api
+from heat.engine import stack as parser
+from heat.objects import raw_template as raw_template_object
 from heat.objects import stack as stack_object
+from heat.rpc import api as rpc_api
 from heat.rpc import client as rpc_client
 from oslo_log import log as logging
 import oslo_messaging
+from oslo_utils import timeutils
 
+from heat_convergence.db import api as db_api
 from heat_convergence import thread_patches
 
 LOG = logging.getLogger(__name__)
@@ -73,6 +90,15 @@ def _update_stack(heat_update, _value, client, ctxt, stack_identity, *args,
                   **kwargs):
     """``EngineClient._update_stack``, waiting for what a lost call began."""
     template_id = kwargs.get('template_id')
+    if template_id is not None and _update_sent(
+            ctxt, stack_identity['stack_id'], template_id,
+            kwargs.get('args') or {}):
+        LOG.info('Nested stack %s already has this update since its parent '
+                 "traversal began (its parent's action was run again); "
+                 'waiting for it rather than sending it again.',
+                 stack_identity['stack_id'])
+        raw_template_object.RawTemplate.delete(ctxt, template_id)
+        return dict(stack_identity)
     try:
         return heat_update(client, ctxt, stack_identity, *args, **kwargs)
     except oslo_messaging.MessagingTimeout:
@@ -89,6 +115,34 @@ def _update_stack(heat_update, _value, client, ctxt, stack_identity, *args,
                     'its update started (its engine died?); calling again.',
                     stack_identity['stack_id'])
         return heat_update(client, ctxt, stack_identity, *args, **kwargs)
+
+
+def _update_sent(ctxt, stack_id, template_id, args):
+    """Whether the parent's traversal already sent the nested stack this."""
+    if args.get(rpc_api.PARAM_CONVERGE):
+        return False
+    nested = stack_object.Stack.get_by_id(ctxt, stack_id)
+    if (nested is None or nested.action != parser.Stack.UPDATE or
+            nested.status == parser.Stack.FAILED or
+            nested.timeout != args.get(rpc_api.PARAM_TIMEOUT) or
+            nested.updated_at is None):
+        return False
+    parent = stack_object.Stack.get_by_id(ctxt, nested.owner_id)
+    began = parent and db_api.traversal_get(ctxt, parent.current_traversal)
+    if (not began or
+            timeutils.normalize_time(nested.updated_at) < began.created_at):
+        return False
+    return (_contents(ctxt, nested.raw_template_id) ==
+            _contents(ctxt, template_id))
+
+
+def _contents(ctxt, template_id):
+    """What a stored template holds: template, environment and files."""
+    tmpl = raw_template_object.RawTemplate.get_by_id(ctxt, template_id)
+    files = tmpl.files
+    if tmpl.files_id is not None:
+        files = heat_db_api.raw_template_files_get(ctxt, tmpl.files_id).files
+    return tmpl.template, tmpl.environment, files or {}
 
 
 CREATE = thread_patches.ThreadPatch(rpc_client.EngineClient, '_create_stack',

@@ -12,23 +12,34 @@
 
 """A nested stack call whose engine died: what it left, read from the DB."""
 
+import datetime
+
+from heat.common import exception
 from heat.engine import stack as parser
 from heat.engine import template
+from heat.objects import raw_template as raw_template_object
 from heat.rpc import client as rpc_client
 from heat.tests import utils
 import oslo_messaging
+from oslo_utils import timeutils
 
+from heat_convergence.db import api as db_api
 from heat_convergence.drivers.reduced import nested_calls
 from heat_convergence.tests import base
+from heat_convergence.tests import db_fixture
 
 HOT = {'heat_template_version': '2015-04-30',
        'resources': {'a': {'type': 'OS::Heat::None'}}}
+OTHER = {'heat_template_version': '2015-04-30',
+         'resources': {'b': {'type': 'OS::Heat::None'}}}
 
 
-class NestedCalls(base.HeatTestCase):
+class NestedCallTestCase(base.HeatTestCase):
+    """Stacks stored on sqlite; the RPC call answers from a list."""
 
     def setUp(self):
         super().setUp()
+        self.useFixture(db_fixture.Database('sqlite'))
         self.ctx = utils.dummy_context()
         self.parent = self.store_stack('parent')
         self.client = rpc_client.EngineClient()
@@ -36,10 +47,11 @@ class NestedCalls(base.HeatTestCase):
         self.calls = self.patchobject(rpc_client.EngineClient, 'call',
                                       side_effect=self.answer)
 
-    def store_stack(self, name, owner_id=None, traversal=None):
+    def store_stack(self, name, owner_id=None, traversal=None, tmpl=HOT,
+                    **kwargs):
         stack = parser.Stack(self.ctx, name,
-                             template.Template(HOT), owner_id=owner_id,
-                             current_traversal=traversal)
+                             template.Template(tmpl), owner_id=owner_id,
+                             current_traversal=traversal, **kwargs)
         stack.store()
         return stack
 
@@ -56,6 +68,17 @@ class NestedCalls(base.HeatTestCase):
                 self.ctx, stack_name='parent-member-x', template=None,
                 params={}, files={}, args={}, owner_id=self.parent.id,
                 template_id=7)
+
+    def update(self, nested, template_id, args=None):
+        with nested_calls.surviving():
+            return self.client._update_stack(
+                self.ctx, stack_identity=dict(nested.identifier()),
+                template=None, params={}, files={}, args=args or {},
+                template_id=template_id)
+
+
+class NestedCalls(NestedCallTestCase):
+    """A call whose engine died: adopted, or made again, or Heat's failure."""
 
     def test_create_adopts_the_stack_a_lost_call_started(self):
         nested = self.store_stack('parent-member-x', self.parent.id, 'tr1')
@@ -94,13 +117,6 @@ class NestedCalls(base.HeatTestCase):
                           params={}, files={}, args={},
                           owner_id=self.parent.id)
 
-    def update(self, nested, template_id):
-        with nested_calls.surviving():
-            return self.client._update_stack(
-                self.ctx, stack_identity=dict(nested.identifier()),
-                template=None, params={}, files={}, args={},
-                template_id=template_id)
-
     def test_update_waits_for_the_update_a_lost_call_started(self):
         nested = self.store_stack('parent-member-x', self.parent.id, 'tr1')
         self.answers = [oslo_messaging.MessagingTimeout()]
@@ -119,3 +135,59 @@ class NestedCalls(base.HeatTestCase):
         self.answers = [ValueError('boom')]
         self.assertRaises(ValueError, self.create)
         self.assertEqual(1, self.calls.call_count)
+
+
+class RepeatedNestedUpdate(NestedCallTestCase):
+    """A parent's action run again does not send its nested update twice."""
+
+    def setUp(self):
+        super().setUp()
+        self.began = timeutils.utcnow()
+        db_api.traversal_begin(self.ctx, {'id': 'tr-parent', 'action':
+                                          'UPDATE',
+                                          'stack_id': self.parent.id})
+        self.parent.current_traversal = 'tr-parent'
+        self.parent.store()
+
+    def nested(self, updated_time, status='COMPLETE'):
+        return self.store_stack('parent-member-x', self.parent.id, 'tr1',
+                                action='UPDATE', status=status,
+                                updated_time=updated_time)
+
+    def again(self, tmpl=HOT):
+        return template.Template(tmpl).store(self.ctx)
+
+    def assert_sent(self, nested, template_id, args=None):
+        self.answers = [{'stack_id': nested.id}]
+        self.update(nested, template_id, args)
+        self.assertEqual(1, self.calls.call_count)
+        raw_template_object.RawTemplate.get_by_id(self.ctx, template_id)
+
+    def test_same_update_since_the_traversal_began_is_waited_for(self):
+        for status in ('IN_PROGRESS', 'COMPLETE'):
+            nested = self.nested(timeutils.utcnow(), status)
+            template_id = self.again()
+            self.assertEqual(nested.id,
+                             self.update(nested, template_id)['stack_id'])
+            self.assertEqual(0, self.calls.call_count)
+            # The template the parent stored for the call is not left.
+            self.assertRaises(exception.NotFound,
+                              raw_template_object.RawTemplate.get_by_id,
+                              self.ctx, template_id)
+            nested.delete()
+
+    def test_update_of_an_earlier_traversal_is_sent(self):
+        nested = self.nested(self.began - datetime.timedelta(seconds=5))
+        self.assert_sent(nested, self.again())
+
+    def test_other_contents_are_sent(self):
+        nested = self.nested(timeutils.utcnow())
+        self.assert_sent(nested, self.again(OTHER))
+
+    def test_converge_is_sent(self):
+        nested = self.nested(timeutils.utcnow())
+        self.assert_sent(nested, self.again(), {'converge': True})
+
+    def test_failed_update_is_sent(self):
+        nested = self.nested(timeutils.utcnow(), 'FAILED')
+        self.assert_sent(nested, self.again())
