@@ -379,6 +379,10 @@ SEAMS = (
          'environment_files=None, files_container=None, template_id=None)',
          "nested calls: a parent's update call whose engine died waits for "
          'the update it started'),
+    Seam(rpc_client.EngineClient, 'delete_stack', PATCHED,
+         '(self, ctxt, stack_identity, cast=False)',
+         "nested calls: a parent's delete call whose engine died waits for "
+         'the delete it started'),
     Seam(scheduler, 'ENABLE_SLEEP', CONSTANT, 'bool',
          "cancellation: its step sleep keeps Heat's switch for tests; the "
          'hand-back to Heat\'s path sets it off in a stopping engine'),

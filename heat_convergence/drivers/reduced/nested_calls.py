@@ -10,15 +10,16 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""A nested stack's create or update call outlives the engine taking it.
+"""A nested stack's create, update or delete call outlives its engine.
 
-A parent resource creates and updates its nested stack with an RPC *call*
-(Heat's ``EngineClient._create_stack`` and ``_update_stack``) that any
-engine may take. When that engine dies during the call, the parent waits
-``rpc_response_timeout`` and Heat fails it with ``MessagingTimeout``, and
-the stack with it, although the nested stack's traversal may well have
-started: the recovery then resumes a traversal nobody waits for. In a node
-of the reduced driver, a timed-out call reads what the call left instead:
+A parent resource creates, updates and deletes its nested stack with an
+RPC *call* (Heat's ``EngineClient._create_stack``, ``_update_stack`` and
+``delete_stack``) that any engine may take. When that engine dies during
+the call, the parent waits ``rpc_response_timeout`` and Heat fails it with
+``MessagingTimeout``, and the stack with it, although the nested stack's
+traversal may well have started: the recovery then resumes a traversal
+nobody waits for. In a node of the reduced driver, a timed-out call reads
+what the call left instead:
 
 * create: the nested stack is found by its owner (the parent stack) and
   its name (the parent resource's physical name, unique to the resource's
@@ -28,6 +29,8 @@ of the reduced driver, a timed-out call reads what the call left instead:
 * update: the nested stack stores the call's pre-stored template
   (``template_id``) when its update starts. Stored, the update has started
   and is waited for; not, the call is made once more.
+* delete: a nested stack gone, or whose delete has begun (and not
+  failed), is waited for; otherwise the call is made once more.
 
 Anything else (a stack stored but never started, a second timeout) fails
 as Heat fails it.
@@ -46,6 +49,7 @@ twice, so the nested stacks are walked as in Heat.
 
 import contextlib
 
+from heat.common import exception
 from heat.db import api as heat_db_api
 from heat.engine import stack as parser
 from heat.objects import raw_template as raw_template_object
@@ -117,6 +121,29 @@ def _update_stack(heat_update, _value, client, ctxt, stack_identity, *args,
         return heat_update(client, ctxt, stack_identity, *args, **kwargs)
 
 
+def _delete_stack(heat_delete, _value, client, ctxt, stack_identity,
+                  cast=False):
+    """``EngineClient.delete_stack``, waiting for what a lost call began."""
+    try:
+        return heat_delete(client, ctxt, stack_identity, cast=cast)
+    except oslo_messaging.MessagingTimeout:
+        stack_id = stack_identity['stack_id']
+        try:
+            action, status = stack_object.Stack.get_status(ctxt,
+                                                           stack_id)[:2]
+        except exception.NotFound:
+            return None
+        if action == parser.Stack.DELETE and status != parser.Stack.FAILED:
+            LOG.warning('The call deleting nested stack %s timed out after '
+                        'its delete started (its engine died?); waiting for '
+                        'it.', stack_id)
+            return None
+        LOG.warning('The call deleting nested stack %s timed out before '
+                    'its delete started (its engine died?); calling again.',
+                    stack_id)
+        return heat_delete(client, ctxt, stack_identity, cast=cast)
+
+
 def _update_sent(ctxt, stack_id, template_id, args):
     """Whether the parent's traversal already sent the nested stack this."""
     if args.get(rpc_api.PARAM_CONVERGE):
@@ -149,10 +176,12 @@ CREATE = thread_patches.ThreadPatch(rpc_client.EngineClient, '_create_stack',
                                     _create_stack)
 UPDATE = thread_patches.ThreadPatch(rpc_client.EngineClient, '_update_stack',
                                     _update_stack)
+DELETE = thread_patches.ThreadPatch(rpc_client.EngineClient, 'delete_stack',
+                                    _delete_stack)
 
 
 @contextlib.contextmanager
 def surviving():
     """Within, nested stack calls outlive the engine taking them."""
-    with CREATE.active(), UPDATE.active():
+    with CREATE.active(), UPDATE.active(), DELETE.active():
         yield

@@ -15,13 +15,16 @@
 import datetime
 
 from heat.common import exception
+from heat.common import identifier
 from heat.engine import stack as parser
 from heat.engine import template
 from heat.objects import raw_template as raw_template_object
+from heat.objects import stack as stack_object
 from heat.rpc import client as rpc_client
 from heat.tests import utils
 import oslo_messaging
 from oslo_utils import timeutils
+from oslo_utils import uuidutils
 
 from heat_convergence.db import api as db_api
 from heat_convergence.drivers.reduced import nested_calls
@@ -135,6 +138,37 @@ class NestedCalls(NestedCallTestCase):
         self.answers = [ValueError('boom')]
         self.assertRaises(ValueError, self.create)
         self.assertEqual(1, self.calls.call_count)
+
+    def delete(self, identity):
+        with nested_calls.surviving():
+            return self.client.delete_stack(self.ctx, identity)
+
+    def test_delete_waits_for_the_delete_a_lost_call_started(self):
+        for status in ('IN_PROGRESS', 'COMPLETE'):
+            nested = self.store_stack('member-' + status, self.parent.id,
+                                      'tr1', action='DELETE', status=status)
+            if status == 'COMPLETE':
+                # As Heat leaves a deleted stack: soft-deleted.
+                stack_object.Stack.delete(self.ctx, nested.id)
+            self.answers = [oslo_messaging.MessagingTimeout()]
+            self.assertIsNone(self.delete(nested.identifier()))
+            self.assertEqual(1, self.calls.call_count)
+            self.calls.reset_mock()
+
+    def test_delete_waits_for_a_stack_purged(self):
+        self.answers = [oslo_messaging.MessagingTimeout()]
+        self.assertIsNone(self.delete(identifier.HeatIdentifier(
+            self.ctx.project_id, 'purged', uuidutils.generate_uuid())))
+        self.assertEqual(1, self.calls.call_count)
+
+    def test_delete_calls_again_when_it_had_not_started(self):
+        for action, status in (('UPDATE', 'COMPLETE'), ('DELETE', 'FAILED')):
+            nested = self.store_stack('member-' + action, self.parent.id,
+                                      'tr1', action=action, status=status)
+            self.answers = [oslo_messaging.MessagingTimeout(), None]
+            self.assertIsNone(self.delete(nested.identifier()))
+            self.assertEqual(2, self.calls.call_count, action)
+            self.calls.reset_mock()
 
 
 class RepeatedNestedUpdate(NestedCallTestCase):
