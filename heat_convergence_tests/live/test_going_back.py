@@ -25,12 +25,12 @@ stock engines, which know nothing of the plugin's tables or topic.
 * :class:`TestHandBack`: plugin engines replaced by stock ones one at a
   time during a create; the last one hands the reduced traversal back to
   Heat's path as it stops, and stock engines finish it. Or both killed
-  (kill -9) beside stock ones; the operator hands the create back with
-  ``heat-convergence-manage traversal handback``.
+  (kill -9) beside stock ones, during a create or an update; the operator
+  hands it back with ``heat-convergence-manage traversal handback``.
 
 Every resource is acted on exactly once per traversal, asserted on Heat's
-event table; after a kill, the actions it cut once more, as Heat retries
-them.
+event table; after a kill, the actions it cut fail, and Heat replaces the
+resources they were on.
 """
 
 import collections
@@ -145,7 +145,8 @@ def ladder_template(value, lanes, rows, wait=0, replaced_lane=None):
     makes the next row ready, runs one of it in its own thread and casts
     the others. An engine that stops therefore does not carry the whole
     stack to its end along chains in its own threads; what it casts while
-    it stops is left to the others. Each create takes ``wait`` seconds.
+    it stops is left to the others. Each create, and each update in
+    place, of a row's resource takes ``wait`` seconds.
     The first row joins ``value`` and the root's output; the others pass
     their lane's value on. The lane ``replaced_lane`` is replaced by an
     update changing the value, the others updated in place.
@@ -160,7 +161,8 @@ def ladder_template(value, lanes, rows, wait=0, replaced_lane=None):
             else:
                 upstream = {'get_attr': ['c%d_%02d' % (c, i - 1), 'output']}
             res = cloud.test_resource(upstream, replace=(c == replaced_lane))
-            res['properties']['action_wait_secs'] = {'create': wait}
+            res['properties']['action_wait_secs'] = {'create': wait,
+                                                     'update': wait}
             if i:
                 res['depends_on'] = ['c%d_%02d' % (other, i - 1)
                                      for other in range(lanes) if other != c]
@@ -213,15 +215,22 @@ class GoingBackMixin(object):
         return {name: sorted(names[r] for r in json.loads(requires))
                 for _, name, requires in rows}
 
-    def delete_once_each(self, names, timeout=180):
-        """Delete the stack: each resource deleted once, nothing left."""
+    def delete_once_each(self, names, timeout=180, left=()):
+        """Delete the stack: each resource deleted once, nothing left.
+
+        ``left``: the names of rows left FAILED beside their replacement,
+        which are deleted too: their names are deleted twice, once per row.
+        """
         before = self.events(self.stack_name)
         self.cloud.openstack('stack', 'delete', '--yes', self.stack_name)
         cloud.wait_for(lambda: not self.cloud.query(
             'SELECT id FROM stack WHERE name = :name AND deleted_at IS NULL',
             name=self.stack_name), timeout, what='stack deletion')
-        self.assert_once_each(self.stack_name, before, names,
-                              lambda name: ('DELETE',), exact=True)
+        expected = collections.Counter(
+            (name, 'DELETE', status) for name in list(names) + list(left)
+            for status in ('IN_PROGRESS', 'COMPLETE'))
+        self.assertEqual(expected, self.events(self.stack_name) -
+                         collections.Counter(before))
         self.assertEqual([], self.cloud.query('SELECT id FROM resource'))
         self.assert_no_sync_points()
 
@@ -344,6 +353,11 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
             "SELECT count(*) FROM resource WHERE action = 'CREATE' AND "
             "status = 'COMPLETE'")[0][0]
 
+    def updated(self):
+        return self.cloud.query(
+            "SELECT count(*) FROM resource WHERE action = 'UPDATE' AND "
+            "status = 'COMPLETE'")[0][0]
+
     def update_replacing_lane_one(self, timeout):
         """Update the stack, replacing lane 1; check its outputs.
 
@@ -462,6 +476,102 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
         except cloud.CommandFailed as exc:
             return None, exc
 
+    def in_progress(self):
+        return self.cloud.query(
+            "SELECT count(*) FROM resource WHERE status = 'IN_PROGRESS'")[0][0]
+
+    def start_stock_engines(self):
+        """Start a stock heat-engine on each host, beside the plugin's."""
+        self.cloud.start_engine(2, cloud.STOCK_ENGINE)
+        self.cloud.start_engine(3, cloud.STOCK_ENGINE)
+        self.cloud.wait_for_engines(2, binary=cloud.STOCK_ENGINE)
+
+    def kill_and_hand_back(self, action, reduced, stack_id):
+        """kill -9 both plugin engines mid-``action``; hand back by hand.
+
+        ``reduced``: the stack's reduced traversal. Checks the refusal
+        while the killed engines count as up, that nothing moves meanwhile,
+        the hand-back and its output, then waits for the stock engines to
+        finish: the stack ``action``_COMPLETE on the handed-back traversal.
+        Returns {resource id: (name, action)} of the rows the kill cut
+        (IN_PROGRESS, locked by a killed engine).
+        """
+        in_progress = '%s_IN_PROGRESS' % action
+        # kill -9, both: no graceful stop, so no hand-back.
+        plugin_engines = {row[0] for row in self.cloud.query(
+            'SELECT engine_id FROM service WHERE service.binary = :b',
+            b=cloud.PLUGIN_ENGINE)}
+        self.cloud.kill_engine(0)
+        self.cloud.kill_engine(1)
+        at_kill = self.resource_rows()
+        cut = {rid: row[:2] for rid, row in at_kill.items()
+               if row[2] == 'IN_PROGRESS'}
+        self.assertTrue(cut, 'no action was cut by the kill')
+        # Each still locked by the engine killed during it.
+        self.assertEqual(set(), {at_kill[rid][6] for rid in cut} -
+                         plugin_engines)
+        self.assertEqual(in_progress,
+                         self.cloud.api_stack('handback')['stack_status'],
+                         'the %s ended before the kill: it proves '
+                         'nothing' % action.lower())
+        self.assertEqual(reduced, self.current_traversal('handback'))
+        self.assertEqual(1, self.cloud.query(
+            'SELECT count(*) FROM heat_convergence_traversal')[0][0])
+        events_at_kill = self.events('handback')
+
+        # Right after the kill the killed engines still count as up: the
+        # command refuses, says why, and hands nothing back.
+        out, refused = self.handback_command()
+        still_up = self.plugin_rows_up()
+        if still_up:
+            # Up after the command, so up while it checked.
+            self.assertIsNotNone(refused, 'handed back while the killed '
+                                 'engines counted as up: %s' % out)
+        if refused is not None:
+            self.assertEqual(1, refused.returncode)
+            self.assertEqual('', refused.stdout)
+            self.assertRegex(refused.stderr,
+                             'ERROR: [12] heat-convergence-engine processes '
+                             'are up: .* if they were killed, run this again '
+                             'then.')
+            self.assertNotIn('Traceback', refused.stderr)
+            cloud.wait_for(lambda: not self.plugin_rows_up(), 60,
+                           what="the killed engines' rows to be down")
+            # Meanwhile no engine moved the stack: the reduced traversal,
+            # no new event, the cut resources still locked by the dead.
+            self.assertEqual(reduced, self.current_traversal('handback'))
+            self.assertEqual(in_progress, self.cloud.api_stack(
+                'handback')['stack_status'])
+            self.assertEqual(events_at_kill, self.events('handback'))
+            self.assertEqual(at_kill, self.resource_rows())
+            out, refused = self.handback_command()
+        self.assertIsNone(refused)
+        handed = self.current_traversal('handback')
+        self.assertNotEqual(reduced, handed)
+        self.assertEqual("Stack %s: traversal %s handed back to Heat's path "
+                         "as traversal %s.\n" % (stack_id, reduced, handed),
+                         out)
+        self.assertEqual(0, self.cloud.query(
+            'SELECT count(*) FROM heat_convergence_traversal')[0][0])
+        # Heat's SyncPoints, written before its first casts; the operator's
+        # check shows the stack on Heat's path.
+        self.assertGreater(self.cloud.query(
+            'SELECT count(*) FROM sync_point WHERE traversal_id = :t',
+            t=handed)[0][0], 0)
+        paths = self.cloud.manage('heat-convergence-manage', 'traversal',
+                                  'paths')
+        if 'No convergence stack is IN_PROGRESS' in paths:
+            self.assertEqual('%s_COMPLETE' % action, self.cloud.api_stack(
+                'handback')['stack_status'])
+        else:
+            self.assertRegex(paths, r'%s +handback +%s +%s +heat \(' % (
+                stack_id, action, handed))
+
+        self.cloud.wait_stack('handback', '%s_COMPLETE' % action,
+                              timeout=150)
+        self.assertEqual(handed, self.current_traversal('handback'))
+        return cut
+
     def test_manage_hands_back_after_kill(self):
         """Both plugin engines killed mid-create; the operator hands back.
 
@@ -493,86 +603,13 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
         stack_id = self.cloud.api_stack('handback')['id']
         # The stock engines start while the plugin engines create (the API
         # call has reached a plugin engine: the create is theirs).
-        self.cloud.start_engine(2, cloud.STOCK_ENGINE)
-        self.cloud.start_engine(3, cloud.STOCK_ENGINE)
-        self.cloud.wait_for_engines(2, binary=cloud.STOCK_ENGINE)
-        cloud.wait_for(lambda: self.created() >= 5 and self.cloud.query(
-            "SELECT count(*) FROM resource WHERE action = 'CREATE' AND "
-            "status = 'IN_PROGRESS'")[0][0], 90, interval=0.2,
-            what='the plugin engines to be creating past the first row')
-
-        # kill -9, both: no graceful stop, so no hand-back.
-        plugin_engines = {row[0] for row in self.cloud.query(
-            'SELECT engine_id FROM service WHERE service.binary = :b',
-            b=cloud.PLUGIN_ENGINE)}
-        self.cloud.kill_engine(0)
-        self.cloud.kill_engine(1)
-        at_kill = self.resource_rows()
-        cut = {rid: row[0] for rid, row in at_kill.items()
-               if row[2] == 'IN_PROGRESS'}
-        self.assertTrue(cut, 'no create was cut by the kill')
-        # Each still locked by the engine killed during it.
-        self.assertEqual(set(), {at_kill[rid][6] for rid in cut} -
-                         plugin_engines)
-        self.assertEqual('CREATE_IN_PROGRESS',
-                         self.cloud.api_stack('handback')['stack_status'],
-                         'the create ended before the kill: it proves '
-                         'nothing')
-        self.assertEqual(reduced, self.current_traversal('handback'))
-        self.assertEqual(1, self.cloud.query(
-            'SELECT count(*) FROM heat_convergence_traversal')[0][0])
-        events_at_kill = self.events('handback')
-
-        # Right after the kill the killed engines still count as up: the
-        # command refuses, says why, and hands nothing back.
-        out, refused = self.handback_command()
-        still_up = self.plugin_rows_up()
-        if still_up:
-            # Up after the command, so up while it checked.
-            self.assertIsNotNone(refused, 'handed back while the killed '
-                                 'engines counted as up: %s' % out)
-        if refused is not None:
-            self.assertEqual(1, refused.returncode)
-            self.assertEqual('', refused.stdout)
-            self.assertRegex(refused.stderr,
-                             'ERROR: [12] heat-convergence-engine processes '
-                             'are up: .* if they were killed, run this again '
-                             'then.')
-            self.assertNotIn('Traceback', refused.stderr)
-            cloud.wait_for(lambda: not self.plugin_rows_up(), 60,
-                           what="the killed engines' rows to be down")
-            # Meanwhile no engine moved the stack: the reduced traversal,
-            # no new event, the cut resources still locked by the dead.
-            self.assertEqual(reduced, self.current_traversal('handback'))
-            self.assertEqual('CREATE_IN_PROGRESS', self.cloud.api_stack(
-                'handback')['stack_status'])
-            self.assertEqual(events_at_kill, self.events('handback'))
-            self.assertEqual(at_kill, self.resource_rows())
-            out, refused = self.handback_command()
-        self.assertIsNone(refused)
-        handed = self.current_traversal('handback')
-        self.assertNotEqual(reduced, handed)
-        self.assertEqual("Stack %s: traversal %s handed back to Heat's path "
-                         "as traversal %s.\n" % (stack_id, reduced, handed),
-                         out)
-        self.assertEqual(0, self.cloud.query(
-            'SELECT count(*) FROM heat_convergence_traversal')[0][0])
-        # Heat's SyncPoints, written before its first casts; the operator's
-        # check shows the stack on Heat's path.
-        self.assertGreater(self.cloud.query(
-            'SELECT count(*) FROM sync_point WHERE traversal_id = :t',
-            t=handed)[0][0], 0)
-        paths = self.cloud.manage('heat-convergence-manage', 'traversal',
-                                  'paths')
-        if 'No convergence stack is IN_PROGRESS' in paths:
-            self.assertEqual('CREATE_COMPLETE', self.cloud.api_stack(
-                'handback')['stack_status'])
-        else:
-            self.assertRegex(paths, r'%s +handback +CREATE +%s +heat \(' % (
-                stack_id, handed))
-
-        self.cloud.wait_stack('handback', 'CREATE_COMPLETE', timeout=150)
-        self.assertEqual(handed, self.current_traversal('handback'))
+        self.start_stock_engines()
+        cloud.wait_for(lambda: self.created() >= 5 and self.in_progress(),
+                       90, interval=0.2, what='the plugin engines to be '
+                       'creating past the first row')
+        cut = self.kill_and_hand_back('CREATE', reduced, stack_id)
+        self.assertEqual({'CREATE'}, {a for _, a in cut.values()})
+        cut = {rid: name for rid, (name, _) in cut.items()}
         top = ','.join(['one-one'] * self.lanes)
         self.assertEqual({'top': top}, self.outputs('handback'))
         # Exactly these events over both traversals: one create of each,
@@ -626,3 +663,125 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
         self.assertEqual({'COMPLETE'}, {row[2] for row in rows.values()})
 
         self.delete_once_each(names)
+
+    def test_manage_hands_back_update_after_kill(self):
+        """Both plugin engines killed mid-update; the operator hands back.
+
+        The ladder created quickly by the plugin engines, then updated by
+        them (reduced driver), lane 1 replaced, each update in place and
+        each replacement's create taking three seconds; both are killed
+        (kill -9) a row or two into the update, beside two stock
+        heat-engines. As after a kill mid-create, the stack stays
+        UPDATE_IN_PROGRESS, untouched, the command refuses while the
+        killed engines count as up, then hands the update back, and the
+        stock engines finish it on Heat's path.
+
+        What the kill cut, Heat fails ("Worker went down during resource
+        UPDATE", or CREATE for a replacement being created) and replaces,
+        as Heat replaces a FAILED resource; no action completes twice:
+
+        * a resource whose update in place was cut: UPDATE IN_PROGRESS,
+          then UPDATE FAILED (no second update), a replacement created
+          (CREATE IN_PROGRESS, COMPLETE) and the failed row deleted by
+          the same traversal's cleanup (DELETE IN_PROGRESS, COMPLETE): it
+          still had the previous template, as an update stores the new one
+          only once done;
+        * a replacement of lane 1 whose create was cut: two CREATE
+          IN_PROGRESS, one CREATE FAILED, one CREATE COMPLETE (a second
+          replacement), as after a kill mid-create; its FAILED row has the
+          stack's template, so it stays beside the replacement, which the
+          API shows, until the next update or delete: the stack's delete
+          deletes it too. The old resource it was replacing is deleted
+          once, by the cleanup, as in an update not cut.
+
+        Every other resource is updated in place, or replaced (lane 1),
+        exactly once over both traversals.
+        """
+        names = ladder_names(self.lanes, self.rows)
+        lane1 = {'c1_%02d' % i for i in range(self.rows)}
+        self.deploy('create', ladder_template('one', self.lanes, self.rows))
+        self.cloud.wait_stack('handback', 'CREATE_COMPLETE', timeout=120)
+        self.assert_once_each('handback', {}, names,
+                              lambda name: ('CREATE',), exact=True)
+        created = self.events('handback')
+        originals = self.resource_names()
+        stack_id = self.cloud.api_stack('handback')['id']
+
+        self.deploy('update', ladder_template('two', self.lanes, self.rows,
+                                              wait=self.wait,
+                                              replaced_lane=1))
+        # The update is the plugin engines' (the API call reached one, no
+        # stock engine is up yet): a reduced traversal. The stock engines
+        # start while it runs.
+        reduced = self.current_traversal('handback')
+        self.assertEqual(1, self.cloud.query(
+            'SELECT count(*) FROM heat_convergence_traversal WHERE id = :t',
+            t=reduced)[0][0])
+        self.start_stock_engines()
+        cloud.wait_for(lambda: self.updated() >= 5 and self.in_progress(),
+                       90, interval=0.2, what='the plugin engines to be '
+                       'updating past the first row')
+        cut = self.kill_and_hand_back('UPDATE', reduced, stack_id)
+        # The kill cut updates in place, or creates of lane 1's
+        # replacements: the cleanup (deletes) comes only after the last
+        # row.
+        updates = {rid: name for rid, (name, action) in cut.items()
+                   if action == 'UPDATE'}
+        creates = {rid: name for rid, (name, action) in cut.items()
+                   if action == 'CREATE'}
+        self.assertEqual(set(cut), set(updates) | set(creates), cut)
+        # A replacement's row is new, an update's the original one.
+        self.assertEqual(set(), set(creates) & set(originals))
+        self.assertEqual(set(creates.values()), set(creates.values()) & lane1)
+        self.assertEqual(set(updates), set(updates) & set(originals))
+        self.assertEqual({'top': ','.join(['two-two'] * self.lanes)},
+                         self.outputs('handback'))
+
+        # Exactly these events over both traversals.
+        expected = collections.Counter(
+            (name, action, status) for name in names
+            for action in updated_or_replaced(lane1)(name)
+            for status in ('IN_PROGRESS', 'COMPLETE'))
+        for name in updates.values():
+            expected[name, 'UPDATE', 'COMPLETE'] -= 1
+            expected[name, 'UPDATE', 'FAILED'] += 1
+            for action in ('CREATE', 'DELETE'):
+                for status in ('IN_PROGRESS', 'COMPLETE'):
+                    expected[name, action, status] = 1
+        for name in creates.values():
+            expected[name, 'CREATE', 'IN_PROGRESS'] += 1
+            expected[name, 'CREATE', 'FAILED'] += 1
+        self.assertEqual(+expected, self.events('handback') - created)
+
+        # The rows: one live row per name, COMPLETE and unlocked; the
+        # original one updated in place unless it was replaced (lane 1) or
+        # its update cut; beside them only the cut creates' FAILED rows.
+        rows = self.resource_rows()
+        for rid, name in creates.items():
+            _, action, status, reason, _, new, engine = rows.pop(rid)
+            self.assertEqual(('CREATE', 'FAILED', None),
+                             (action, status, engine), name)
+            self.assertEqual('Worker went down during resource CREATE',
+                             reason)
+            self.assertEqual((name, rid), (rows[new][0], rows[new][4]))
+            rows[new] = rows[new][:4] + (None,) + rows[new][5:]
+        replaced = lane1 | set(updates.values())
+        self.assertEqual(sorted(names),
+                         sorted(row[0] for row in rows.values()))
+        self.assertEqual(
+            {rid: name for rid, name in originals.items()
+             if name not in replaced},
+            {rid: row[0] for rid, row in rows.items() if rid in originals})
+        self.assertEqual(
+            {name: ('CREATE' if name in replaced else 'UPDATE',
+                    'COMPLETE', None, None, None) for name in names},
+            {row[0]: (row[1], row[2], row[4], row[5], row[6])
+             for row in rows.values()})
+        resources = self.cloud.api_resources('handback')
+        self.assertEqual(
+            {name: ('CREATE' if name in replaced else 'UPDATE') +
+             '_COMPLETE' for name in names},
+            {name: r['resource_status'] for name, r in resources.items()})
+        self.assert_no_sync_points()
+
+        self.delete_once_each(names, left=creates.values())
