@@ -468,6 +468,23 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
             'SELECT id, name, action, status, status_reason, replaces, '
             'replaced_by, engine_id FROM resource')}
 
+    def pop_cut_creates(self, rows, cut):
+        """Check the creates the kill cut and take them out of ``rows``.
+
+        Each is FAILED by Heat ("Worker went down"), unlocked, and replaced
+        by a row of the same name. Returns {name: replacement's id}.
+        """
+        replacements = {}
+        for rid, name in cut.items():
+            _, action, status, reason, _, new, engine = rows.pop(rid)
+            self.assertEqual(('CREATE', 'FAILED', None),
+                             (action, status, engine), name)
+            self.assertEqual('Worker went down during resource CREATE',
+                             reason)
+            self.assertEqual((name, rid), (rows[new][0], rows[new][4]))
+            replacements[name] = new
+        return replacements
+
     def handback_command(self):
         """Run ``traversal handback``: (stdout, None) or (None, failure)."""
         try:
@@ -625,15 +642,7 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
         # The cut rows FAILED, each replaced by a row of the same name; the
         # API shows the replacements.
         rows = self.resource_rows()
-        replacements = {}
-        for rid, name in cut.items():
-            _, action, status, reason, _, new, engine = rows.pop(rid)
-            self.assertEqual(('CREATE', 'FAILED', None),
-                             (action, status, engine), name)
-            self.assertEqual('Worker went down during resource CREATE',
-                             reason)
-            self.assertEqual((name, rid), (rows[new][0], rows[new][4]))
-            replacements[name] = new
+        self.pop_cut_creates(rows, cut)
         self.assertEqual(sorted(names),
                          sorted(row[0] for row in rows.values()))
         self.assertEqual({('CREATE', 'COMPLETE', None)},
@@ -757,13 +766,7 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
         # original one updated in place unless it was replaced (lane 1) or
         # its update cut; beside them only the cut creates' FAILED rows.
         rows = self.resource_rows()
-        for rid, name in creates.items():
-            _, action, status, reason, _, new, engine = rows.pop(rid)
-            self.assertEqual(('CREATE', 'FAILED', None),
-                             (action, status, engine), name)
-            self.assertEqual('Worker went down during resource CREATE',
-                             reason)
-            self.assertEqual((name, rid), (rows[new][0], rows[new][4]))
+        for new in self.pop_cut_creates(rows, creates).values():
             rows[new] = rows[new][:4] + (None,) + rows[new][5:]
         replaced = lane1 | set(updates.values())
         self.assertEqual(sorted(names),

@@ -66,82 +66,95 @@ from heat_convergence import thread_patches
 LOG = logging.getLogger(__name__)
 
 
+# What a timed-out call left, as :func:`_call` reads it.
+CALL_AGAIN = object()
+FAIL = object()
+
+
+def _call(call, left, what, stack):
+    """Make ``call()``; after a MessagingTimeout, act on what it left.
+
+    ``left()`` returns the answer to give for a call whose work began (the
+    parent then waits for it), :data:`CALL_AGAIN` for one that left
+    nothing, or :data:`FAIL` to fail as Heat does.
+    """
+    try:
+        return call()
+    except oslo_messaging.MessagingTimeout:
+        answer = left()
+        if answer is FAIL:
+            raise
+    if answer is CALL_AGAIN:
+        LOG.warning('The call %s nested stack %s timed out before it began '
+                    '(its engine died?); calling again.', what, stack)
+        return call()
+    LOG.warning('The call %s nested stack %s timed out after it began (its '
+                'engine died?); waiting for it.', what, stack)
+    return answer
+
+
 def _create_stack(heat_create, _value, client, ctxt, stack_name, *args,
                   **kwargs):
     """``EngineClient._create_stack``, adopting what a lost call created."""
     owner_id = kwargs.get('owner_id')
-    try:
-        return heat_create(client, ctxt, stack_name, *args, **kwargs)
-    except oslo_messaging.MessagingTimeout:
+
+    def left():
         if owner_id is None:
-            raise
+            return FAIL
         nested = stack_object.Stack.get_by_name_and_owner_id(
             ctxt, stack_name, owner_id)
         if nested is None:
-            LOG.warning('The call creating nested stack %s timed out before '
-                        'storing it (its engine died?); calling again.',
-                        stack_name)
-            return heat_create(client, ctxt, stack_name, *args, **kwargs)
+            return CALL_AGAIN
         if not nested.current_traversal:
-            raise
-        LOG.warning('The call creating nested stack %s (%s) timed out after '
-                    'its traversal started (its engine died?); waiting for '
-                    'it.', stack_name, nested.id)
+            return FAIL
         return dict(nested.identifier())
+
+    return _call(lambda: heat_create(client, ctxt, stack_name, *args,
+                                     **kwargs), left, 'creating', stack_name)
 
 
 def _update_stack(heat_update, _value, client, ctxt, stack_identity, *args,
                   **kwargs):
     """``EngineClient._update_stack``, waiting for what a lost call began."""
+    stack_id = stack_identity['stack_id']
     template_id = kwargs.get('template_id')
     if template_id is not None and _update_sent(
-            ctxt, stack_identity['stack_id'], template_id,
-            kwargs.get('args') or {}):
+            ctxt, stack_id, template_id, kwargs.get('args') or {}):
         LOG.info('Nested stack %s already has this update since its parent '
                  "traversal began (its parent's action was run again); "
-                 'waiting for it rather than sending it again.',
-                 stack_identity['stack_id'])
+                 'waiting for it rather than sending it again.', stack_id)
         raw_template_object.RawTemplate.delete(ctxt, template_id)
         return dict(stack_identity)
-    try:
-        return heat_update(client, ctxt, stack_identity, *args, **kwargs)
-    except oslo_messaging.MessagingTimeout:
+
+    def left():
         if template_id is None:
-            raise
-        nested = stack_object.Stack.get_by_id(
-            ctxt, stack_identity['stack_id'])
+            return FAIL
+        nested = stack_object.Stack.get_by_id(ctxt, stack_id)
         if nested is not None and nested.raw_template_id == template_id:
-            LOG.warning('The call updating nested stack %s timed out after '
-                        'its update started (its engine died?); waiting for '
-                        'it.', stack_identity['stack_id'])
             return dict(stack_identity)
-        LOG.warning('The call updating nested stack %s timed out before '
-                    'its update started (its engine died?); calling again.',
-                    stack_identity['stack_id'])
-        return heat_update(client, ctxt, stack_identity, *args, **kwargs)
+        return CALL_AGAIN
+
+    return _call(lambda: heat_update(client, ctxt, stack_identity, *args,
+                                     **kwargs), left, 'updating', stack_id)
 
 
 def _delete_stack(heat_delete, _value, client, ctxt, stack_identity,
                   cast=False):
     """``EngineClient.delete_stack``, waiting for what a lost call began."""
-    try:
-        return heat_delete(client, ctxt, stack_identity, cast=cast)
-    except oslo_messaging.MessagingTimeout:
-        stack_id = stack_identity['stack_id']
+    stack_id = stack_identity['stack_id']
+
+    def left():
         try:
             action, status = stack_object.Stack.get_status(ctxt,
                                                            stack_id)[:2]
         except exception.NotFound:
             return None
         if action == parser.Stack.DELETE and status != parser.Stack.FAILED:
-            LOG.warning('The call deleting nested stack %s timed out after '
-                        'its delete started (its engine died?); waiting for '
-                        'it.', stack_id)
             return None
-        LOG.warning('The call deleting nested stack %s timed out before '
-                    'its delete started (its engine died?); calling again.',
-                    stack_id)
-        return heat_delete(client, ctxt, stack_identity, cast=cast)
+        return CALL_AGAIN
+
+    return _call(lambda: heat_delete(client, ctxt, stack_identity,
+                                     cast=cast), left, 'deleting', stack_id)
 
 
 def _update_sent(ctxt, stack_id, template_id, args):
