@@ -396,6 +396,13 @@ def settled(row, action):
         (row.status == 'COMPLETE' and action != 'DELETE'))
 
 
+def executor_threads(args, side):
+    """The ``executor_thread_pool_size`` of one side's engines."""
+    if side == 'stock' and args.stock_executor_threads:
+        return args.stock_executor_threads
+    return args.executor_threads
+
+
 class Side(object):
     """One side of the comparison: a cloud and its measurements."""
 
@@ -407,10 +414,10 @@ class Side(object):
         levels = ','.join(DEFAULT_LOG_LEVELS +
                           ['oslo_messaging._drivers.amqpdriver=DEBUG'])
         self.stacks = {}
+        threads = executor_threads(args, name)
         conf = {
             'DEFAULT': {'debug': 'false', 'default_log_levels': levels,
-                        'executor_thread_pool_size': str(
-                            args.executor_threads),
+                        'executor_thread_pool_size': str(threads),
                         # The limits an operator raises for big
                         # stacks: a flat stack of 10,000 TestResources
                         # is a 750 KB template (Heat's default: 512 KB),
@@ -422,8 +429,7 @@ class Side(object):
             # Heat's default pool of 5 every burst opens and closes
             # overflow connections (and pymysql sets up TLS for each).
             'database': {'max_pool_size': str(POOL_SIZE),
-                         'max_overflow': str(max_overflow(
-                             args.executor_threads))}}
+                         'max_overflow': str(max_overflow(threads))}}
         for section, option, value in args.set:
             conf.setdefault(section, {})[option] = value
         self.cloud = cloud.HeatCloud(
@@ -1456,7 +1462,7 @@ def enough_connections(admin, args):
     nodes). Deployments size the server for their engines; so does the
     bench, for the server it runs on.
     """
-    threads = args.executor_threads
+    threads = max(executor_threads(args, side) for side in ('stock', 'ours'))
     per_process = POOL_SIZE + max(max_overflow(threads), threads)
     needed = (args.engines * args.workers + 1) * per_process + 50
     with admin.connect() as conn:
@@ -1504,6 +1510,11 @@ def main():
     parser.add_argument('--executor-threads', type=int,
                         default=DEFAULT_EXECUTOR_THREADS,
                         help='executor_thread_pool_size of each engine.')
+    parser.add_argument('--stock-executor-threads', type=int,
+                        help='executor_thread_pool_size of the stock '
+                             "engines, where it differs from ours' (stock "
+                             'needs a thread per nested stack waited for; '
+                             'ours does not).')
     parser.add_argument('--timeout', type=int, default=900)
     parser.add_argument('--no-statements', action='store_true',
                         help='Do not count DB statements (MariaDB general '
@@ -1529,6 +1540,10 @@ def main():
     exit_on_sigterm()
     if args.repeat < 1:
         parser.error('--repeat must be at least 1')
+    if args.executor_threads < 1 or (args.stock_executor_threads is not None
+                                     and args.stock_executor_threads < 1):
+        parser.error('--executor-threads and --stock-executor-threads must '
+                     'be at least 1')
     unknown = set(args.workloads) - set(WORKLOADS)
     if unknown:
         parser.error('unknown workloads: %s' % ', '.join(sorted(unknown)))
@@ -1562,7 +1577,10 @@ def main():
                            'stack_size': args.stack_size,
                            'big_size': args.big_size,
                            'kill_interval': args.kill_interval,
-                           'timeout': args.timeout},
+                           'timeout': args.timeout,
+                           'executor_threads': {
+                               side: executor_threads(args, side)
+                               for side in ('stock', 'ours')}},
               'wall_seconds': round(time.time() - started),
               'results': results}
     if args.json:
