@@ -218,8 +218,8 @@ ROWS = (WORKLOADS[:5] + ('chain-update', 'chain-delete') + WORKLOADS[5:8] +
         RANDOM_PHASES + NESTED_PHASES + MAGNUM_PHASES + ('cancel',) +
         MANY_PHASES + ('many-beside-big',) + CHAOS_PHASES +
         CHAOS_MAGNUM_PHASES)
-# Each engine's executor_thread_pool_size, the same on both sides
-# (oslo.messaging's default is 64).
+# Each engine's executor_thread_pool_size (oslo.messaging's default is
+# 64), the same on both sides unless --stock-executor-threads says.
 DEFAULT_EXECUTOR_THREADS = 16
 # Each engine's pooled database connections ([database] max_pool_size).
 POOL_SIZE = 16

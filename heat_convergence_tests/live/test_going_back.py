@@ -358,6 +358,10 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
             "SELECT count(*) FROM resource WHERE action = 'UPDATE' AND "
             "status = 'COMPLETE'")[0][0]
 
+    def lane_one(self):
+        """The names of lane 1's resources, the ones an update replaces."""
+        return {'c1_%02d' % i for i in range(self.rows)}
+
     def update_replacing_lane_one(self, timeout):
         """Update the stack, replacing lane 1; check its outputs.
 
@@ -369,7 +373,7 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
         self.cloud.wait_stack('handback', 'UPDATE_COMPLETE', timeout=timeout)
         self.assertEqual({'top': ','.join(['two-two'] * self.lanes)},
                          self.outputs('handback'))
-        return before, {'c1_%02d' % i for i in range(self.rows)}
+        return before, self.lane_one()
 
     def test_last_engine_hands_back(self):
         names = ladder_names(self.lanes, self.rows)
@@ -707,7 +711,7 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
         exactly once over both traversals.
         """
         names = ladder_names(self.lanes, self.rows)
-        lane1 = {'c1_%02d' % i for i in range(self.rows)}
+        lane1 = self.lane_one()
         self.deploy('create', ladder_template('one', self.lanes, self.rows))
         self.cloud.wait_stack('handback', 'CREATE_COMPLETE', timeout=120)
         self.assert_once_each('handback', {}, names,

@@ -161,13 +161,16 @@ def _update_sent(ctxt, stack_id, template_id, args):
     """Whether the parent's traversal already sent the nested stack this."""
     if args.get(rpc_api.PARAM_CONVERGE):
         return False
-    nested = stack_object.Stack.get_by_id(ctxt, stack_id)
+    # The rows alone: the templates are compared only once all else says
+    # the update was sent (a group's member updates would each read the
+    # group's template otherwise).
+    nested = heat_db_api.stack_get(ctxt, stack_id, eager_load=False)
     if (nested is None or nested.action != parser.Stack.UPDATE or
             nested.status == parser.Stack.FAILED or
             nested.timeout != args.get(rpc_api.PARAM_TIMEOUT) or
             nested.updated_at is None):
         return False
-    parent = stack_object.Stack.get_by_id(ctxt, nested.owner_id)
+    parent = heat_db_api.stack_get(ctxt, nested.owner_id, eager_load=False)
     began = parent and db_api.traversal_get(ctxt, parent.current_traversal)
     if (not began or
             timeutils.normalize_time(nested.updated_at) < began.created_at):
