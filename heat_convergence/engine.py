@@ -36,7 +36,6 @@ import threading
 from heat.common import context
 from heat.common import messaging as rpc_messaging
 from heat.common import service_utils
-from heat.engine.hot import functions as hot_functions
 from heat.engine import service
 from heat.engine import stack as parser
 from heat.rpc import worker_api as rpc_worker_api
@@ -46,6 +45,7 @@ import oslo_messaging as messaging
 
 from heat_convergence import fleet
 from heat_convergence import worker
+from heat_convergence import yaql_parsing
 
 LOG = logging.getLogger(__name__)
 
@@ -134,10 +134,7 @@ class ConvergenceEngineService(service.EngineService):
         # ours before its RPC server starts consuming casts, so it cannot be
         # swapped in after super().start().
         self.engine_id = service_utils.generate_engine_id()
-        # Heat's Yaql creates its shared parser, then its shared context, on
-        # first use: a thread evaluating yaql in between finds no context
-        # (AttributeError: '_context'). Both exist before any thread runs.
-        hot_functions.Yaql.get_yaql_parser()
+        yaql_parsing.prepare()
         if self.thread_group_mgr is None:
             self.thread_group_mgr = ThreadGroupManager(self.driver)
         self.listener = service.EngineListener(self.host, self.engine_id,

@@ -40,6 +40,7 @@ import typing
 from heat.db import api as db_api
 from heat.engine import check_resource
 from heat.engine import dependencies
+from heat.engine.hot import functions
 from heat.engine import resource
 from heat.engine import scheduler
 from heat.engine import service
@@ -383,6 +384,9 @@ SEAMS = (
          '(self, ctxt, stack_identity, cast=False)',
          "nested calls: a parent's delete call whose engine died waits for "
          'the delete it started'),
+    Seam(functions.Yaql, '_parse', PATCHED, '(self, expression)',
+         "yaql parsing: Heat's one parser per process, used by one engine "
+         'thread at a time'),
     Seam(scheduler, 'ENABLE_SLEEP', CONSTANT, 'bool',
          "cancellation: its step sleep keeps Heat's switch for tests; the "
          'hand-back to Heat\'s path sets it off in a stopping engine'),
