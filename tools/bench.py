@@ -101,8 +101,9 @@ per resource (MariaDB's general log, counting the connections to the side's
 database only), RPC casts per resource (oslo.messaging's CAST log lines),
 edges stored in ``current_deps``, SyncPoint statements (per resource,
 "sync/res": Heat's ``sync_point`` table on stock, the plugin's own tables
-on ours) and CAS conflicts (SyncPoint updates beyond one per arrival), and
-the engines' peak RSS.
+on ours) and CAS conflicts (SyncPoint updates beyond one per arrival), the
+database retries of a deadlock or conflict (oslo.db's ``wrap_db_retry``
+log lines, Heat's and ours) and the engines' peak RSS.
 Stock Heat sleeps 1 s per leaf, so its sizes are capped (``--stock-max``;
 for magnum, N counts the nodes); a workload that does not finish within
 ``--timeout`` is reported as such. Before measuring, each side creates and
@@ -152,6 +153,14 @@ makes the command exit with status 1. The main table gives their seconds,
 nodes per second, statements, casts and RSS as for the other workloads;
 stock is capped by ``--stock-max`` on the big stack's size.
 
+With ``--galera-writers`` both sides run on the three-node Galera cluster
+that ``tools/galera start`` runs, engine i connected to node i (the
+several-writers topology of doc/source/galera.rst, with its
+``mysql_wsrep_sync_wait``): a table of their own gives each phase's
+certification failures and brute-force aborts, summed over the nodes
+(``wsrep_local_cert_failures``, ``wsrep_local_bf_aborts``), and the
+database retries. One writer is ``HC_TEST_MYSQL_URL`` set to a node.
+
     tools/bench.py                        # both sides, N = 50 and 200
     tools/bench.py --sizes 50,200,1000,2000 --side ours
     tools/bench.py --json results.json --keep-logs /tmp/bench-logs
@@ -169,6 +178,8 @@ stock is capped by ``--stock-max`` on the big stack's size.
         --no-statements --keep-logs /tmp/chaos-logs
     tools/bench.py --workloads chaos-magnum --sizes 50 --engines 3 \\
         --side ours --no-statements --executor-threads 64
+    tools/bench.py --workloads dense,random --sizes 200 --engines 3 \\
+        --galera-writers --no-statements
 """
 
 import argparse
@@ -195,6 +206,8 @@ import sqlalchemy as sa
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
+from heat_convergence.tests import galera  # noqa: E402
+from heat_convergence.tests.galera_tests import clouds  # noqa: E402
 from heat_convergence.tests import random_templates  # noqa: E402
 from heat_convergence_tests.live import chaos  # noqa: E402
 from heat_convergence_tests.live import cloud  # noqa: E402
@@ -254,6 +267,10 @@ ARRIVAL_UPDATE = re.compile(
     r'(heat_convergence_sync_point\.)?pending\s*-',
     re.I)
 CAST = 'CAST unique_id'
+# oslo.db's wrap_db_retry, before it runs a transaction again.
+RETRY = 'Performing DB retry'
+# Galera's counts of the transactions it rolled back for a conflict.
+WSREP_CONFLICTS = ('wsrep_local_cert_failures', 'wsrep_local_bf_aborts')
 
 
 def test_resources(n, value='v', deps=None, replace=False, wait=None):
@@ -412,7 +429,8 @@ class Side(object):
         binary = (cloud.STOCK_ENGINE if name == 'stock'
                   else cloud.PLUGIN_ENGINE)
         levels = ','.join(DEFAULT_LOG_LEVELS +
-                          ['oslo_messaging._drivers.amqpdriver=DEBUG'])
+                          ['oslo_messaging._drivers.amqpdriver=DEBUG',
+                           'oslo_db.api=DEBUG'])
         self.stacks = {}
         threads = executor_threads(args, name)
         conf = {
@@ -432,9 +450,12 @@ class Side(object):
                          'max_overflow': str(max_overflow(threads))}}
         for section, option, value in args.set:
             conf.setdefault(section, {})[option] = value
-        self.cloud = cloud.HeatCloud(
-            engines=args.engines, workers=args.workers, engine_binary=binary,
-            database='mysql', conf=conf)
+        kwargs = dict(engines=args.engines, workers=args.workers,
+                      engine_binary=binary, database='mysql', conf=conf)
+        if args.cluster:
+            self.cloud = clouds.EngineOnEachNode(args.cluster, **kwargs)
+        else:
+            self.cloud = cloud.HeatCloud(**kwargs)
 
     def __enter__(self):
         self.cloud.setUp()
@@ -563,13 +584,21 @@ class Side(object):
 
     # Measurement ---------------------------------------------------------
 
-    def log_casts(self):
+    def log_lines(self, marker):
+        """The lines of the engines' logs so far that hold ``marker``."""
         count = 0
         for path in glob.glob(os.path.join(self.cloud.log_dir,
                                            'engine-*.log')):
             with open(path, errors='replace') as f:
-                count += sum(1 for line in f if CAST in line)
+                count += sum(1 for line in f if marker in line)
         return count
+
+    def wsrep_conflicts(self):
+        """Galera's conflict counters, each summed over the nodes."""
+        statuses = [self.args.cluster.status(node)
+                    for node in range(self.args.cluster.nodes)]
+        return {name: sum(int(status.get(name, 0)) for status in statuses)
+                for name in WSREP_CONFLICTS}
 
     def peak_rss_mb(self):
         peak = 0
@@ -590,10 +619,14 @@ class Side(object):
     def counting(self, general_log, nodes, result):
         """Add to ``result`` what the block costs per resource walked.
 
-        The DB statements (if ``general_log``), the RPC casts, and the
-        engines' peak RSS after it.
+        The DB statements (if ``general_log``), the RPC casts, the
+        database retries, Galera's conflicts (with ``--galera-writers``)
+        and the engines' peak RSS after it.
         """
-        casts = self.log_casts()
+        casts = self.log_lines(CAST)
+        retries = self.log_lines(RETRY)
+        if self.args.cluster:
+            conflicts = self.wsrep_conflicts()
         if general_log:
             general_log.start(self.cloud.name)
         yield
@@ -612,7 +645,11 @@ class Side(object):
                           arrival_updates=sync_updates,
                           statement_shapes=shapes[:25])
         result['casts_per_resource'] = round(
-            (self.log_casts() - casts) / nodes, 2)
+            (self.log_lines(CAST) - casts) / nodes, 2)
+        result['db_retries'] = self.log_lines(RETRY) - retries
+        if self.args.cluster:
+            result.update((name, count - conflicts[name])
+                          for name, count in self.wsrep_conflicts().items())
         result['peak_rss_mb'] = self.peak_rss_mb()
 
     def measure(self, general_log, workload, n, action, start, timeout,
@@ -1378,6 +1415,43 @@ def many_table(results):
     return '\n'.join(out)
 
 
+GALERA_ROW = '%-24s %6s %-5s %9s %9s %9s %9s'
+
+
+def galera_table(results):
+    """Each phase's conflicts on the cluster ('' without a cluster)."""
+    rows = [r for r in results if WSREP_CONFLICTS[0] in r]
+    if not rows:
+        return ''
+    out = [GALERA_ROW % ('workload', 'N', 'side', 's', 'cert fail',
+                         'bf abort', 'retries')]
+    for r in sorted(rows, key=lambda r: (ROWS.index(r['workload']), r['n'],
+                                         r['side'])):
+        out.append(GALERA_ROW % (
+            r['workload'], r['n'], r['side'], r.get('seconds', '-'),
+            r['wsrep_local_cert_failures'], r['wsrep_local_bf_aborts'],
+            r['db_retries']))
+    return '\n'.join(out)
+
+
+def galera_cluster(parser, args):
+    """The running test cluster for ``--galera-writers``, or None."""
+    if not args.galera_writers:
+        return None
+    if not args.no_statements:
+        parser.error('--galera-writers counts no statements (each node '
+                     'logs its own): add --no-statements')
+    cluster = galera.GaleraCluster(os.path.abspath(args.galera_base_dir))
+    down = [node for node in range(cluster.nodes)
+            if cluster.status(node).get('wsrep_local_state_comment') !=
+            'Synced']
+    if down:
+        parser.error('Galera node(s) %s not Synced under %s: start the '
+                     'cluster with tools/galera start' % (
+                         ', '.join(map(str, down)), cluster.base_dir))
+    return cluster
+
+
 def add_level_seconds(results):
     """nested-depth: the seconds each level adds, on each side.
 
@@ -1536,6 +1610,13 @@ def main():
     parser.add_argument('--keep-logs', metavar='DIR',
                         help='Copy each side\'s heat-api and engine logs '
                              'to DIR/<side> when it stops.')
+    parser.add_argument('--galera-writers', action='store_true',
+                        help='Run on the Galera cluster of tools/galera, '
+                             'engine i writing to node i; report its '
+                             'conflicts.')
+    parser.add_argument('--galera-base-dir', default=galera.DEFAULT_BASE_DIR,
+                        help='Where tools/galera keeps that cluster '
+                             '(default %(default)s).')
     args = parser.parse_args()
     exit_on_sigterm()
     if args.repeat < 1:
@@ -1548,8 +1629,12 @@ def main():
     if unknown:
         parser.error('unknown workloads: %s' % ', '.join(sorted(unknown)))
 
-    admin = sa.create_engine(cloud.MYSQL_URL, isolation_level='AUTOCOMMIT')
-    enough_connections(admin, args)
+    args.cluster = galera_cluster(parser, args)
+    servers = ([args.cluster.url(node) for node in range(args.cluster.nodes)]
+               if args.cluster else [cloud.MYSQL_URL])
+    for server in servers:
+        admin = sa.create_engine(server, isolation_level='AUTOCOMMIT')
+        enough_connections(admin, args)
     general_log = None if args.no_statements else GeneralLog(
         admin, '/tmp/heat-convergence-bench-general.log')
     results = []
@@ -1560,7 +1645,8 @@ def main():
     add_level_seconds(results)
     print()
     print(table(results))
-    for extra in (many_table(results), chaos_table(results)):
+    for extra in (many_table(results), chaos_table(results),
+                  galera_table(results)):
         if extra:
             print()
             print(extra)
@@ -1577,6 +1663,7 @@ def main():
                            'stack_size': args.stack_size,
                            'big_size': args.big_size,
                            'kill_interval': args.kill_interval,
+                           'galera_writers': args.galera_writers,
                            'timeout': args.timeout,
                            'executor_threads': {
                                side: executor_threads(args, side)
