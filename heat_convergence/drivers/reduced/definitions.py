@@ -31,12 +31,15 @@ node loads were validated when the stack was created or updated, so
 deferring the parse of the other resources defers no error a user could
 see.
 
-A node also asks which of its attributes other resources reference
-(``Resource.node_data``, for the data it hands on), which Heat answers by
-reading every resource's definition. :func:`node_data` gives Heat's method
-only the definitions that reference the resource, from an index of the
-template's references built once per traversal and template on each engine
-(:class:`ReferenceIndex`): the same answer, from a few definitions. The
+A node also asks which of its attributes other resources and the outputs
+reference (``Resource.node_data``, for the data it hands on and the
+attributes it caches for the outputs), which Heat answers by reading every
+resource's definition and parsing and reading every output: O(N) per node
+in a stack whose outputs read most resources. :func:`node_data` gives
+Heat's method only the definitions and outputs that reference the
+resource, from an index of the template's references built once per
+traversal and template on each engine (:class:`ReferenceIndex`): the same
+answer, from a few definitions. The
 ``reduced`` driver answers the same question that way in every thread of
 its engines when a stack is validated (:data:`VALIDATION`), where Heat's
 O(N^2) reads made validation the largest part of creating a stack of
@@ -52,6 +55,7 @@ import collections
 import collections.abc
 import contextlib
 import threading
+import typing
 
 from heat.engine import stack as parser
 from heat.engine import stk_defn
@@ -163,7 +167,7 @@ class OnDemandDefinitions(collections.abc.MutableMapping):
 
 
 class ReferenceIndex(object):
-    """For each resource of a template, the resources using its attributes.
+    """For each resource of a template, what reads its attributes.
 
     Built from the template's definitions once per (traversal, template) on
     each engine (see :mod:`heat_convergence.drivers.reduced.traversal_cache`).
@@ -172,17 +176,30 @@ class ReferenceIndex(object):
     def __init__(self, size=32):
         self._cache = traversal_cache.TraversalCache(size)
 
-    def users(self, traversal_id, stk_defn):
-        """Return {name: frozenset(names of resources reading its attrs)}."""
+    def references(self, traversal_id, stk_defn):
+        """Return the :class:`References` of the stack definition."""
         return self._cache.get(traversal_id, stk_defn.t.id,
-                               lambda: attribute_users(stk_defn))
+                               lambda: references(stk_defn))
 
 
-def attribute_users(stk_defn):
-    """Return {name: frozenset(names of resources reading its attrs)}.
+class References(typing.NamedTuple):
+    """What reads each resource's attributes, in one stack definition.
 
-    One parse of the whole template. Only references to attributes count
-    (not depends_on, nor get_resource), as in
+    ``resources``: {name: frozenset(names of the resources reading its
+    attributes)}; ``outputs``: {name: {output name: OutputDefinition}} for
+    the outputs reading them, each definition's map of the attributes it
+    reads already built, so that its ``dep_attrs`` is a lookup.
+    """
+
+    resources: dict
+    outputs: dict
+
+
+def references(stk_defn):
+    """Return the :class:`References` of ``stk_defn``.
+
+    One parse of the whole template and its outputs. Only references to
+    attributes count (not depends_on, nor get_resource), as in
     ``Resource.referenced_attrs``.
     """
     found = collections.defaultdict(set)
@@ -190,18 +207,29 @@ def attribute_users(stk_defn):
         for required in defn.required_resource_names():
             if defn.dep_attrs(required, load_all=True):
                 found[required].add(name)
-    return {name: frozenset(names) for name, names in found.items()}
+    outputs = collections.defaultdict(dict)
+    for name in stk_defn.enabled_output_names():
+        defn = stk_defn.output_definition(name)
+        for required in defn.required_resource_names():
+            if any(defn.dep_attrs(required, load_all=True)):
+                outputs[required][name] = defn
+    return References({name: frozenset(names)
+                       for name, names in found.items()}, dict(outputs))
 
 
 class _Referencing(object):
     """What ``Resource.referenced_attrs`` reads of a StackDefinition.
 
-    Only the resources in ``names`` are listed; outputs are the stack's.
+    Only the resources in ``names`` are listed, and only the outputs in
+    ``outputs`` ({name: OutputDefinition}, those reading the resource's
+    attributes): Heat would parse every output of the stack in every node,
+    and look through each, the one reading every resource included.
     """
 
-    def __init__(self, stk_defn, names):
+    def __init__(self, stk_defn, names, outputs):
         self._stk_defn = stk_defn
         self._names = names
+        self._outputs = outputs
 
     def enabled_rsrc_names(self):
         return set(self._names)
@@ -210,22 +238,28 @@ class _Referencing(object):
         return self._stk_defn.resource_definition(name)
 
     def enabled_output_names(self):
-        return self._stk_defn.enabled_output_names()
+        return set(self._outputs)
 
     def output_definition(self, name):
+        if name in self._outputs:
+            return self._outputs[name]
+        # An output named by the caller (node_data's for_outputs) that
+        # reads nothing of the resource.
         return self._stk_defn.output_definition(name)
 
 
 INDEX = ReferenceIndex()
 
 
-def _node_data(rsrc, users, **kwargs):
-    """``rsrc.node_data()`` reading only its users' definitions.
+def _node_data(rsrc, refs, **kwargs):
+    """``rsrc.node_data()`` reading only what references the resource.
 
-    :param users: an :func:`attribute_users` of the resource's stack.
+    :param refs: the :func:`references` of the resource's stack.
     """
     return rsrc.node_data(
-        stk_defn=_Referencing(rsrc.stack.defn, users.get(rsrc.name, ())),
+        stk_defn=_Referencing(rsrc.stack.defn,
+                              refs.resources.get(rsrc.name, ()),
+                              refs.outputs.get(rsrc.name, {})),
         **kwargs)
 
 
@@ -234,7 +268,7 @@ def node_data(rsrc, traversal_id):
     stk_defn = rsrc.stack.defn
     if stk_defn.t.id is None:
         return rsrc.node_data()
-    return _node_data(rsrc, INDEX.users(traversal_id, stk_defn))
+    return _node_data(rsrc, INDEX.references(traversal_id, stk_defn))
 
 
 def _update_all_resource_data(heat_method, _active, stack, for_resources,
@@ -245,13 +279,13 @@ def _update_all_resource_data(heat_method, _active, stack, for_resources,
     data, and Heat finds the attributes of each resource that others use by
     reading every definition: O(N^2) reads, 17 s of a 2,000-resource
     create. Here each resource reads only the definitions of its users,
-    from one :func:`attribute_users` of the stack's definition.
+    from one :func:`references` of the stack's definition.
     """
     if not for_resources:
         return heat_method(stack, for_resources, for_outputs)
-    users = attribute_users(stack.defn)
+    refs = references(stack.defn)
     for rsrc in stack._explicit_dependencies():
-        data = _node_data(rsrc, users, for_resources=for_resources,
+        data = _node_data(rsrc, refs, for_resources=for_resources,
                           for_outputs=for_outputs)
         stk_defn.update_resource_data(stack.defn, rsrc.name, data)
 

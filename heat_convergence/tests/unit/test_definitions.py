@@ -162,9 +162,10 @@ class TestNodeData(base.HeatTestCase):
 
     def test_users(self):
         stack = parse(HOT)
-        users = definitions.ReferenceIndex().users('t', stack.defn)
+        refs = definitions.ReferenceIndex().references('t', stack.defn)
         # c's get_resource a reads no attribute of a.
-        self.assertEqual({'a': {'b'}, 'b': {'c'}}, users)
+        self.assertEqual({'a': {'b'}, 'b': {'c'}}, refs.resources)
+        self.assertEqual({}, refs.outputs)
 
     def test_same_as_heat(self):
         stack = parse(dict(HOT, outputs={
@@ -178,20 +179,65 @@ class TestNodeData(base.HeatTestCase):
         self.assertEqual({'output': None}, definitions.node_data(
             stack['a'], 'traversal').as_dict()['attrs'])
 
+    def test_outputs_same_as_heat(self):
+        template = dict(HOT, conditions={'never': False}, outputs={
+            # Every resource, as the random stacks' last output.
+            'all': {'value': [{'get_attr': [name, 'output']}
+                              for name in 'abc']},
+            'whole': {'value': {'get_attr': ['b']}},
+            'path': {'value': {'get_attr': ['c', 'output', 'x']}},
+            'ref': {'value': {'get_resource': 'a'}},
+            'off': {'value': {'get_attr': ['a', 'attr1']},
+                    'condition': 'never'}})
+        stack = parse(template)
+        refs = definitions.references(parse(template).defn)
+        self.assertEqual({'a': {'all'}, 'b': {'all', 'whole'},
+                          'c': {'all', 'path'}},
+                         {name: set(outputs)
+                          for name, outputs in refs.outputs.items()})
+        for name in 'abc':
+            rsrc = stack[name]
+            view = definitions._Referencing(
+                stack.defn, refs.resources.get(name, ()),
+                refs.outputs.get(name, {}))
+            for kwargs in ({}, {'in_resources': False},
+                           {'in_outputs': ['ref', 'all']}):
+                self.assertEqual(
+                    rsrc.referenced_attrs(stack.defn, **kwargs),
+                    rsrc.referenced_attrs(view, **kwargs), (name, kwargs))
+            self.assertEqual(
+                rsrc.node_data(for_outputs=True).as_dict(),
+                definitions._node_data(rsrc, refs,
+                                       for_outputs=True).as_dict())
+
+    def test_outputs_parsed_once_per_index(self):
+        template = dict(HOT, outputs={
+            'o%d' % i: {'value': {'get_attr': ['c', 'output']}}
+            for i in range(5)})
+        refs = definitions.references(parse(template).defn)
+        loads = self.patchobject(
+            stk_defn.StackDefinition, '_load_output_defns', autospec=True,
+            side_effect=stk_defn.StackDefinition._load_output_defns)
+        # The nodes: stacks of their own, one index.
+        for name in 'abc':
+            stack = parse(template)
+            definitions._node_data(stack[name], refs)
+        loads.assert_not_called()
+
     def test_index_kept_per_traversal(self):
         index = definitions.ReferenceIndex(size=2)
         stack = parse(HOT)
         parses = self.patchobject(stack.defn.t, 'resource_definitions',
                                   wraps=stack.defn.t.resource_definitions)
-        first = index.users('t1', stack.defn)
+        first = index.references('t1', stack.defn)
         built = parses.call_count
-        self.assertIs(first, index.users('t1', stack.defn))
+        self.assertIs(first, index.references('t1', stack.defn))
         self.assertEqual(built, parses.call_count)
-        index.users('t2', stack.defn)
-        index.users('t3', stack.defn)
+        index.references('t2', stack.defn)
+        index.references('t3', stack.defn)
         # t1 was evicted: built again.
         calls = parses.call_count
-        self.assertIsNot(first, index.users('t1', stack.defn))
+        self.assertIsNot(first, index.references('t1', stack.defn))
         self.assertLess(calls, parses.call_count)
 
 
@@ -249,6 +295,6 @@ class TestValidation(base.HeatTestCase):
 
     def test_inactive_is_heat(self):
         stack = parse(HOT)
-        own = self.patchobject(definitions, 'attribute_users')
+        own = self.patchobject(definitions, 'references')
         stack._update_all_resource_data(for_resources=True, for_outputs=True)
         own.assert_not_called()
