@@ -289,6 +289,11 @@ SEAMS = (
          '(self, stk_defn=None, for_resources=True, for_outputs=False)',
          "the reduced driver's node data: given a view of the referencing "
          'definitions'),
+    Seam(resource.Resource, 'referenced_attrs', PATCHED,
+         '(self, stk_defn=None, in_resources=True, in_outputs=True, '
+         'load_all=False)',
+         "the reduced driver's references: a group's own question answered "
+         'from the index in a node'),
 
     # The reduced driver: the stack cache.
     Seam(stack_object.Stack, 'get_by_id', PATCHED,

@@ -57,6 +57,7 @@ import contextlib
 import threading
 import typing
 
+from heat.engine import resource
 from heat.engine import stack as parser
 from heat.engine import stk_defn
 from heat.engine import template_common
@@ -251,16 +252,18 @@ class _Referencing(object):
 INDEX = ReferenceIndex()
 
 
-def _node_data(rsrc, refs, **kwargs):
-    """``rsrc.node_data()`` reading only what references the resource.
+def _referencing(rsrc, refs):
+    """The view of ``rsrc``'s stack definition holding what reads it.
 
     :param refs: the :func:`references` of the resource's stack.
     """
-    return rsrc.node_data(
-        stk_defn=_Referencing(rsrc.stack.defn,
-                              refs.resources.get(rsrc.name, ()),
-                              refs.outputs.get(rsrc.name, {})),
-        **kwargs)
+    return _Referencing(rsrc.stack.defn, refs.resources.get(rsrc.name, ()),
+                        refs.outputs.get(rsrc.name, {}))
+
+
+def _node_data(rsrc, refs, **kwargs):
+    """``rsrc.node_data()`` reading only what references the resource."""
+    return rsrc.node_data(stk_defn=_referencing(rsrc, refs), **kwargs)
 
 
 def node_data(rsrc, traversal_id):
@@ -292,3 +295,27 @@ def _update_all_resource_data(heat_method, _active, stack, for_resources,
 
 VALIDATION = thread_patches.ThreadPatch(
     parser.Stack, '_update_all_resource_data', _update_all_resource_data)
+
+
+def _referenced_attrs(heat_method, traversal_id, rsrc, stk_defn=None,
+                      *args, **kwargs):
+    """Heat's ``Resource.referenced_attrs``, from the index in a node.
+
+    Asked of the stack's own definition (``stk_defn`` None) it reads every
+    resource's definition and every output: a group's action asks it to
+    know which of its members' attributes to expose, once per group, which
+    parsed the whole parent template in each.
+    """
+    if stk_defn is None and rsrc.stack.defn.t.id is not None:
+        stk_defn = _referencing(rsrc, INDEX.references(traversal_id,
+                                                       rsrc.stack.defn))
+    return heat_method(rsrc, stk_defn, *args, **kwargs)
+
+
+REFERENCES = thread_patches.ThreadPatch(
+    resource.Resource, 'referenced_attrs', _referenced_attrs)
+
+
+def indexed_references(traversal_id):
+    """Within, this thread's resources read the index of ``traversal_id``."""
+    return REFERENCES.active(traversal_id)

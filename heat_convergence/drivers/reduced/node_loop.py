@@ -53,6 +53,7 @@ def _node_scope(driver, traversal_id, node, resource_id=None):
     """Where a node runs: tracked, with Heat's per-node loads made cheap."""
     with driver.tracking(traversal_id, node, resource_id), \
             definitions.on_demand(driver.parse_on_demand), \
+            definitions.indexed_references(traversal_id), \
             stack_cache.cached(traversal_id, driver.cache_stack_reads), \
             state_changes.in_node():
         yield

@@ -224,6 +224,29 @@ class TestNodeData(base.HeatTestCase):
             definitions._node_data(stack[name], refs)
         loads.assert_not_called()
 
+    def test_own_references_from_the_index_in_a_node(self):
+        template = dict(HOT, outputs={
+            'all': {'value': [{'get_attr': [name, 'output']}
+                              for name in 'abc']}})
+        stack = parse(template)
+        heat = {name: stack[name].referenced_attrs() for name in 'abc'}
+        loads = self.patchobject(
+            stk_defn.StackDefinition, '_load_output_defns', autospec=True,
+            side_effect=stk_defn.StackDefinition._load_output_defns)
+        ours = {}
+        with definitions.indexed_references('traversal'):
+            # The nodes: stacks of their own, one index.
+            for name in 'abc':
+                stack = parse(template)
+                stack.defn.t.id = 'template'
+                ours[name] = stack[name].referenced_attrs()
+        self.assertEqual(heat, ours)
+        # The outputs parsed once, for the index.
+        self.assertEqual(1, loads.call_count)
+        # A definition given, or outside a node: Heat's to read.
+        self.assertEqual(heat['a'], stack['a'].referenced_attrs())
+        self.assertEqual(2, loads.call_count)
+
     def test_index_kept_per_traversal(self):
         index = definitions.ReferenceIndex(size=2)
         stack = parse(HOT)
