@@ -249,7 +249,11 @@ class HeatCloud(fixtures.Fixture):
         for section, values in self.extra_conf.items():
             conf.setdefault(section, {}).update(values)
         self.conf_file = os.path.join(self.dir, 'heat.conf')
-        with open(self.conf_file, 'w') as f:
+        self._write_conf_file(self.conf_file, conf)
+
+    @staticmethod
+    def _write_conf_file(path, conf):
+        with open(path, 'w') as f:
             for section, values in conf.items():
                 f.write('[%s]\n' % section)
                 for key, value in values.items():
@@ -284,13 +288,21 @@ class HeatCloud(fixtures.Fixture):
         except OSError:
             return False
 
-    def start_engine(self, index, binary=None):
-        """Start engine ``index`` (a launcher and its worker processes)."""
+    def start_engine(self, index, binary=None, conf=None):
+        """Start engine ``index`` (a launcher and its worker processes).
+
+        ``conf``: heat.conf settings of this engine only, {section: {key:
+        value}}, read after the shared ones.
+        """
         name = 'engine-%d' % index
         log = os.path.join(self.log_dir, '%s.log' % name)
-        return self._spawn(name, [_bin(binary or self.engine_binary),
-                                  '--config-file', self.conf_file,
-                                  '--log-file', log])
+        argv = [_bin(binary or self.engine_binary),
+                '--config-file', self.conf_file]
+        if conf:
+            path = os.path.join(self.dir, '%s.conf' % name)
+            self._write_conf_file(path, conf)
+            argv += ['--config-file', path]
+        return self._spawn(name, argv + ['--log-file', log])
 
     def engine_pids(self, index):
         """Return the pids of engine ``index``: launcher and workers."""
