@@ -58,19 +58,25 @@ def _entity(node):
     return str(node.rsrc_id)
 
 
-def build_plans(deps, consumes, routes):
+def build_plans(deps, consumes, routes, heights=None):
     """Return {node: plan} for every node of a (reduced) graph.
 
     :param deps: the traversal's reduced ``Dependencies`` of
         ConvergenceNodes.
     :param consumes: {update node: update nodes whose data it consumes}.
     :param routes: the :class:`heat_convergence.forwarding.Routes` of ``deps``.
+    :param heights: ``deps.heights()``, if the caller has it.
     """
     roots = set(deps.roots())
+    heights = heights or deps.heights()
     plans = {}
     for node in deps:
-        plan = {'next': sorted([_entity(s), s.is_update, s.node_type]
-                               for s in deps.required_by(node)),
+        # The successor with the longest way to go first: a node keeps the
+        # first one it makes ready for its own thread (see deliver).
+        nexts = sorted(deps.required_by(node),
+                       key=lambda s: (-heights[s], _entity(s), s.is_update))
+        plan = {'next': [[_entity(s), s.is_update, s.node_type]
+                         for s in nexts],
                 'root': node in roots}
         if node.is_update:
             plan['refs'] = sorted(_entity(r) for r in consumes.get(node, ()))

@@ -139,8 +139,12 @@ def start(stack, driver, pre_converge=None, abandon=False):
         pre_converge()
 
     cnxt = stack.context
-    plans = sync_points.build_plans(deps, consumes, routes)
-    leaves = sorted(deps.leaves(), key=lambda n: n.is_update)
+    heights = deps.heights()
+    plans = sync_points.build_plans(deps, consumes, routes, heights)
+    # Cleanups first; then the leaves with the longest way to go, which the
+    # traversal's end waits for.
+    leaves = sorted(deps.leaves(),
+                    key=lambda n: (n.is_update, -heights[n]))
     sent, queued = driver.window.split(cnxt, leaves)
     if not sync_points.fill_traversal(cnxt, stack, deps, plans,
                                       driver.engine_id, queued):

@@ -214,3 +214,20 @@ class TestMembershipAndOrder(testtools.TestCase):
         reduced = deps.reduced()
         self.assertEqual(set(deps.roots()), set(reduced.roots()))
         self.assertEqual(set(deps.leaves()), set(reduced.leaves()))
+
+    def test_heights(self):
+        # c requires b requires a; d requires a; e alone.
+        deps = graph.Dependencies([('c', 'b'), ('b', 'a'), ('d', 'a'),
+                                   ('e', None)])
+        self.assertEqual({'a': 3, 'b': 2, 'c': 1, 'd': 1, 'e': 1},
+                         deps.heights())
+
+    @settings(max_examples=100, deadline=None)
+    @given(strategies.dags())
+    def test_heights_are_longest_paths_and_kept_by_reduction(self, edges):
+        deps = graph.Dependencies(edges)
+        heights = deps.heights()
+        for key in deps._graph:
+            above = [heights[r] for r in deps._graph[key].required_by()]
+            self.assertEqual(1 + max(above, default=0), heights[key])
+        self.assertEqual(heights, deps.reduced().heights())

@@ -45,6 +45,17 @@ class TestPlans(test_db_api.DBAPITestCase):
         self.assertEqual({'next': [], 'root': True}, plans[C(1)])
 
 
+    def test_successors_longest_way_first(self):
+        # 1 is required by 2 and 4; 3 requires 2: 2 has further to go.
+        deps = graph.Dependencies([(U(4), U(1)), (U(2), U(1)),
+                                   (U(3), U(2))])
+        consumes = {U(4): [U(1)], U(3): [U(2)], U(2): [U(1)], U(1): []}
+        plans = sync_points.build_plans(
+            deps, consumes, forwarding.plan(deps.graph(), consumes))
+        self.assertEqual([['2', True, 'resource'], ['4', True, 'resource']],
+                         plans[U(1)]['next'])
+
+
 def _sorted(plan):
     return dict(plan, next=sorted(plan['next'], key=lambda n: not n[1]))
 
