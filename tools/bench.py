@@ -247,6 +247,9 @@ REPEATABLE = ('chain', 'dense', 'fanin', 'group', 'nested-depth')
 FOLLOW_UPS = {'update': 'independent', 'replace': 'independent',
               'delete': 'independent', 'chain-update': 'chain',
               'chain-delete': 'chain'}
+# cleanup: the delete calls made, and the seconds each has to start.
+DELETE_CALLS = 3
+DELETE_START = 30
 # Resources of the stack each side creates and deletes before measuring.
 WARM_UP_SIZE = 20
 # many: the projects the stacks come from, and the API calls made at once.
@@ -1315,8 +1318,24 @@ def measure_beside_big(side, n, args, general_log):
 
 
 def cleanup(side, name, stack_id, args):
-    side.delete(name, stack_id)
-    side.wait(stack_id, 'DELETE', args.timeout)
+    """Delete the stack and wait for it to go.
+
+    Heat drops a delete it cannot store because the failed traversal before
+    it was still being purged (its engine logs "Failed to store stack ...
+    aborting stack DELETE" after the API call returned): a delete that has
+    not started within DELETE_START seconds is asked again.
+    """
+    for _ in range(DELETE_CALLS):
+        side.delete(name, stack_id)
+        deadline = time.monotonic() + DELETE_START
+        while time.monotonic() < deadline:
+            row = side.state(stack_id)
+            if row is None or row.action == 'DELETE':
+                side.wait(stack_id, 'DELETE', args.timeout)
+                return
+            time.sleep(0.5)
+        print('%s: the delete of %s did not start; asking again' % (
+            side.name, name), file=sys.stderr)
 
 
 TABLE_ROW = ('%-19s %5s %9s %9s %8s %11s %11s %11s %11s %9s %9s %9s %9s '
