@@ -184,18 +184,16 @@ class Dependencies(dependencies.Dependencies):
         """Return a reverse topologically sorted iterator."""
         yield from reversed(self._graph.topological_order())
 
-    def heights(self, weight=None):
-        """Return {node: the weight of the longest path from it to a root}.
+    def heights(self):
+        """Return {node: the nodes on the longest path from it to a root}.
 
-        A path weighs what its nodes weigh (``weight(node)``, 1 each by
-        default): a root's height is its own weight. Run in that order, the
-        nodes that have the longest way to go start first: the ones a
-        traversal's end waits for. The redundant edges do not change a
-        height.
+        A root's height is 1. Run in that order, the nodes that have the
+        longest way to go start first: the ones a traversal's end waits for.
+        The redundant edges do not change a height.
         """
         heights = {}
         for key in reversed(self):
-            heights[key] = (weight(key) if weight else 1) + max(
+            heights[key] = 1 + max(
                 (heights[requirer]
                  for requirer in self._graph[key].required_by()),
                 default=0)

@@ -32,19 +32,12 @@ from heat.engine import stack as parser
 from oslo_log import log as logging
 
 from heat_convergence.drivers.reduced import forwarding
-from heat_convergence.drivers.reduced import nested_actions
 from heat_convergence.drivers.reduced import parent_wake
 from heat_convergence.drivers.reduced import stack_purge
 from heat_convergence.drivers.reduced import sync_points
 from heat_convergence import graph
 
 LOG = logging.getLogger(__name__)
-
-# What a node whose action is a nested stack's counts for in the order of
-# the nodes, against 1 for a resource of its own: a level of nesting added
-# 0.18 to 0.21 s to a create or update, a plain resource on a chain 0.02 to
-# 0.04 s (doc/source/benchmarks.rst).
-NESTED_WEIGHT = 5
 
 
 def reduced_graph(stack, current_resources):
@@ -146,7 +139,7 @@ def start(stack, driver, pre_converge=None, abandon=False):
         pre_converge()
 
     cnxt = stack.context
-    heights = deps.heights(_weight(current_resources))
+    heights = deps.heights()
     plans = sync_points.build_plans(deps, consumes, routes, heights)
     # Cleanups first; then the leaves with the longest way to go, which the
     # traversal's end waits for.
@@ -173,17 +166,6 @@ def start(stack, driver, pre_converge=None, abandon=False):
         driver.dispatch(cnxt, stack.current_traversal, node,
                         stack.adopt_stack_data, stack.converge, abandon,
                         leaf_plan=plans[node])
-
-
-def _weight(current_resources):
-    """A node's weight in the heights that order the traversal's nodes.
-
-    A resource whose action is a nested stack's (a template resource, a
-    group) weighs NESTED_WEIGHT: its action is a traversal of its own.
-    """
-    nested = {rsrc.id for rsrc in current_resources.values()
-              if nested_actions.waits_for_nested(rsrc)}
-    return lambda node: NESTED_WEIGHT if node.rsrc_id in nested else 1
 
 
 def deadline(stack):

@@ -222,12 +222,6 @@ class TestMembershipAndOrder(testtools.TestCase):
         self.assertEqual({'a': 3, 'b': 2, 'c': 1, 'd': 1, 'e': 1},
                          deps.heights())
 
-    def test_weighted_heights(self):
-        # b weighs 5: a's way through b is longer than through c and d.
-        deps = graph.Dependencies([('b', 'a'), ('d', 'c'), ('c', 'a')])
-        self.assertEqual({'a': 6, 'b': 5, 'c': 2, 'd': 1}, deps.heights(
-            lambda key: 5 if key == 'b' else 1))
-
     @settings(max_examples=100, deadline=None)
     @given(strategies.dags())
     def test_heights_are_longest_paths_and_kept_by_reduction(self, edges):
