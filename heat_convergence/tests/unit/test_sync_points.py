@@ -44,7 +44,6 @@ class TestPlans(test_db_api.DBAPITestCase):
                           'fwd': {}}, plans[U(3)])
         self.assertEqual({'next': [], 'root': True}, plans[C(1)])
 
-
     def test_successors_longest_way_first(self):
         # 1 is required by 2 and 4; 3 requires 2: 2 has further to go.
         deps = graph.Dependencies([(U(4), U(1)), (U(2), U(1)),

@@ -11,6 +11,7 @@
 # under the License.
 
 import threading
+from unittest import mock
 
 from heat.engine.hot import functions
 from oslo_config import cfg
@@ -57,6 +58,10 @@ class ParseOneAtATime(testtools.TestCase):
         # Heat's parser reads its limits from the yaql options.
         cfg.CONF([], project='heat')
         self.addCleanup(cfg.CONF.reset)
+        # An engine started by another test of this process activated it.
+        patch = mock.patch.object(yaql_parsing.PARSE, '_everywhere', None)
+        patch.start()
+        self.addCleanup(patch.stop)
 
     def test_heat_parser_fails_valid_expressions_in_threads(self):
         # What the patch is for: Heat's own parse, shared by the threads.
@@ -70,5 +75,4 @@ class ParseOneAtATime(testtools.TestCase):
 
     def test_every_evaluation_right_with_the_patch(self):
         yaql_parsing.PARSE.activate_everywhere()
-        self.addCleanup(yaql_parsing.PARSE.activate_everywhere, None)
         self.assertEqual([], evaluate_at_once())
