@@ -513,6 +513,23 @@ class LiveTestCase(testtools.TestCase):
             self.assertEqual(set(), set(new) - expected, 'unexpected events')
         return new
 
+    def delete_leaving_nothing(self, stack, timeout=120, plugin=True):
+        """Delete ``stack``: its stacks, resources and rows all gone.
+
+        ``plugin``: the plugin's tables are checked empty too (a stack of the
+        reduced driver).
+        """
+        self.cloud.openstack('stack', 'delete', '--yes', stack)
+        wait_for(lambda: not self.cloud.query(
+            'SELECT id FROM stack WHERE deleted_at IS NULL'), timeout,
+            what='stack deletion')
+        self.assertEqual([], self.cloud.query('SELECT id FROM resource'))
+        if plugin:
+            for table in ('traversal', 'sync_point', 'arrival'):
+                self.assertEqual(0, self.cloud.query(
+                    'SELECT count(*) FROM heat_convergence_%s' % table
+                )[0][0], table)
+
     def current_traversal(self, stack):
         return self.cloud.query('SELECT current_traversal FROM stack WHERE '
                                 'name = :stack AND deleted_at IS NULL',

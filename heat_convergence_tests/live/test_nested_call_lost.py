@@ -280,12 +280,4 @@ class TestNestedCallLost(cloud.LiveTestCase):
 
         self.cloud.start_engine(VICTIM)
         self.wait_consumers(2)
-        self.cloud.openstack('stack', 'delete', '--yes', 'lost')
-        cloud.wait_for(lambda: not self.cloud.query(
-            'SELECT id FROM stack WHERE deleted_at IS NULL'), 120,
-            what='stack deletion')
-        self.assertEqual([], self.cloud.query('SELECT id FROM resource'))
-        for table in ('traversal', 'sync_point', 'arrival'):
-            self.assertEqual(0, self.cloud.query(
-                'SELECT count(*) FROM heat_convergence_%s' % table
-            )[0][0], table)
+        self.delete_leaving_nothing('lost')

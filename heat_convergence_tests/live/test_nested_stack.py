@@ -136,15 +136,7 @@ class TestNestedStack(cloud.LiveTestCase):
         self.assertEqual(updated['n'], replaced['n'])
         self.assertEqual(updated['c'], replaced['c'])
 
-        self.cloud.openstack('stack', 'delete', '--yes', 'nest')
-        cloud.wait_for(lambda: not self.cloud.query(
-            'SELECT id FROM stack WHERE deleted_at IS NULL'), 180,
-            what='stack deletion')
-        self.assertEqual([], self.cloud.query('SELECT id FROM resource'))
-        for table in ('traversal', 'sync_point', 'arrival'):
-            self.assertEqual(0, self.cloud.query(
-                'SELECT count(*) FROM heat_convergence_%s' % table
-            )[0][0], table)
+        self.delete_leaving_nothing('nest', timeout=180)
 
 
 def load_tests(loader, tests, pattern):
