@@ -18,7 +18,9 @@ TEMPLATE = {
     'heat_template_version': '2018-08-31',
     'resources': {
         'a': {'type': 'OS::Heat::TestResource',
-              'properties': {'action_wait_secs': {'create': 20}}},
+              # Running through the four commands below, each a process
+              # importing Heat: 20 s ran out under the suite's load.
+              'properties': {'action_wait_secs': {'create': 60}}},
         'b': {'type': 'OS::Heat::TestResource',
               'properties': {'value': {'get_attr': ['a', 'output']}}},
         'c': {'type': 'OS::Heat::TestResource', 'depends_on': ['a', 'b'],
@@ -60,7 +62,7 @@ class TestOperatorView(cloud.LiveTestCase):
         self.assertEqual(3, full.count(' -> '))
         self.assertIn('fillcolor=gold', reduced)
 
-        self.cloud.wait_stack('slow', 'CREATE_COMPLETE', timeout=90)
+        self.cloud.wait_stack('slow', 'CREATE_COMPLETE', timeout=150)
         self.assertIn('no traversal in progress',
                       self.manage('traversal', 'show', 'slow'))
         self.assertIn('No traversal in progress',
