@@ -58,17 +58,16 @@ def _entity(node):
     return str(node.rsrc_id)
 
 
-def build_plans(deps, consumes, routes, heights=None):
+def build_plans(deps, consumes, routes, heights):
     """Return {node: plan} for every node of a (reduced) graph.
 
     :param deps: the traversal's reduced ``Dependencies`` of
         ConvergenceNodes.
     :param consumes: {update node: update nodes whose data it consumes}.
     :param routes: the :class:`heat_convergence.forwarding.Routes` of ``deps``.
-    :param heights: ``deps.heights()``, if the caller has it.
+    :param heights: ``deps.heights()``, which also orders the leaves.
     """
     roots = set(deps.roots())
-    heights = heights or deps.heights()
     plans = {}
     for node in deps:
         # The successor with the longest way to go first: a node keeps the

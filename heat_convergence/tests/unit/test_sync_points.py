@@ -32,7 +32,8 @@ class TestPlans(test_db_api.DBAPITestCase):
         consumes = {U(3): [U(1), U(2)], U(2): [U(1)], U(1): []}
         reduced = full.reduced()
         plans = sync_points.build_plans(
-            reduced, consumes, forwarding.plan(reduced.graph(), consumes))
+            reduced, consumes, forwarding.plan(reduced.graph(), consumes),
+            reduced.heights())
         self.assertEqual({'next': [['2', True, 'resource'],
                                    ['1', False, 'resource']],
                           'root': False, 'refs': [],
@@ -50,7 +51,8 @@ class TestPlans(test_db_api.DBAPITestCase):
                                    (U(3), U(2))])
         consumes = {U(4): [U(1)], U(3): [U(2)], U(2): [U(1)], U(1): []}
         plans = sync_points.build_plans(
-            deps, consumes, forwarding.plan(deps.graph(), consumes))
+            deps, consumes, forwarding.plan(deps.graph(), consumes),
+            deps.heights())
         self.assertEqual([['2', True, 'resource'], ['4', True, 'resource']],
                          plans[U(1)]['next'])
 
