@@ -111,27 +111,37 @@ def replacement_of(cnxt, stack_id, node):
     runs on from it (:class:`.handover.ReDispatch`), under the same graph
     node. Resumed on the replaced row instead, it would have Heat update
     that row again and make a second replacement, leaving the first one
-    half created and locked by the dead engine. A replacement is this
-    traversal's if it was made for the stack's current template: in a
-    rollback, the replaced row is the one to run again.
+    half created and locked by the dead engine. A replacement cut off by a
+    kill is marked FAILED and replaced in turn, so the node follows the
+    chain of replacements to its last row: resumed on one in the middle,
+    Heat would replace that one again and leave the last, locked by the
+    dead engine, IN_PROGRESS for good. A replacement is this traversal's
+    if it was made for the stack's current template: in a rollback, the
+    replaced row is the one to run again.
     """
     if not node.is_update:
         return None
     try:
-        old = heat_db_api.resource_get(cnxt, node.rsrc_id)
-        if old.replaced_by is None:
-            return None
-        new = heat_db_api.resource_get(cnxt, old.replaced_by)
         stack = heat_db_api.stack_get(cnxt, stack_id, show_deleted=True,
                                       eager_load=False)
+        row = heat_db_api.resource_get(cnxt, node.rsrc_id)
     except exception.NotFound:
         return None
-    if (new.replaces != old.id or stack is None or
-            new.current_template_id != stack.raw_template_id):
-        return None
-    LOG.info('Node %s resumes on resource %s, the replacement it made.',
-             node, new.id)
-    return new.id
+    last, seen = None, {row.id}
+    while stack is not None and row.replaced_by not in seen | {None}:
+        try:
+            new = heat_db_api.resource_get(cnxt, row.replaced_by)
+        except exception.NotFound:
+            break
+        if (new.replaces != row.id or
+                new.current_template_id != stack.raw_template_id):
+            break
+        last, row = new.id, new
+        seen.add(new.id)
+    if last is not None:
+        LOG.info('Node %s resumes on resource %s, the last replacement it '
+                 'made.', node, last)
+    return last
 
 
 class Recovery(object):

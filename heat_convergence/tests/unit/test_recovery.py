@@ -17,7 +17,9 @@ import datetime
 from unittest import mock
 
 import fixtures
+from heat.common import context
 from heat.common import exception
+from heat.db import api as heat_db_api
 from heat.engine import stack as parser
 from oslo_config import cfg
 import oslo_messaging
@@ -27,6 +29,8 @@ from heat_convergence import conf
 from heat_convergence.db import api as db_api
 from heat_convergence.drivers.reduced import cancellation
 from heat_convergence.drivers.reduced import recovery
+from heat_convergence.tests import db_fixture
+from heat_convergence.tests import stack_rows
 
 Row = collections.namedtuple('Row', ['id', 'stack_id', 'engine_id',
                                      'created_at', 'abandon'])
@@ -174,3 +178,54 @@ class TestLiveness(testtools.TestCase):
         # Asked once per pass.
         self.assertFalse(self.recovery.is_alive(None, 'gone'))
         self.assertEqual(1, self.second.call.call_count)
+
+
+class TestReplacementOf(testtools.TestCase):
+    """The row an update node resumes on after its engine died."""
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(db_fixture.Database('sqlite'))
+        self.ctx = context.get_admin_context()
+        self.stack = stack_rows.create_stack(self.ctx)
+        self.old = self.row()
+
+    def row(self, replaces=None, template_id=None):
+        row = heat_db_api.resource_create(self.ctx, {
+            'stack_id': self.stack.id, 'name': 'r', 'replaces': replaces,
+            'current_template_id': (template_id or
+                                    self.stack.raw_template_id)})
+        if replaces is not None:
+            heat_db_api.resource_update_and_save(self.ctx, replaces,
+                                                 {'replaced_by': row.id})
+        return row.id
+
+    def resumes_on(self, is_update=True):
+        return recovery.replacement_of(
+            self.ctx, self.stack.id,
+            parser.ConvergenceNode(self.old, is_update))
+
+    def test_not_replaced(self):
+        self.assertIsNone(self.resumes_on())
+
+    def test_replacement(self):
+        new = self.row(replaces=self.old)
+        self.assertEqual(new, self.resumes_on())
+        self.assertIsNone(self.resumes_on(is_update=False))
+
+    def test_last_of_a_chain(self):
+        # The first replacement was cut off by a kill, marked FAILED and
+        # replaced in turn: the node goes on from the last one. Resumed
+        # on the middle one, Heat would replace it again and the last one
+        # would be left IN_PROGRESS.
+        first = self.row(replaces=self.old)
+        last = self.row(replaces=first)
+        self.assertEqual(last, self.resumes_on())
+
+    def test_not_one_of_an_older_template(self):
+        # In a rollback the stack is back on the old template: the
+        # replaced row is the one to run again.
+        template = heat_db_api.raw_template_create(self.ctx, {
+            'template': {}, 'files': {}, 'environment': {}})
+        self.row(replaces=self.old, template_id=template.id)
+        self.assertIsNone(self.resumes_on())
