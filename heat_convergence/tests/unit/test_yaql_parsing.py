@@ -64,14 +64,13 @@ class ParseOneAtATime(testtools.TestCase):
         self.addCleanup(patch.stop)
 
     def test_heat_parser_fails_valid_expressions_in_threads(self):
-        # What the patch is for: Heat's own parse, shared by the threads.
+        # What the patch is for: Heat's own parse, shared by the threads,
+        # fails a valid expression ("Bad expression"), or parses another
+        # thread's text and gives a wrong value (seen: the data itself).
         for _ in range(5):
-            failures = evaluate_at_once()
-            if failures:
-                break
-        else:
-            self.skipTest('no two parses overlapped in five tries')
-        self.assertIn('Bad expression', failures[0])
+            if evaluate_at_once():
+                return
+        self.skipTest('no two parses overlapped in five tries')
 
     def test_every_evaluation_right_with_the_patch(self):
         yaql_parsing.PARSE.activate_everywhere()
