@@ -389,6 +389,23 @@ SEAMS = (
          '(self, ctxt, stack_identity, cast=False)',
          "nested calls: a parent's delete call whose engine died waits for "
          'the delete it started'),
+    Seam(rpc_client.EngineClient, 'show_stack', PATCHED,
+         '(self, ctxt, stack_identity, resolve_outputs=True)',
+         "nested calls: a parent's read of its nested stack, made once more "
+         'when its engine died'),
+    Seam(rpc_client.EngineClient, 'list_stack_resources', PATCHED,
+         '(self, ctxt, stack_identity, nested_depth=0, with_detail=False, '
+         'filters=None)',
+         "nested calls: a parent's read of its nested stack's resources, "
+         'made once more when its engine died'),
+    Seam(rpc_client.EngineClient, 'get_template', PATCHED,
+         '(self, ctxt, stack_identity)',
+         "nested calls: a parent's read of its nested stack's template, made "
+         'once more when its engine died'),
+    Seam(rpc_client.EngineClient, 'show_output', PATCHED,
+         '(self, cntx, stack_identity, output_key)',
+         "nested calls: a parent's read of its nested stack's output, made "
+         'once more when its engine died'),
     Seam(functions.Yaql, '_parse', PATCHED, '(self, expression)',
          "yaql parsing: Heat's one parser per process, used by one engine "
          'thread at a time'),

@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""A nested stack's create, update or delete call outlives its engine.
+"""A parent's calls to its nested stack outlive the engine taking them.
 
 A parent resource creates, updates and deletes its nested stack with an
 RPC *call* (Heat's ``EngineClient._create_stack``, ``_update_stack`` and
@@ -34,6 +34,11 @@ what the call left instead:
 
 Anything else (a stack stored but never started, a second timeout) fails
 as Heat fails it.
+
+The parent's calls that only read its nested stack (``show_stack``,
+``list_stack_resources``, ``get_template`` and ``show_output``) are
+idempotent: one that times out is made once more, and a second timeout
+fails as in Heat.
 
 The engine running the parent may die too. The recovery runs the parent's
 node again, Heat marks the resource "Worker went down" and redoes its
@@ -157,6 +162,18 @@ def _delete_stack(heat_delete, _value, client, ctxt, stack_identity,
                                      cast=cast), left, 'deleting', stack_id)
 
 
+def _read_again(heat_read, _value, client, *args, **kwargs):
+    """A read of a nested stack, made once more after a MessagingTimeout."""
+    try:
+        return heat_read(client, *args, **kwargs)
+    except oslo_messaging.MessagingTimeout:
+        # Each read takes the stack's identity after the context.
+        stack = kwargs.get('stack_identity', args[1] if args[1:] else None)
+        LOG.warning('The call %s of nested stack %s timed out (its engine '
+                    'died?); calling again.', heat_read.__name__, stack)
+    return heat_read(client, *args, **kwargs)
+
+
 def _update_sent(ctxt, stack_id, template_id, args):
     """Whether the parent's traversal already sent the nested stack this."""
     if args.get(rpc_api.PARAM_CONVERGE):
@@ -194,10 +211,22 @@ UPDATE = thread_patches.ThreadPatch(rpc_client.EngineClient, '_update_stack',
                                     _update_stack)
 DELETE = thread_patches.ThreadPatch(rpc_client.EngineClient, 'delete_stack',
                                     _delete_stack)
+READS = (
+    thread_patches.ThreadPatch(rpc_client.EngineClient, 'show_stack',
+                               _read_again),
+    thread_patches.ThreadPatch(rpc_client.EngineClient,
+                               'list_stack_resources', _read_again),
+    thread_patches.ThreadPatch(rpc_client.EngineClient, 'get_template',
+                               _read_again),
+    thread_patches.ThreadPatch(rpc_client.EngineClient, 'show_output',
+                               _read_again),
+)
 
 
 @contextlib.contextmanager
 def surviving():
     """Within, nested stack calls outlive the engine taking them."""
-    with CREATE.active(), UPDATE.active(), DELETE.active():
+    with contextlib.ExitStack() as patches:
+        for patch in (CREATE, UPDATE, DELETE) + READS:
+            patches.enter_context(patch.active())
         yield

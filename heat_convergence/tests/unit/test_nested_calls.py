@@ -171,6 +171,64 @@ class NestedCalls(NestedCallTestCase):
             self.calls.reset_mock()
 
 
+class NestedReads(NestedCallTestCase):
+    """A read of a nested stack whose engine died is made once more."""
+
+    # Each read as a parent makes it, by position.
+    READS = (('show_stack', ()), ('list_stack_resources', ()),
+             ('get_template', ()), ('show_output', ('OS::stack_id',)))
+
+    def setUp(self):
+        super().setUp()
+        self.identity = dict(self.store_stack('parent-member-x',
+                                              self.parent.id,
+                                              'tr1').identifier())
+
+    def read(self, name, args):
+        return getattr(self.client, name)(self.ctx, self.identity, *args)
+
+    def surviving_read(self, name, args):
+        with nested_calls.surviving():
+            return self.read(name, args)
+
+    def test_read_is_made_once_more_after_a_timeout(self):
+        for name, args in self.READS:
+            self.answers = [oslo_messaging.MessagingTimeout(), [name]]
+            self.assertEqual([name], self.surviving_read(name, args))
+            self.assertEqual(2, self.calls.call_count, name)
+            self.assertEqual(self.calls.call_args_list[0],
+                             self.calls.call_args_list[1], name)
+            self.assertIn('The call %s of nested stack' % name,
+                          self.LOG.output)
+            self.calls.reset_mock()
+
+    def test_read_fails_on_a_second_timeout(self):
+        for name, args in self.READS:
+            self.answers = [oslo_messaging.MessagingTimeout(),
+                            oslo_messaging.MessagingTimeout()]
+            self.assertRaises(oslo_messaging.MessagingTimeout,
+                              self.surviving_read, name, args)
+            self.assertEqual(2, self.calls.call_count, name)
+            self.calls.reset_mock()
+
+    def test_heat_behaviour_outside_a_node(self):
+        for name, args in self.READS:
+            self.answers = [oslo_messaging.MessagingTimeout(), [name]]
+            self.assertRaises(oslo_messaging.MessagingTimeout,
+                              self.read, name, args)
+            self.assertEqual(1, self.calls.call_count, name)
+            self.calls.reset_mock()
+
+    def test_other_errors_are_heats(self):
+        for name, args in self.READS:
+            self.answers = [exception.EntityNotFound(entity='Stack',
+                                                     name='x')]
+            self.assertRaises(exception.EntityNotFound,
+                              self.surviving_read, name, args)
+            self.assertEqual(1, self.calls.call_count, name)
+            self.calls.reset_mock()
+
+
 class RepeatedNestedUpdate(NestedCallTestCase):
     """A parent's action run again does not send its nested update twice."""
 
