@@ -242,7 +242,8 @@ LEAFY = ('independent', 'update', 'replace', 'delete', 'fanin', 'group',
          'random', 'magnum', 'chaos', 'chaos-magnum')
 # Workloads that create a stack of their own and delete it: ``--repeat``
 # runs them again (the others share the independent stack).
-REPEATABLE = ('chain', 'dense', 'fanin', 'group', 'nested-depth')
+REPEATABLE = ('chain', 'dense', 'fanin', 'group', 'nested-depth', 'random',
+              'magnum')
 # The workloads that act on the stack another one created: its name.
 FOLLOW_UPS = {'update': 'independent', 'replace': 'independent',
               'delete': 'independent', 'chain-update': 'chain',
