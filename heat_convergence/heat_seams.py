@@ -266,6 +266,11 @@ SEAMS = (
          '(context, resource_id, key, value, redact=False)',
          "the reduced driver's state changes: a resource's data stored, "
          'retried'),
+    Seam(db_api, 'resource_update', PATCHED,
+         '(context, resource_id, values, atomic_key, expected_engine_id=None)',
+         "the reduced driver's state changes: the resource row's "
+         "compare-and-swap, without Heat's retry (its decorator's "
+         '__wrapped__) within a state change'),
 
     # The reduced driver: definitions parsed on demand, node data.
     Seam(stk_defn.StackDefinition, '_load_rsrc_defns', PATCHED, '(self)',

@@ -177,6 +177,26 @@ def retried_instead(heat_function, _value, context, *args, **kwargs):
     return retried(heat_function)(context, *args, **kwargs)
 
 
+def unretried_within(heat_function, _value, context, *args, **kwargs):
+    """A thread patch's replacement: Heat's retry, outside transactions.
+
+    For :class:`heat_convergence.thread_patches.ThreadPatch`, on a function
+    Heat decorates with ``retry_on_db_error``. Heat's retry runs the
+    statement again after a deadlock or a lost connection, but the failure
+    rolled back the whole transaction the call joined: the statement would
+    run in a new one, and what the outer transaction wrote before it would
+    be lost while the rest commits (after a lost connection, it would fail
+    in the invalidated transaction). There Heat's function
+    runs without its retry (the ``__wrapped__`` that Heat's decorator
+    keeps), and the error goes to the outer transaction's retry, as in
+    :func:`retried`. A call that joins no transaction open in this thread
+    is Heat's, retried.
+    """
+    if in_transaction(context):
+        return heat_function.__wrapped__(context, *args, **kwargs)
+    return heat_function(context, *args, **kwargs)
+
+
 def in_transaction(context):
     """Whether this thread has a transaction of ``context`` open."""
     try:

@@ -50,6 +50,17 @@ id; an insert, or an update of the row a first attempt committed), so
 running it again after a commit whose answer was lost changes nothing.
 Within a state change's transaction, the state change's retry applies.
 
+So it does for Heat's compare-and-swap of the resource row
+(``resource_update``), which Heat retries itself after a deadlock or a
+lost connection. A deadlock (an InnoDB victim, a Galera brute-force abort)
+rolled back the state change's whole transaction, the properties data
+inserted before it included; Heat's retry ran the UPDATE again in a new
+transaction, which committed the row, and the event, without that data
+(a resource row referencing a missing row: the resource failed on the
+foreign key). Within a transaction open in this thread, Heat's
+``resource_update`` runs without its retry (:func:`heat_convergence.db
+.api.unretried_within`), and the whole state change runs again.
+
 Heat then hands each event to the stack's event sinks (``OS::Zaqar``
 queues named in the environment) in a thread of its own, which it starts
 even when the stack has no sinks. In a node's thread, an event of a stack
@@ -257,6 +268,8 @@ RESOURCE_UPDATE = thread_patches.ThreadPatch(
     heat_db_api, 'resource_update_and_save', _update_without_read_back)
 RESOURCE_DATA_SET = thread_patches.ThreadPatch(
     heat_db_api, 'resource_data_set', db_api.retried_instead)
+RESOURCE_CAS = thread_patches.ThreadPatch(
+    heat_db_api, 'resource_update', db_api.unretried_within)
 DISPATCH = thread_patches.ThreadPatch(parser.Stack, 'dispatch_event',
                                       _to_sinks)
 
@@ -266,5 +279,5 @@ def in_node():
     """Within, this thread's state changes are stored and sent as above."""
     with (STATE_SET.active(), EVENT_CREATE.active(),
           RESOURCE_UPDATE.active(), RESOURCE_DATA_SET.active(),
-          DISPATCH.active()):
+          RESOURCE_CAS.active(), DISPATCH.active()):
         yield

@@ -153,6 +153,54 @@ class StateChangeRetried(base.HeatTestCase):
         self.assertEqual(1, len(failed))
         self.assert_stored_once()
 
+    def deadlock_in_update(self):
+        """Make the resource row's UPDATE a deadlock victim, once.
+
+        As the server does with a victim (an InnoDB deadlock, a Galera
+        brute-force abort), the whole transaction is rolled back: the
+        database connection's, at the DBAPI level, under the session, which
+        still takes its transaction for open. The deadlock error is raised
+        from the statement's execution (``before_cursor_execute``), where
+        a real one comes from, so that it goes up through Heat's
+        ``resource_update`` and its retry decorator unchanged. Patching
+        ``resource_update`` itself would replace the function the fix
+        changes; failing at the state change's level would not reach
+        Heat's retry at all.
+
+        Return the list of statements sent after that point: the verb and
+        table of each INSERT and UPDATE.
+        """
+        statements = []
+
+        def execute(conn, cursor, statement, *args):
+            words = statement.split()
+            if words[0].upper() not in ('INSERT', 'UPDATE'):
+                return
+            verb = ' '.join(words[:3] if words[0].upper() == 'INSERT'
+                            else words[:2]).upper()
+            statements.append(verb)
+            if verb == 'UPDATE RESOURCE' and statements.count(verb) == 1:
+                conn.connection.dbapi_connection.rollback()
+                raise db_exception.DBDeadlock()
+
+        engine = heat_db_api.get_engine()
+        sa.event.listen(engine, 'before_cursor_execute', execute)
+        self.addCleanup(sa.event.remove, engine, 'before_cursor_execute',
+                        execute)
+        return statements
+
+    def test_deadlock_in_the_compare_and_swap(self):
+        # Heat's resource_update retries itself after a deadlock: it ran
+        # the UPDATE again in a new transaction, without the properties
+        # data inserted before it, and committed the row and the event
+        # with a reference to data that did not exist.
+        statements = self.deadlock_in_update()
+        self.state_set()
+        attempt = ['INSERT INTO RESOURCE_PROPERTIES_DATA', 'UPDATE RESOURCE']
+        self.assertEqual(attempt * 2, statements[:4])
+        self.assertEqual(1, statements.count('INSERT INTO EVENT'))
+        self.assert_stored_once()
+
     def lose_commit(self, committed):
         """Lose the connection at the state change's COMMIT, once.
 
@@ -440,6 +488,18 @@ class PluginWritesRetried(base.HeatTestCase):
         self.assertRaises(exception.NotFound,
                           heat_db_api.resource_data_get_all, self.ctx,
                           self.rsrc.id)
+
+    def test_compare_and_swap_outside_a_transaction_is_heat_s(self):
+        # Retried by Heat, in a node too: only within a state change's
+        # transaction does the state change's retry take over.
+        failed = self.fail_once('_resource_update', db_exception.DBDeadlock())
+        with state_changes.in_node():
+            self.assertTrue(heat_db_api.resource_update(
+                self.ctx, self.rsrc.id, {'status': 'COMPLETE'},
+                self.rsrc.atomic_key, expected_engine_id='engine-1'))
+        self.assertEqual(1, len(failed))
+        self.assertEqual('COMPLETE', heat_db_api.resource_get(
+            self.ctx, self.rsrc.id).status)
 
     def test_data_set_after_a_lost_connection(self):
         failed = self.fail_once('_resource_data_get_by_key',
