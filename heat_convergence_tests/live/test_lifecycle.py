@@ -120,8 +120,11 @@ class TestLifecycle(cloud.LiveTestCase):
                       stack['stack_status_reason'])
         self.assertEqual('three', self.output().split('/')[1])
 
-        # An update cancelled while b's update runs rolls back as well.
-        self.deploy('update', template('five', wait_b=10))
+        # An update cancelled while b's update runs rolls back as well. b
+        # waits 30 s (the plugin's cancel cuts it short; Heat's rollback
+        # waits for it): with 10 s, a loaded machine's stack had completed
+        # before the cancel call.
+        self.deploy('update', template('five', wait_b=30))
         cloud.wait_for(lambda: self.cloud.api_resources('life')['b'][
             'resource_status'] == 'UPDATE_IN_PROGRESS', 60,
             what="b's update to start")
