@@ -127,8 +127,10 @@ def replacement_of(cnxt, stack_id, node):
         row = heat_db_api.resource_get(cnxt, node.rsrc_id)
     except exception.NotFound:
         return None
+    if stack is None:
+        return None
     last, seen = None, {row.id}
-    while stack is not None and row.replaced_by not in seen | {None}:
+    while row.replaced_by is not None and row.replaced_by not in seen:
         try:
             new = heat_db_api.resource_get(cnxt, row.replaced_by)
         except exception.NotFound:
