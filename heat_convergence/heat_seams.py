@@ -109,11 +109,13 @@ SEAMS = (
          '(self, pre_converge=None, abandon=False)',
          "the binding: replaced per traversal by the driver's converge; "
          'the heat driver and the hand-back to Heat\'s path call it'),
-    Seam(_Stack, 'converge_stack', CALLED,
+    Seam(_Stack, 'converge_stack', PATCHED,
          "(self, template, action='UPDATE', new_stack=None, "
          "pre_converge=None, new_traversal_id=None, abandon=False)",
          'the binding: it starts _converge_create_or_update through the '
-         'thread group manager, which the binding intercepts'),
+         'thread group manager, which the binding intercepts; the reduced '
+         "driver's late purge: its first store may expect '' after a "
+         'failed traversal'),
     Seam(_TGM, '__init__', OVERRIDDEN, '(self)',
          "the binding's thread group manager: Heat's, with the driver bound "
          'in'),
@@ -305,6 +307,10 @@ SEAMS = (
          '(cls, context, stack_id, **kwargs)',
          "the reduced driver's stack cache: template and graph from the "
          "traversal's cache"),
+    Seam(stack_object.Stack, 'select_and_update', PATCHED,
+         '(cls, context, stack_id, values, exp_trvsl=None)',
+         "the reduced driver's late purge: converge_stack's compare-and-swap "
+         'of the traversal id'),
     Seam(stack_object.Stack, '_from_db_object', CALLED,
          '(context, stack, db_stack)',
          "the reduced driver's stack cache: builds the stack object from its "

@@ -19,6 +19,8 @@ are Heat's. One module per concern:
 
 * :mod:`.driver`: the driver class, the engine's one entry point;
 * :mod:`.traversal`: starting (graph, rows, leaves) and finishing;
+* :mod:`.late_purge`: a new operation not lost to a failed traversal's
+  late purge;
 * :mod:`.forwarding`: what each kept edge carries;
 * :mod:`.sync_points`: the rows of a traversal, in terms of Heat's nodes;
 * :mod:`.messages`: what a dispatch carries;

@@ -31,6 +31,7 @@ from heat_convergence.drivers.reduced import cancellation
 from heat_convergence.drivers.reduced import definitions
 from heat_convergence.drivers.reduced import dispatch_window
 from heat_convergence.drivers.reduced import handback
+from heat_convergence.drivers.reduced import late_purge
 from heat_convergence.drivers.reduced import messages
 from heat_convergence.drivers.reduced import node_loop
 from heat_convergence.drivers.reduced import parent_wake
@@ -65,6 +66,7 @@ class ReducedDriver(base.ConvergenceDriver):
         connections.skip_redundant_rollbacks(db_engine)
         connections.ping_idle_connections_only(db_engine)
         definitions.VALIDATION.activate_everywhere()
+        late_purge.CONVERGE.activate_everywhere()
         self.recovery = recovery.Recovery(self)
         self.recovery.start()
 
@@ -73,6 +75,7 @@ class ReducedDriver(base.ConvergenceDriver):
 
     def stop(self):
         definitions.VALIDATION.activate_everywhere(None)
+        late_purge.CONVERGE.activate_everywhere(None)
         if self.recovery is not None:
             self.recovery.stop()
         if self.engine is not None:
