@@ -159,6 +159,23 @@ class FollowOnMessages(fixtures.Fixture):
                                                  defer))
 
 
+class Successors(fixtures.Fixture):
+    """Ready successors run as ``run_locally`` says (:data:`SUCCESSORS`)."""
+
+    def __init__(self, procs, run_locally):
+        super().__init__()
+        self.procs = procs
+        self.run_locally = run_locally
+
+    def _setUp(self):
+        cfg.CONF.set_override('run_successor_locally', self.run_locally,
+                              group='heat_convergence')
+        self.addCleanup(cfg.CONF.clear_override, 'run_successor_locally',
+                        group='heat_convergence')
+        if self.run_locally:
+            self.useFixture(FollowOnMessages(self.procs.worker))
+
+
 class ScenarioFramework(fixtures.Fixture):
     """Heat's scenario framework, ready to run operations on a stack.
 
@@ -184,12 +201,7 @@ class ScenarioFramework(fixtures.Fixture):
             'heat.rpc.worker_client.WorkerClient.check_resource',
             side_effect=self.procs.worker.check_resource)).mock
         cfg.CONF.set_default('convergence_engine', True)
-        cfg.CONF.set_override('run_successor_locally', self.run_locally,
-                              group='heat_convergence')
-        self.addCleanup(cfg.CONF.clear_override, 'run_successor_locally',
-                        group='heat_convergence')
-        if self.run_locally:
-            self.useFixture(FollowOnMessages(self.procs.worker))
+        self.useFixture(Successors(self.procs, self.run_locally))
         self.db_engine = db_api.context_manager.writer.get_engine()
         models.BASE.metadata.create_all(self.db_engine)
 

@@ -335,21 +335,30 @@ def _without_replacement_leak(retrigger_replaced):
 
 
 class DifferentialTestCase(base.HeatTestCase):
-    """Runs operations under both drivers and compares what they leave."""
+    """Runs operations under both drivers and compares what they leave.
 
-    run_locally = False
-    # [heat_convergence] dispatch_window, if not the default.
-    dispatch_window = None
+    Heat runs once; the reduced driver once in each of ``variants``, each
+    a (name, options) pair: ``run_locally`` (see
+    :data:`scenario_harness.SUCCESSORS`) and ``dispatch_window`` (the
+    option of that name, if not the default). Heat's run does not depend
+    on them, so one test checks them all against one run of Heat's.
+    """
+
+    variants = scenario_harness.SUCCESSORS
 
     def setUp(self):
         super().setUp()
         self.framework = self.useFixture(
-            scenario_harness.ScenarioFramework(self.run_locally))
-        if self.dispatch_window is not None:
-            cfg.CONF.set_override('dispatch_window', self.dispatch_window,
-                                  group='heat_convergence')
-            self.addCleanup(cfg.CONF.clear_override, 'dispatch_window',
-                            group='heat_convergence')
+            scenario_harness.ScenarioFramework())
+
+    def variant(self, options):
+        """A fixture that sets up one of ``variants``."""
+        parts = [scenario_harness.Successors(self.framework.procs,
+                                             options['run_locally'])]
+        if options.get('dispatch_window') is not None:
+            parts.append(_Override('dispatch_window',
+                                   options['dispatch_window']))
+        return fixtures.CompoundFixture(parts)
 
     def run_under(self, driver_class, play):
         """Run ``play(step)`` on an empty database under a driver.
@@ -409,35 +418,54 @@ class DifferentialTestCase(base.HeatTestCase):
         step('the end')
 
     def assertSameOutcome(self, play):
-        """Run ``play`` under both drivers; assert identical pictures.
+        """Run ``play`` under Heat and each variant; assert identical pictures.
 
         The reduced driver must also store no more edges than Heat at every
         step. Heat runs with one known bug corrected (see
-        :func:`_without_replacement_leak`). Returns both runs.
+        :func:`_without_replacement_leak`). Returns Heat's run and the
+        reduced driver's, one per variant.
         """
         with fixtures.MockPatchObject(
                 heat_worker.WorkerService, '_retrigger_replaced',
                 _without_replacement_leak(
                     heat_worker.WorkerService._retrigger_replaced)):
             expected = self.run_under(heat_driver.HeatDriver, play)
-        actual = self.run_under(reduced.ReducedDriver, play)
-        self.assertEqual([name for name, _ in expected.pictures],
-                         [name for name, _ in actual.pictures])
-        for (name, want), (_, got) in zip(expected.pictures,
-                                          actual.pictures):
-            if want != got:
-                self.fail('The drivers differ after %s:\n%s'
-                          % (name, _diff(want, got)))
-        for heat_edges, reduced_edges in zip(expected.edges, actual.edges):
-            self.assertLessEqual(reduced_edges, heat_edges)
-        return expected, actual
+        actuals = []
+        for name, options in self.variants:
+            with self.variant(options):
+                actual = self.run_under(reduced.ReducedDriver, play)
+            self.assertEqual([step for step, _ in expected.pictures],
+                             [step for step, _ in actual.pictures])
+            for (step, want), (_, got) in zip(expected.pictures,
+                                              actual.pictures):
+                if want != got:
+                    self.fail('The drivers differ (reduced, %s) after %s:'
+                              '\n%s' % (name, step, _diff(want, got)))
+            for heat_edges, reduced_edges in zip(expected.edges,
+                                                 actual.edges):
+                self.assertLessEqual(reduced_edges, heat_edges)
+            actuals.append(actual)
+        return expected, actuals
+
+
+class _Override(fixtures.Fixture):
+    """A ``[heat_convergence]`` option overridden."""
+
+    def __init__(self, name, value):
+        super().__init__()
+        self.name = name
+        self.value = value
+
+    def _setUp(self):
+        cfg.CONF.set_override(self.name, self.value, group='heat_convergence')
+        self.addCleanup(cfg.CONF.clear_override, self.name,
+                        group='heat_convergence')
 
 
 class DifferentialScenarios(DifferentialTestCase):
     """Every scenario file, pictured at each ``verify`` and at its end."""
 
-    scenarios = testscenarios.multiply_scenarios(
-        scenario_harness.all_scenarios(), scenario_harness.SUCCESSORS)
+    scenarios = scenario_harness.all_scenarios()
 
     def test_scenario(self):
         def play(step):
@@ -449,16 +477,15 @@ class DifferentialScenarios(DifferentialTestCase):
                                         verify=verify)
             step('the end')
 
-        _, actual = self.assertSameOutcome(play)
-        self.assertEqual(0, actual.plugin_rows[-1])
+        _, actuals = self.assertSameOutcome(play)
+        for actual in actuals:
+            self.assertEqual(0, actual.plugin_rows[-1])
 
 
 class DifferentialRandomStacks(DifferentialTestCase):
     """Random stacks: a create, one to three updates, a delete."""
 
-    scenarios = testscenarios.multiply_scenarios(
-        [('example%d' % n, {'index': n}) for n in range(EXAMPLES)],
-        scenario_harness.SUCCESSORS)
+    scenarios = [('example%d' % n, {'index': n}) for n in range(EXAMPLES)]
 
     def check_example(self, strategy, check):
         """Run ``check`` on this scenario's example of ``strategy``.
@@ -485,13 +512,14 @@ class DifferentialRandomStacks(DifferentialTestCase):
     def test_random_stacks(self):
         """Each operation runs until no message is left."""
         def check(history):
-            expected, actual = self.assertSameOutcome(functools.partial(
+            expected, actuals = self.assertSameOutcome(functools.partial(
                 self.play_history, history, [None] * (len(history) + 1)))
             for name, picture in expected.pictures:
                 stack, = picture['stacks']
                 self.assertEqual('COMPLETE', stack['status'], name)
-            self.assertEqual([0] * len(actual.plugin_rows),
-                             actual.plugin_rows)
+            for actual in actuals:
+                self.assertEqual([0] * len(actual.plugin_rows),
+                                 actual.plugin_rows)
 
         self.check_example(strategies.stack_histories(), check)
 
@@ -504,12 +532,13 @@ class DifferentialRandomStacks(DifferentialTestCase):
         """
         def check(example):
             history, pauses = example
-            expected, actual = self.assertSameOutcome(functools.partial(
+            expected, actuals = self.assertSameOutcome(functools.partial(
                 self.play_history, history, pauses))
             stack, = expected.pictures[-1][1]['stacks']
             self.assertEqual(('DELETE', 'COMPLETE'),
                              (stack['action'], stack['status']))
-            self.assertEqual(0, actual.plugin_rows[-1])
+            for actual in actuals:
+                self.assertEqual(0, actual.plugin_rows[-1])
 
         self.check_example(strategies.interrupted_histories(), check)
 
@@ -559,22 +588,23 @@ class DifferentialRandomDags(DifferentialTestCase):
     data along the kept paths, before and after replacements.
     """
 
-    scenarios = testscenarios.multiply_scenarios(
-        [('seed%d' % seed, {'seed': seed}) for seed in DAG_SEEDS],
-        scenario_harness.SUCCESSORS + [
-            # Leaves sent one at a time, the others as nodes end.
-            ('window1', {'run_locally': True, 'dispatch_window': 1})])
+    scenarios = [('seed%d' % seed, {'seed': seed}) for seed in DAG_SEEDS]
+    variants = scenario_harness.SUCCESSORS + [
+        # Leaves sent one at a time, the others as nodes end.
+        ('window1', {'run_locally': True, 'dispatch_window': 1})]
 
     def test_random_dag(self):
         history = random_dag_history(self.seed, DAG_SIZE)
         self.addDetail('history', content.text_content(repr(history)))
-        expected, actual = self.assertSameOutcome(functools.partial(
+        expected, actuals = self.assertSameOutcome(functools.partial(
             self.play_history, history, [None] * (len(history) + 1)))
         for name, picture in expected.pictures:
             stack, = picture['stacks']
             self.assertEqual('COMPLETE', stack['status'], name)
-        self.assertLess(actual.edges[0], expected.edges[0])
-        self.assertEqual([0] * len(actual.plugin_rows), actual.plugin_rows)
+        for actual in actuals:
+            self.assertLess(actual.edges[0], expected.edges[0])
+            self.assertEqual([0] * len(actual.plugin_rows),
+                             actual.plugin_rows)
 
 
 class SupersededCreatedReplacement(DifferentialTestCase):
@@ -602,13 +632,14 @@ class SupersededCreatedReplacement(DifferentialTestCase):
     PAUSES = [None, 2, 0, 0]
 
     def test_replacement_deleted(self):
-        _, actual = self.assertSameOutcome(functools.partial(
+        _, actuals = self.assertSameOutcome(functools.partial(
             self.play_history, self.HISTORY, self.PAUSES))
-        events = dict(actual.pictures[-1][1]['events'])
-        self.assertIn(('R', 'R#1', 'CREATE', 'COMPLETE', 'state changed'),
-                      events)
-        self.assertIn(('R', 'R#1', 'DELETE', 'COMPLETE', 'state changed'),
-                      events)
+        for actual in actuals:
+            events = dict(actual.pictures[-1][1]['events'])
+            self.assertIn(('R', 'R#1', 'CREATE', 'COMPLETE',
+                           'state changed'), events)
+            self.assertIn(('R', 'R#1', 'DELETE', 'COMPLETE',
+                           'state changed'), events)
 
 
 def load_tests(loader, tests, pattern):
