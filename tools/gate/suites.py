@@ -25,13 +25,15 @@
    ``cancel_running_actions = False``.
 
 Each has its own stestr repository under ``stestr/`` in the state
-directory, kept between runs for its timing data.
+directory, kept between runs for its timing data; a new one starts with the
+durations of tools/test-times.json.
 """
 
 import importlib.util
 import os
 import re
 import subprocess
+import sys
 
 import configs
 import procs
@@ -41,6 +43,8 @@ import selection
 GROUP_REGEX = r'heat_tempest_plugin\.tests\.api\.test_heat_api[._]([^_]+)'
 ENGINE_KILL = r'heat_convergence_tests\.tests\.test_engine_kill\.'
 STOCK_CANCEL_MODULE = 'heat_integrationtests.functional.test_stack_cancel.'
+TEST_TIMES = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), 'test_times.py')
 
 
 class SuiteError(Exception):
@@ -86,7 +90,10 @@ def stestr(run, name, package, filters, exclude, concurrency, clock,
     os.makedirs(repo, exist_ok=True)
     tool = run.binary('stestr')
     if not os.path.isdir(os.path.join(repo, '.stestr')):
-        subprocess.run([tool, 'init'], cwd=repo, check=True,
+        # A new repository: with the known durations in it, stestr
+        # balances its workers from the first run (tools/test_times.py).
+        subprocess.run([sys.executable, TEST_TIMES, 'load', '--repository',
+                        os.path.join(repo, '.stestr')], check=True,
                        stdout=subprocess.DEVNULL)
     pkg_dir = _package_dir(package)
     argv = [tool, '--test-path=%s' % os.path.join(pkg_dir, subdir or ''),
