@@ -20,6 +20,13 @@ from heat.tests import common
 from heat_convergence import conf
 
 
+def none_template(names):
+    """A HOT template of an OS::Heat::None for each of ``names``."""
+    return {'heat_template_version': '2015-04-30',
+            'resources': {name: {'type': 'OS::Heat::None'}
+                          for name in names}}
+
+
 class HeatEtcFixture(fixtures.Fixture):
     """Make HeatTestCase find the wheel's etc/heat.
 

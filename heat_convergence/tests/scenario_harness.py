@@ -159,6 +159,20 @@ class FollowOnMessages(fixtures.Fixture):
                                                  defer))
 
 
+class Override(fixtures.Fixture):
+    """A ``[heat_convergence]`` option overridden."""
+
+    def __init__(self, name, value):
+        super().__init__()
+        self.name = name
+        self.value = value
+
+    def _setUp(self):
+        cfg.CONF.set_override(self.name, self.value, group='heat_convergence')
+        self.addCleanup(cfg.CONF.clear_override, self.name,
+                        group='heat_convergence')
+
+
 class Successors(fixtures.Fixture):
     """Ready successors run as ``run_locally`` says (:data:`SUCCESSORS`)."""
 
@@ -168,10 +182,7 @@ class Successors(fixtures.Fixture):
         self.run_locally = run_locally
 
     def _setUp(self):
-        cfg.CONF.set_override('run_successor_locally', self.run_locally,
-                              group='heat_convergence')
-        self.addCleanup(cfg.CONF.clear_override, 'run_successor_locally',
-                        group='heat_convergence')
+        self.useFixture(Override('run_successor_locally', self.run_locally))
         if self.run_locally:
             self.useFixture(FollowOnMessages(self.procs.worker))
 

@@ -356,8 +356,8 @@ class DifferentialTestCase(base.HeatTestCase):
         parts = [scenario_harness.Successors(self.framework.procs,
                                              options['run_locally'])]
         if options.get('dispatch_window') is not None:
-            parts.append(_Override('dispatch_window',
-                                   options['dispatch_window']))
+            parts.append(scenario_harness.Override(
+                'dispatch_window', options['dispatch_window']))
         return fixtures.CompoundFixture(parts)
 
     def run_under(self, driver_class, play):
@@ -446,20 +446,6 @@ class DifferentialTestCase(base.HeatTestCase):
                 self.assertLessEqual(reduced_edges, heat_edges)
             actuals.append(actual)
         return expected, actuals
-
-
-class _Override(fixtures.Fixture):
-    """A ``[heat_convergence]`` option overridden."""
-
-    def __init__(self, name, value):
-        super().__init__()
-        self.name = name
-        self.value = value
-
-    def _setUp(self):
-        cfg.CONF.set_override(self.name, self.value, group='heat_convergence')
-        self.addCleanup(cfg.CONF.clear_override, self.name,
-                        group='heat_convergence')
 
 
 class DifferentialScenarios(DifferentialTestCase):

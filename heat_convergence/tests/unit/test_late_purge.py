@@ -23,20 +23,15 @@ from heat_convergence.drivers.reduced import late_purge
 from heat_convergence.tests import base
 
 
-def hot(names):
-    return {'heat_template_version': '2015-04-30',
-            'resources': {name: {'type': 'OS::Heat::None'}
-                          for name in names}}
-
-
 class LatePurge(base.HeatTestCase):
     """A stack whose update failed, loaded before its purge landed."""
 
     def setUp(self):
         super().setUp()
         self.ctx = utils.dummy_context()
-        stack = parser.Stack(self.ctx, 'failed', template.Template(hot(['a'])),
-                             convergence=True)
+        stack = parser.Stack(
+            self.ctx, 'failed', template.Template(base.none_template(['a'])),
+            convergence=True)
         stack.current_traversal = 'failed-traversal'
         stack.store()
         stack.state_set(stack.UPDATE, stack.FAILED, 'Resource CREATE failed')
@@ -50,7 +45,7 @@ class LatePurge(base.HeatTestCase):
         heat_db_api.stack_update(self.ctx, self.stack_id, values)
 
     def update(self, patched=True):
-        new = template.Template(hot(['a', 'b']))
+        new = template.Template(base.none_template(['a', 'b']))
         if not patched:
             self.loaded.converge_stack(new, action=parser.Stack.UPDATE)
             return
@@ -100,7 +95,7 @@ class LatePurge(base.HeatTestCase):
     def test_not_after_another_operation_failed(self):
         # Another update started and failed since the load: its template
         # is the stack's now, and this one's view of the stack is stale.
-        other = template.Template(hot(['c'])).store(self.ctx)
+        other = template.Template(base.none_template(['c'])).store(self.ctx)
         self.set_row(current_traversal='', raw_template_id=other)
         self.update()
         self.assert_started(False)

@@ -28,12 +28,6 @@ from heat_convergence.drivers.reduced import traversal
 from heat_convergence.tests import base
 
 
-def hot(names):
-    return {'heat_template_version': '2015-04-30',
-            'resources': {name: {'type': 'OS::Heat::None'}
-                          for name in names}}
-
-
 class PurgeRetried(base.HeatTestCase):
     """A stack whose update completes, and whose purge fails once.
 
@@ -48,10 +42,12 @@ class PurgeRetried(base.HeatTestCase):
         self.useFixture(fixtures.MonkeyPatch('oslo_db.api.time.sleep',
                                              lambda seconds: None))
         self.stack = parser.Stack(self.ctx, 'purged',
-                                  template.Template(hot(['a', 'b'])),
+                                  template.Template(
+                                      base.none_template(['a', 'b'])),
                                   convergence=True)
         self.stack.store()
-        self.prev_template_id = template.Template(hot(['a'])).store(self.ctx)
+        self.prev_template_id = template.Template(
+            base.none_template(['a'])).store(self.ctx)
         self.stack.prev_raw_template_id = self.prev_template_id
         self.stack.state_set(self.stack.UPDATE, self.stack.IN_PROGRESS,
                              'updating')

@@ -27,12 +27,6 @@ N = 20
 ONE_TRANSACTION = traversal.one_transaction
 
 
-def hot(names):
-    return {'heat_template_version': '2015-04-30',
-            'resources': {name: {'type': 'OS::Heat::None'}
-                          for name in names}}
-
-
 class TestResourceRows(base.HeatTestCase):
     """Heat's storing of a traversal's resources, with one read of rows."""
 
@@ -55,7 +49,7 @@ class TestResourceRows(base.HeatTestCase):
 
     def new_stack(self, names, stack_id=None):
         stack = parser.Stack(self.ctx, 'rows',
-                             template.Template(hot(names)),
+                             template.Template(base.none_template(names)),
                              stack_id=stack_id)
         stack.store()
         return stack
