@@ -12,14 +12,17 @@
 
 """Benchmark: stock heat-engine against heat-convergence, in one run.
 
-Each side gets the same setup: stock heat-wsgi-api, the same number of
-engine processes and workers, a fresh MariaDB database and RabbitMQ vhost
-(see heat_convergence_tests.live.cloud). Stock runs ``heat-engine``; ours
-runs ``heat-convergence-engine`` with the reduced driver. Both are up for
-the whole run and take turns, one run of a workload at a time, so that a
-slow spell of the machine hits both. Workloads use OS::Heat::TestResource
-and OS::Heat::None without waits; the first ones stress one thing each,
-``random``, ``nested-depth`` and ``magnum`` are shaped like real templates:
+Each side gets the same setup: stock heat-api (``heat-wsgi-api``, one
+request at a time, or with ``--api-processes N`` Heat's ``heat.wsgi.api``
+under uWSGI with N processes of one thread, as operators run it), the
+same number of engine processes and workers, a fresh MariaDB database and
+RabbitMQ vhost (see heat_convergence_tests.live.cloud). Stock runs
+``heat-engine``; ours runs ``heat-convergence-engine`` with the reduced
+driver. Both are up for the whole run and take turns, one run of a
+workload at a time, so that a slow spell of the machine hits both.
+Workloads use OS::Heat::TestResource and OS::Heat::None without waits; the
+first ones stress one thing each, ``random``, ``nested-depth`` and
+``magnum`` are shaped like real templates:
 
     independent  N resources, no dependencies
     update       every resource of "independent" updated in place
@@ -103,7 +106,11 @@ edges stored in ``current_deps``, SyncPoint statements (per resource,
 "sync/res": Heat's ``sync_point`` table on stock, the plugin's own tables
 on ours) and CAS conflicts (SyncPoint updates beyond one per arrival), the
 database retries of a deadlock or conflict (oslo.db's ``wrap_db_retry``
-log lines, Heat's and ours) and the engines' peak RSS.
+log lines, Heat's and ours) and the engines' peak RSS. Where the time
+went: the CPU seconds heat-api's processes, the engines' and MariaDB's
+spent in the run (``cpu_s``: {api, engines, db}; db only on the local
+MariaDB, whose pid file is readable), and the 1-minute load average at its
+end (``load_average``).
 Stock Heat sleeps 1 s per leaf, so its sizes are capped (``--stock-max``;
 for magnum, N counts the nodes); a workload that does not finish within
 ``--timeout`` is reported as such. Before measuring, each side creates and
@@ -137,8 +144,10 @@ repeats it). Ours only: stock runs the calm lives. Run with
 ``--engines 3``.
 
 Measured for many and many-beside-big: the API calls are made four at a
-time (heat-wsgi-api serves one at a time, and a fuller listen queue would
-add TCP's SYN retries); one query polls every stack every 0.1 s. Each
+time with heat-wsgi-api (it serves one at a time, and a fuller listen
+queue would add TCP's SYN retries), and ``--api-processes`` at a time
+under uWSGI (each process serves one call: more at once would only queue
+in its listen queue); one query polls every stack every 0.1 s. Each
 stack's time counts from the first call, when a user would have submitted
 it; the big stack's from its own call. Reported, in the JSON and a table of
 their own: stacks that completed per minute (until the last one settled;
@@ -170,6 +179,8 @@ database retries. One writer is ``HC_TEST_MYSQL_URL`` set to a node.
     tools/bench.py --workloads nested-depth --depths 1,2,3,4,5
     tools/bench.py --workloads many --sizes 50 --stack-size 40 --engines 3
     tools/bench.py --workloads many --sizes 200 --stack-size 10 --engines 3
+    tools/bench.py --workloads many --sizes 50 --stack-size 40 --engines 3 \\
+        --api-processes 4 --no-statements
     tools/bench.py --workloads many-beside-big --sizes 50 --stack-size 40 \\
         --big-size 5000 --engines 3 --side ours
     tools/bench.py --workloads magnum --sizes 100
@@ -253,9 +264,13 @@ DELETE_CALLS = 3
 DELETE_START = 30
 # Resources of the stack each side creates and deletes before measuring.
 WARM_UP_SIZE = 20
-# many: the projects the stacks come from, and the API calls made at once.
+# many: the projects the stacks come from, and the API calls made at once
+# to heat-wsgi-api (under uWSGI: --api-processes at once, see
+# submit_threads).
 PROJECTS = 5
 SUBMIT_THREADS = 4
+# MariaDB's pid file, for its CPU seconds (cpu_s['db']).
+MARIADB_PID_FILE = '/run/mysqld/mysqld.pid'
 # What a stack's status_reason or an API error shows of a database error.
 DB_ERROR = re.compile(r'DB\w*Error|Deadlock|OperationalError|'
                       r'Lock wait timeout', re.I)
@@ -417,6 +432,30 @@ def settled(row, action):
         (row.status == 'COMPLETE' and action != 'DELETE'))
 
 
+def submit_threads(args):
+    """The API calls the many workloads make at once.
+
+    SUBMIT_THREADS with heat-wsgi-api, which serves one call at a time (and
+    queues five); under uWSGI one per process, each serving one call.
+    """
+    return args.api_processes or SUBMIT_THREADS
+
+
+def cpu_seconds(pids):
+    """{pid: CPU seconds, user and system} of the processes still there."""
+    tick = os.sysconf('SC_CLK_TCK')
+    found = {}
+    for pid in pids:
+        try:
+            with open('/proc/%d/stat' % pid) as f:
+                # After the command's "(name)": state is field 3, utime 14.
+                fields = f.read().rsplit(')', 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        found[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
 def executor_threads(args, side):
     """The ``executor_thread_pool_size`` of one side's engines."""
     if side == 'stock' and args.stock_executor_threads:
@@ -455,7 +494,8 @@ class Side(object):
         for section, option, value in args.set:
             conf.setdefault(section, {})[option] = value
         kwargs = dict(engines=args.engines, workers=args.workers,
-                      engine_binary=binary, database='mysql', conf=conf)
+                      engine_binary=binary, database='mysql', conf=conf,
+                      api_processes=args.api_processes)
         if args.cluster:
             self.cloud = clouds.EngineOnEachNode(args.cluster, **kwargs)
         else:
@@ -626,14 +666,43 @@ class Side(object):
                     pass
         return round(peak / 1024.0, 1)
 
+    def process_cpu(self):
+        """{part: {pid: CPU seconds}} of heat-api, the engines, MariaDB.
+
+        heat-api: its process and, under uWSGI, the master's children.
+        MariaDB only when it is the local server whose pid file is
+        readable (not with ``--galera-writers``).
+        """
+        api = self.cloud.processes.get('api')
+        api_pids = []
+        if api is not None:
+            api_pids = [api.pid] + [int(pid) for pid in subprocess.run(
+                ['pgrep', '-P', str(api.pid)], capture_output=True,
+                text=True).stdout.split()]
+        engine_pids = []
+        for index in range(self.args.engines):
+            if 'engine-%d' % index in self.cloud.processes:
+                engine_pids += self.cloud.engine_pids(index)
+        parts = {'api': cpu_seconds(api_pids),
+                 'engines': cpu_seconds(engine_pids)}
+        if not self.args.cluster:
+            try:
+                with open(MARIADB_PID_FILE) as f:
+                    parts['db'] = cpu_seconds([int(f.read().strip())])
+            except (OSError, ValueError):
+                pass
+        return parts
+
     @contextlib.contextmanager
     def counting(self, general_log, nodes, result):
         """Add to ``result`` what the block costs per resource walked.
 
         The DB statements (if ``general_log``), the RPC casts, the
-        database retries, Galera's conflicts (with ``--galera-writers``)
-        and the engines' peak RSS after it.
+        database retries, Galera's conflicts (with ``--galera-writers``),
+        the CPU seconds of heat-api, the engines and MariaDB in it, the
+        load average and the engines' peak RSS after it.
         """
+        cpu = self.process_cpu()
         casts, retries = self.log_lines(CAST, RETRY)
         if self.args.cluster:
             conflicts = self.wsrep_conflicts()
@@ -660,6 +729,13 @@ class Side(object):
         if self.args.cluster:
             result.update((name, count - conflicts[name])
                           for name, count in self.wsrep_conflicts().items())
+        # A process gone since (chaos kills engines) takes its seconds
+        # with it; one started since counts from its start.
+        result['cpu_s'] = {
+            part: round(sum(s - cpu.get(part, {}).get(pid, 0)
+                            for pid, s in now.items()), 1)
+            for part, now in self.process_cpu().items()}
+        result['load_average'] = round(os.getloadavg()[0], 2)
         result['peak_rss_mb'] = self.peak_rss_mb()
 
     def measure(self, general_log, workload, n, action, start, timeout,
@@ -1153,10 +1229,11 @@ def measure_cancel(side, n, args):
 def settle(side, action, calls, timeout, started=None):
     """Make the API calls together; poll until each stack's action settles.
 
-    ``calls``: API calls, each returning a stack id, made SUBMIT_THREADS
-    at a time: heat-wsgi-api (wsgiref) serves one request at a time and
-    queues five, and a connection beyond those would wait out TCP's SYN
-    retries, seconds that are no engine's. Each stack is timed from the
+    ``calls``: API calls, each returning a stack id, made
+    submit_threads() at a time: heat-wsgi-api (wsgiref) serves one request
+    at a time and queues five, and a connection beyond those would wait
+    out TCP's SYN retries, seconds that are no engine's; under uWSGI one
+    call per process. Each stack is timed from the
     moment the calls began, when a user would have submitted it.
     ``started``: {stack id: monotonic time} of stacks started before,
     polled alongside and timed from their own start. One query polls every
@@ -1170,7 +1247,8 @@ def settle(side, action, calls, timeout, started=None):
               for stack_id, at in (started or {}).items()}
     errors = []
     api_seconds = 0
-    with concurrent.futures.ThreadPoolExecutor(SUBMIT_THREADS) as pool:
+    with concurrent.futures.ThreadPoolExecutor(
+            submit_threads(side.args)) as pool:
         calling = {pool.submit(call) for call in calls}
         while True:
             for future in [f for f in calling if f.done()]:
@@ -1411,13 +1489,17 @@ def chaos_table(results):
     return '\n'.join(out)
 
 
-MANY_ROW = '%-16s %5s %5s %-5s %10s %6s %7s %7s %9s %5s %6s %8s %9s %7s'
+MANY_ROW = ('%-16s %5s %5s %-5s %10s %6s %7s %7s %9s %5s %6s %8s %9s %7s '
+            '%6s %16s %5s')
 
 
 def many_table(results):
     """The many workloads' own figures, a row per side ('' if none ran).
 
-    The ratio is ours' stacks per minute over stock's.
+    The ratio is ours' stacks per minute over stock's; "API s" is until
+    the last API call returned; "CPU s api/eng/db" the CPU seconds of
+    heat-api, the engines and MariaDB in the phase; "load" the load
+    average at its end.
     """
     rows = [r for r in results if 'stacks_per_minute' in r]
     if not rows:
@@ -1426,7 +1508,8 @@ def many_table(results):
                   for r in rows}
     out = [MANY_ROW % ('workload', 'N', 'size', 'side', 'stacks/min',
                        'ratio', 'p50 s', 'p99 s', 'slowest s', 'lost',
-                       'failed', 'API errs', 'DB errors', 'big s')]
+                       'failed', 'API errs', 'DB errors', 'big s',
+                       'API s', 'CPU s api/eng/db', 'load')]
     for r in sorted(rows, key=lambda r: (ROWS.index(r['workload']), r['n'],
                                          r['side'] != 'stock')):
         stock = per_minute.get((r['workload'], r['n'], 'stock'))
@@ -1437,7 +1520,10 @@ def many_table(results):
             r['stacks_per_minute'], ratio, r.get('p50_s', '-'),
             r.get('p99_s', '-'), r.get('slowest_s', '-'), r['lost'],
             r['failed'], r['api_errors'], r['db_errors'],
-            r.get('big_seconds') or '-'))
+            r.get('big_seconds') or '-', r.get('api_seconds', '-'),
+            '/'.join(str(r.get('cpu_s', {}).get(part, '-'))
+                     for part in ('api', 'engines', 'db')),
+            r.get('load_average', '-')))
     return '\n'.join(out)
 
 
@@ -1602,6 +1688,14 @@ def main():
                         help='MIN,MAX: seconds between two kills of the '
                              'chaos workloads (drawn from --seed).')
     parser.add_argument('--engines', type=int, default=2)
+    parser.add_argument('--api-processes', type=int, metavar='N',
+                        help='Run heat-api under uWSGI with N processes of '
+                             'one thread (Heat\'s heat.wsgi.api, as '
+                             'operators run it), on both sides; the many '
+                             'workloads then make N API calls at a time. '
+                             'Default: heat-wsgi-api, one request at a '
+                             'time, and %d calls at a time, as the figures '
+                             'before this option.' % SUBMIT_THREADS)
     parser.add_argument('--workers', type=int, default=1)
     parser.add_argument('--stock-max', type=int, default=200,
                         help='Largest N stock runs the leaf-heavy and dense '
@@ -1647,6 +1741,8 @@ def main():
     exit_on_sigterm()
     if args.repeat < 1:
         parser.error('--repeat must be at least 1')
+    if args.api_processes is not None and args.api_processes < 1:
+        parser.error('--api-processes must be at least 1')
     if args.executor_threads < 1 or (args.stock_executor_threads is not None
                                      and args.stock_executor_threads < 1):
         parser.error('--executor-threads and --stock-executor-threads must '
@@ -1681,6 +1777,10 @@ def main():
                           'python': platform.python_version()},
               'versions': versions(),
               'settings': {'engines': args.engines,
+                           'api': ('uwsgi' if args.api_processes
+                                   else 'heat-wsgi-api'),
+                           'api_processes': args.api_processes,
+                           'submit_threads': submit_threads(args),
                            'warm_up': not args.no_warm_up,
                            'workers': args.workers,
                            'stock_max': args.stock_max,

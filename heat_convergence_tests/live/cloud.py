@@ -10,9 +10,10 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""A real Heat for tests: heat-wsgi-api, engines, MariaDB/PostgreSQL, AMQP.
+"""A real Heat for tests: heat-api, engines, MariaDB/PostgreSQL, AMQP.
 
-:class:`HeatCloud` starts the stock ``heat-wsgi-api`` (noauth) and several
+:class:`HeatCloud` starts the stock ``heat-wsgi-api`` (noauth; or Heat's
+``heat.wsgi.api`` under uWSGI with several processes) and several
 engine processes (``heat-convergence-engine`` with a chosen driver, or stock
 ``heat-engine`` for comparison) on a scratch database and a RabbitMQ vhost
 of their own, and drives them with the real ``openstack stack`` CLI. Engines
@@ -35,6 +36,7 @@ import sys
 import sysconfig
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -44,6 +46,8 @@ import sqlalchemy as sa
 import testtools
 from testtools import content
 import yaml
+
+from heat_convergence_tests.live import uwsgi_conf
 
 MYSQL_URL = os.environ.get('HC_TEST_MYSQL_URL',
                            'mysql+pymysql://root@127.0.0.1:3306/')
@@ -114,7 +118,7 @@ class CommandFailed(Exception):
 
 
 class HeatCloud(fixtures.Fixture):
-    """heat-wsgi-api and engine processes on real services.
+    """heat-api and engine processes on real services.
 
     :param engines: number of engine processes.
     :param driver: ``[heat_convergence] driver`` for plugin engines.
@@ -122,11 +126,16 @@ class HeatCloud(fixtures.Fixture):
     :param database: ``mysql`` or ``postgresql``.
     :param workers: ``num_engine_workers`` of each engine process.
     :param conf: extra heat.conf settings, {section: {key: value}}.
+    :param api_processes: None: heat-api is ``heat-wsgi-api`` (wsgiref, one
+        request at a time). A number: Heat's ``heat.wsgi.api`` application
+        under uWSGI with that many processes of ``api_threads`` threads
+        each, as operators run it; noauth and the port are the same.
+    :param api_threads: threads of each uWSGI process (1, as devstack).
     """
 
     def __init__(self, engines=2, driver='reduced',
                  engine_binary=PLUGIN_ENGINE, database='mysql', workers=1,
-                 conf=None):
+                 conf=None, api_processes=None, api_threads=1):
         super().__init__()
         self.engine_count = engines
         self.driver = driver
@@ -134,6 +143,10 @@ class HeatCloud(fixtures.Fixture):
         self.database = database
         self.workers = workers
         self.extra_conf = conf or {}
+        if api_processes is not None and api_processes < 1:
+            raise ValueError('api_processes must be None or at least 1')
+        self.api_processes = api_processes
+        self.api_threads = api_threads
 
     # Set-up -----------------------------------------------------------------
 
@@ -276,15 +289,45 @@ class HeatCloud(fixtures.Fixture):
         return proc
 
     def start_api(self):
-        self._spawn('api', [_bin('heat-wsgi-api'), '--host', '127.0.0.1',
-                            '--port', str(self.api_port), '--',
-                            '--config-file', self.conf_file])
-        wait_for(self._api_up, 60, what='heat-wsgi-api')
+        """Start heat-api: heat-wsgi-api, or uWSGI (``api_processes``)."""
+        if self.api_processes is None:
+            self._spawn('api', [_bin('heat-wsgi-api'), '--host', '127.0.0.1',
+                                '--port', str(self.api_port), '--',
+                                '--config-file', self.conf_file])
+            wait_for(self._api_up, 60, what='heat-wsgi-api')
+            return
+        ini = os.path.join(self.dir, 'api-uwsgi.ini')
+        self._write_conf_file(ini, uwsgi_conf.uwsgi_ini(
+            self.api_port, 'heat.wsgi.api:application',
+            processes=self.api_processes, threads=self.api_threads,
+            home=sys.prefix, procname='hclive-api',
+            pyargv='--config-file %s --log-file api.log' % self.conf_file))
+        self._spawn('api', [_bin('uwsgi'), '--ini', ini])
+        # uWSGI listens before its processes have loaded Heat (lazy-apps):
+        # up once a request is answered.
+        wait_for(self._api_answers, 120, interval=1,
+                 what='heat-api under uWSGI')
 
     def _api_up(self):
         try:
             with socket.create_connection(('127.0.0.1', self.api_port), 1):
                 return True
+        except OSError:
+            return False
+
+    def _api_answers(self):
+        """True once heat-api answers a request for its versions."""
+        proc = self.processes['api']
+        if proc.poll() is not None:
+            raise AssertionError('heat-api exited with %s; see %s' % (
+                proc.returncode, os.path.join(self.log_dir, 'api.out')))
+        url = 'http://127.0.0.1:%d/' % self.api_port
+        try:
+            with urllib.request.urlopen(url, timeout=10):
+                return True
+        except urllib.error.HTTPError:
+            # The versions document comes as 300 Multiple Choices.
+            return True
         except OSError:
             return False
 

@@ -34,6 +34,8 @@ import infra
 import procs
 import pymysql
 
+from heat_convergence_tests.live import uwsgi_conf
+
 PREFIX = 'hcgate'
 
 # What --engine selects: the engine binary and the [heat_convergence]
@@ -243,9 +245,10 @@ class Cloud(object):
                       '--bootstrap-internal-url', run.keystone_url,
                       '--bootstrap-public-url', run.keystone_url)
         ini = run.path('etc/keystone/uwsgi.ini')
-        configs.write_ini(ini, configs.uwsgi_ini(
-            run, 'keystone', run.keystone_port,
-            'keystone.wsgi.api:application', processes=2, threads=1))
+        configs.write_ini(ini, uwsgi_conf.uwsgi_ini(
+            run.keystone_port, 'keystone.wsgi.api:application',
+            processes=2, threads=1, home=run.venv,
+            procname='%s-keystone' % PREFIX))
         # In the environment, not the ini's "env": the pyuwsgi wheel starts
         # Python before it reads the ini, so os.environ never sees those.
         env = dict(os.environ, OS_KEYSTONE_CONFIG_FILES=conf)
@@ -287,9 +290,10 @@ class Cloud(object):
                       '--config-file', run.heat_conf, 'db_sync')
 
         ini = os.path.join(etc, 'heat-api-uwsgi.ini')
-        configs.write_ini(ini, configs.uwsgi_ini(
-            run, 'heat-api', run.heat_port, 'heat.wsgi.api:application',
-            processes=1, threads=4,
+        configs.write_ini(ini, uwsgi_conf.uwsgi_ini(
+            run.heat_port, 'heat.wsgi.api:application',
+            processes=1, threads=4, home=run.venv,
+            procname='%s-heat-api' % PREFIX,
             pyargv='--config-file %s --log-file heat-api.log'
                    % run.heat_conf))
         api = self._service('heat-api-uwsgi',

@@ -140,28 +140,6 @@ def engine_conf(run, index):
     return {'DEFAULT': {'host': 'hcgate-engine-%d' % index}}
 
 
-def uwsgi_ini(run, name, port, module, processes, threads, pyargv=None):
-    """A foreground uWSGI ini (the gate supervises the process itself)."""
-    ini = {
-        'http-socket': '127.0.0.1:%d' % port,
-        'module': module,
-        'home': run.venv,
-        'master': True,
-        'enable-threads': True,
-        'processes': processes,
-        'threads': threads,
-        'lazy-apps': True,
-        'die-on-term': True,
-        'hook-master-start': 'unix_signal:15 gracefully_kill_them_all',
-        'buffer-size': 65535,
-        'add-header': 'Connection: close',
-        'procname-prefix-spaced': 'hcgate-%s' % name,
-    }
-    if pyargv:
-        ini['pyargv'] = pyargv
-    return {'uwsgi': ini}
-
-
 def tempest_conf(run):
     heat_plugin = {
         'auth_url': run.keystone_url,
