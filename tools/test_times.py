@@ -28,31 +28,64 @@ as before; stale figures only make the split less even.
 
 import argparse
 import datetime
-import dbm
 import io
 import json
 import os
 import subprocess
 import sys
 
+from stestr.repository import util as repo_util
+from stestr import utils
+import subunit
 from subunit import v2
+import testtools
 
 HINTS = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                      'test-times.json')
+# When the tests of the run ``load`` stores started.
+HINTS_START = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
 
 
 def save(repository):
-    """Merge the repository's durations into the hints file."""
-    with dbm.open(os.path.join(repository, 'times.dbm'), 'r') as times:
-        measured = {key.decode(): round(float(times[key]), 1)
-                    for key in times.keys()}
+    """Merge the durations the repository's runs measured into the file.
+
+    Only measured ones: a repository the hints were loaded into holds them
+    as a run of its own too (told by its timestamps), and they may be older
+    than what another repository measured.
+    """
+    measured = _measured(repository)
     hints = _read()
     hints.update(measured)
     with open(HINTS, 'w') as f:
         json.dump(hints, f, indent=0, sort_keys=True)
         f.write('\n')
-    print('%d test durations in %s (%d from %s)'
+    print('%d test durations in %s (%d measured in %s)'
           % (len(hints), HINTS, len(measured), repository))
+
+
+def _measured(repository):
+    """{test id: seconds} of the repository's runs, the latest last."""
+    repo = repo_util.get_repo_open(
+        repo_url=os.path.dirname(os.path.abspath(repository)))
+    measured = {}
+
+    def note(test):
+        start, stop = test['timestamps']
+        if None in (start, stop) or start == HINTS_START:
+            return
+        # Named as stestr's own store of durations names them.
+        measured[utils.cleanup_test_name(test['id'])] = round(
+            (stop - start).total_seconds(), 1)
+
+    for run_id in sorted(repo.get_run_ids(), key=int):
+        stream = repo.get_test_run(run_id).get_subunit_stream()
+        result = testtools.StreamToDict(note)
+        result.startTestRun()
+        try:
+            subunit.ByteStreamToStreamResult(stream).run(result)
+        finally:
+            result.stopTestRun()
+    return measured
 
 
 def load(repository):
@@ -60,12 +93,12 @@ def load(repository):
     hints = _read()
     stream = io.BytesIO()
     out = v2.StreamResultToBytes(stream)
-    start = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
     for test_id, seconds in sorted(hints.items()):
         out.status(test_id=test_id, test_status='inprogress',
-                   timestamp=start)
+                   timestamp=HINTS_START)
         out.status(test_id=test_id, test_status='success',
-                   timestamp=start + datetime.timedelta(seconds=seconds))
+                   timestamp=HINTS_START + datetime.timedelta(
+                       seconds=seconds))
     result = subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), 'stestr'),
          # stestr's repository url is the directory that holds .stestr.
