@@ -651,19 +651,22 @@ class Side(object):
         return {name: sum(int(status.get(name, 0)) for status in statuses)
                 for name in WSREP_CONFLICTS}
 
+    def engine_pids(self):
+        """The pids of the engines running (chaos may have killed one)."""
+        return [pid for index in range(self.args.engines)
+                if 'engine-%d' % index in self.cloud.processes
+                for pid in self.cloud.engine_pids(index)]
+
     def peak_rss_mb(self):
         peak = 0
-        for index in range(self.args.engines):
-            if 'engine-%d' % index not in self.cloud.processes:
-                continue  # killed by chaos, not started again yet
-            for pid in self.cloud.engine_pids(index):
-                try:
-                    with open('/proc/%d/status' % pid) as f:
-                        for line in f:
-                            if line.startswith('VmHWM:'):
-                                peak = max(peak, int(line.split()[1]))
-                except OSError:
-                    pass
+        for pid in self.engine_pids():
+            try:
+                with open('/proc/%d/status' % pid) as f:
+                    for line in f:
+                        if line.startswith('VmHWM:'):
+                            peak = max(peak, int(line.split()[1]))
+            except OSError:
+                pass
         return round(peak / 1024.0, 1)
 
     def process_cpu(self):
@@ -673,18 +676,11 @@ class Side(object):
         MariaDB only when it is the local server whose pid file is
         readable (not with ``--galera-writers``).
         """
-        api = self.cloud.processes.get('api')
         api_pids = []
-        if api is not None:
-            api_pids = [api.pid] + [int(pid) for pid in subprocess.run(
-                ['pgrep', '-P', str(api.pid)], capture_output=True,
-                text=True).stdout.split()]
-        engine_pids = []
-        for index in range(self.args.engines):
-            if 'engine-%d' % index in self.cloud.processes:
-                engine_pids += self.cloud.engine_pids(index)
+        if 'api' in self.cloud.processes:
+            api_pids = self.cloud.process_pids('api')
         parts = {'api': cpu_seconds(api_pids),
-                 'engines': cpu_seconds(engine_pids)}
+                 'engines': cpu_seconds(self.engine_pids())}
         if not self.args.cluster:
             try:
                 with open(MARIADB_PID_FILE) as f:

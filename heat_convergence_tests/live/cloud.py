@@ -347,13 +347,17 @@ class HeatCloud(fixtures.Fixture):
             argv += ['--config-file', path]
         return self._spawn(name, argv + ['--log-file', log])
 
-    def engine_pids(self, index):
-        """Return the pids of engine ``index``: launcher and workers."""
-        proc = self.processes['engine-%d' % index]
+    def process_pids(self, name):
+        """Return the pids of process ``name`` and of its children."""
+        proc = self.processes[name]
         children = subprocess.run(
             ['pgrep', '-P', str(proc.pid)], capture_output=True, text=True
         ).stdout.split()
         return [proc.pid] + [int(pid) for pid in children]
+
+    def engine_pids(self, index):
+        """Return the pids of engine ``index``: launcher and workers."""
+        return self.process_pids('engine-%d' % index)
 
     def signal_engine(self, index, sig):
         """Send ``sig`` to every process of engine ``index``."""
