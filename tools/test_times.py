@@ -28,16 +28,12 @@ as before; stale figures only make the split less even.
 
 import argparse
 import datetime
-import io
 import json
 import os
-import subprocess
-import sys
 
 from stestr.repository import util as repo_util
 from stestr import utils
 import subunit
-from subunit import v2
 import testtools
 
 HINTS = os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -65,8 +61,7 @@ def save(repository):
 
 def _measured(repository):
     """{test id: seconds} of the repository's runs, the latest last."""
-    repo = repo_util.get_repo_open(
-        repo_url=os.path.dirname(os.path.abspath(repository)))
+    repo = repo_util.get_repo_open(repo_url=_repo_url(repository))
     measured = {}
 
     def note(test):
@@ -91,26 +86,26 @@ def _measured(repository):
 def load(repository):
     """Store the hints in the repository as one successful run."""
     hints = _read()
-    stream = io.BytesIO()
-    out = v2.StreamResultToBytes(stream)
+    url = _repo_url(repository)
+    repo = (repo_util.get_repo_open(repo_url=url)
+            if os.path.isdir(repository)
+            else repo_util.get_repo_initialise(repo_url=url))
+    inserter = repo.get_inserter()
+    inserter.startTestRun()
     for test_id, seconds in sorted(hints.items()):
-        out.status(test_id=test_id, test_status='inprogress',
-                   timestamp=HINTS_START)
-        out.status(test_id=test_id, test_status='success',
-                   timestamp=HINTS_START + datetime.timedelta(
-                       seconds=seconds))
-    result = subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), 'stestr'),
-         # stestr's repository url is the directory that holds .stestr.
-         '--repo-url', os.path.dirname(os.path.abspath(repository)),
-         'load', '--force-init'],
-        input=stream.getvalue(), capture_output=True)
-    if result.returncode:
-        sys.exit('stestr load failed:\n%s%s' % (
-            result.stdout.decode(errors='replace'),
-            result.stderr.decode(errors='replace')))
+        inserter.status(test_id=test_id, test_status='inprogress',
+                        timestamp=HINTS_START)
+        inserter.status(test_id=test_id, test_status='success',
+                        timestamp=HINTS_START + datetime.timedelta(
+                            seconds=seconds))
+    inserter.stopTestRun()
     print('%d known test durations loaded into %s (from tools/%s)'
           % (len(hints), repository, os.path.basename(HINTS)))
+
+
+def _repo_url(repository):
+    # stestr's repository url is the directory that holds .stestr.
+    return os.path.dirname(os.path.abspath(repository))
 
 
 def _read():
