@@ -26,6 +26,7 @@ the engines' and API's logs are attached to the test.
 """
 
 import collections
+from concurrent import futures
 import json
 import os
 import shutil
@@ -55,6 +56,8 @@ POSTGRESQL_URL = os.environ.get(
     'HC_TEST_POSTGRESQL_URL',
     'postgresql+psycopg2://postgres@127.0.0.1:5432/postgres')
 RABBIT_HOST = os.environ.get('HC_TEST_RABBIT_HOST', '127.0.0.1:5672')
+RABBIT_USER = os.environ.get('HC_TEST_RABBIT_USER', 'guest')
+RABBIT_PASSWORD = os.environ.get('HC_TEST_RABBIT_PASSWORD', 'guest')
 
 STOCK_ENGINE = 'heat-engine'
 PLUGIN_ENGINE = 'heat-convergence-engine'
@@ -157,13 +160,16 @@ class HeatCloud(fixtures.Fixture):
         os.makedirs(self.log_dir)
         self.addCleanup(self._remove_dir)
         self.processes = {}
-        self.addCleanup(self.stop_all)
+        vhost = self._create_vhost()
         self._create_database()
-        self._create_vhost()
         self._write_config()
         self.manage('heat-manage', 'db_sync')
         if self.engine_binary == PLUGIN_ENGINE:
             self.manage('heat-convergence-manage', 'db_sync')
+        vhost.result()
+        # Registered last, so run first: the processes go before their
+        # database and vhost.
+        self.addCleanup(self.stop_all)
         self.api_port = _free_port()
         self.endpoint = 'http://127.0.0.1:%d/v1/admin' % self.api_port
         self.start_api()
@@ -207,19 +213,32 @@ class HeatCloud(fixtures.Fixture):
             conn.execute(sa.text('DROP DATABASE IF EXISTS %s' % self.name))
         admin.dispose()
 
-    def _rabbitmqctl(self, *args):
-        subprocess.run(['rabbitmqctl', '-q'] + list(args), check=True,
+    def _rabbitmqctl(self, *args, check=True):
+        subprocess.run(['rabbitmqctl', '-q'] + list(args), check=check,
                        capture_output=True, timeout=60)
 
     def _create_vhost(self):
-        self._rabbitmqctl('add_vhost', self.name)
-        self.addCleanup(self._rabbitmqctl, 'delete_vhost', self.name)
-        self._rabbitmqctl('add_user', self.name, self.name)
-        self.addCleanup(self._rabbitmqctl, 'delete_user', self.name)
-        self._rabbitmqctl('set_permissions', '-p', self.name, self.name,
-                          '.*', '.*', '.*')
+        """Start making the vhost; return the Future of its making.
+
+        Each rabbitmqctl call starts an Erlang VM (a second or more of a
+        small machine's CPU and time), so the vhost is made while the
+        database is, for the broker's user (guest unless
+        ``HC_TEST_RABBIT_USER`` says otherwise), not for a user of its own.
+        """
         self.transport_url = 'rabbit://%s:%s@%s/%s' % (
-            self.name, self.name, RABBIT_HOST, self.name)
+            RABBIT_USER, RABBIT_PASSWORD, RABBIT_HOST, self.name)
+        # Whatever came of the making: a missing vhost is no error here.
+        self.addCleanup(self._rabbitmqctl, 'delete_vhost', self.name,
+                        check=False)
+        pool = futures.ThreadPoolExecutor(1)
+        vhost = pool.submit(self._make_vhost)
+        pool.shutdown(wait=False)
+        return vhost
+
+    def _make_vhost(self):
+        self._rabbitmqctl('add_vhost', self.name)
+        self._rabbitmqctl('set_permissions', '-p', self.name, RABBIT_USER,
+                          '.*', '.*', '.*')
 
     def _write_config(self):
         etc = os.path.join(sysconfig.get_paths()['data'], 'etc', 'heat')
@@ -411,18 +430,19 @@ class HeatCloud(fixtures.Fixture):
         time.sleep(1)
 
     def stop_all(self):
-        for name, proc in list(self.processes.items()):
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        for name, proc in list(self.processes.items()):
+        """Kill every process, at once: their database and vhost go next.
+
+        Nothing is left to stop gracefully at the end of a test (a test of
+        a graceful stop calls :meth:`stop_engine`), and an idle engine's
+        graceful stop takes seconds.
+        """
+        for proc in self.processes.values():
             try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+            except ProcessLookupError:
+                pass
+        for proc in self.processes.values():
+            proc.wait(30)
         self.processes.clear()
 
     def attach_logs(self, test):
