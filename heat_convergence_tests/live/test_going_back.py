@@ -25,12 +25,13 @@ stock engines, which know nothing of the plugin's tables or topic.
 * :class:`TestHandBack`: plugin engines replaced by stock ones one at a
   time during a create; the last one hands the reduced traversal back to
   Heat's path as it stops, and stock engines finish it. Or both killed
-  (kill -9) beside stock ones, during a create or an update; the operator
-  hands it back with ``heat-convergence-manage traversal handback``.
+  (kill -9) beside stock ones, during a create, an update or a delete;
+  the operator hands it back with ``heat-convergence-manage traversal
+  handback``.
 
 Every resource is acted on exactly once per traversal, asserted on Heat's
 event table; after a kill, the actions it cut fail, and Heat replaces the
-resources they were on.
+resources they were on (in a delete, deletes them again).
 """
 
 import collections
@@ -538,7 +539,7 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
         return tuple(row[:4]) + (row[4] is not None,)
 
     def just_started(self):
-        """How many resources IN_PROGRESS went so less than a second ago.
+        """How many resources IN_PROGRESS started under a second ago.
 
         Read on their IN_PROGRESS events (a resource row has no timestamp
         of its last change; Heat stores them to the second). Their actions,
@@ -862,6 +863,10 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
         DELETE_IN_PROGRESS, untouched, the command refuses while the killed
         engines count as up, then hands the delete back, and the stock
         engines finish it on Heat's path: the stack deleted, no row left.
+        Heat's traversal runs with the credentials stored with the stack:
+        its end removes the stack's keystone project, which the command's
+        own context, with none, could not ("Authorization failed", the
+        stack DELETE_FAILED).
 
         A resource whose delete the kill cut is deleted again from the
         start, as stock Heat retries an action a dead engine left: Heat's
@@ -874,8 +879,10 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
         exactly once over both traversals; those the plugin engines deleted
         are DELETE_COMPLETE, which Heat's traversal leaves without an event.
         """
-        names = ladder_names(self.lanes, self.rows)
-        self.deploy('create', ladder_template('one', self.lanes, self.rows,
+        # Two lanes are enough: a kill cuts the deletes of a row.
+        lanes = 2
+        names = ladder_names(lanes, self.rows)
+        self.deploy('create', ladder_template('one', lanes, self.rows,
                                               delete_wait=self.wait))
         self.cloud.wait_stack('handback', 'CREATE_COMPLETE', timeout=120)
         self.assert_once_each('handback', {}, names,
@@ -891,10 +898,14 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
             'SELECT count(*) FROM heat_convergence_traversal WHERE id = :t',
             t=reduced)[0][0])
         self.start_stock_engines()
-        cloud.wait_for(lambda: self.deleted() >= 5 and self.just_started(),
+        cloud.wait_for(lambda: self.deleted() >= 3 and self.just_started(),
                        90, interval=0.2, what='the plugin engines to be '
                        'deleting past the last row')
         cut = self.kill_and_hand_back('DELETE', reduced, stack_id)
         self.assertEqual({'DELETE'}, {a for _, a in cut.values()})
         self.assert_deleted(created, names,
                             cut=[name for name, _ in cut.values()])
+        self.assertEqual([('Worker went down during resource DELETE',)],
+                         self.cloud.query(
+                             "SELECT DISTINCT resource_status_reason FROM "
+                             "event WHERE resource_status = 'FAILED'"))
