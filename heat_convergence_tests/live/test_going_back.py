@@ -25,12 +25,13 @@ stock engines, which know nothing of the plugin's tables or topic.
 * :class:`TestHandBack`: plugin engines replaced by stock ones one at a
   time during a create; the last one hands the reduced traversal back to
   Heat's path as it stops, and stock engines finish it. Or both killed
-  (kill -9) beside stock ones, during a create or an update; the operator
-  hands it back with ``heat-convergence-manage traversal handback``.
+  (kill -9) beside stock ones, during a create, an update or a delete;
+  the operator hands it back with ``heat-convergence-manage traversal
+  handback``.
 
 Every resource is acted on exactly once per traversal, asserted on Heat's
 event table; after a kill, the actions it cut fail, and Heat replaces the
-resources they were on.
+resources they were on (in a delete, deletes them again).
 """
 
 import collections
@@ -136,7 +137,8 @@ def ladder_names(lanes, rows):
                               for i in range(rows)]
 
 
-def ladder_template(value, lanes, rows, wait=0, replaced_lane=None):
+def ladder_template(value, lanes, rows, wait=0, replaced_lane=None,
+                    delete_wait=0):
     """A root, ``rows`` rows of ``lanes`` resources, a fan-in at the end.
 
     Every resource of a row waits for the whole previous row (its own
@@ -146,7 +148,8 @@ def ladder_template(value, lanes, rows, wait=0, replaced_lane=None):
     the others. An engine that stops therefore does not carry the whole
     stack to its end along chains in its own threads; what it casts while
     it stops is left to the others. Each create, and each update in
-    place, of a row's resource takes ``wait`` seconds.
+    place, of a row's resource takes ``wait`` seconds, each delete
+    ``delete_wait``.
     The first row joins ``value`` and the root's output; the others pass
     their lane's value on. The lane ``replaced_lane`` is replaced by an
     update changing the value, the others updated in place.
@@ -161,8 +164,8 @@ def ladder_template(value, lanes, rows, wait=0, replaced_lane=None):
             else:
                 upstream = {'get_attr': ['c%d_%02d' % (c, i - 1), 'output']}
             res = cloud.test_resource(upstream, replace=(c == replaced_lane))
-            res['properties']['action_wait_secs'] = {'create': wait,
-                                                     'update': wait}
+            res['properties']['action_wait_secs'] = {
+                'create': wait, 'update': wait, 'delete': delete_wait}
             if i:
                 res['depends_on'] = ['c%d_%02d' % (other, i - 1)
                                      for other in range(lanes) if other != c]
@@ -226,9 +229,21 @@ class GoingBackMixin(object):
         cloud.wait_for(lambda: not self.cloud.query(
             'SELECT id FROM stack WHERE name = :name AND deleted_at IS NULL',
             name=self.stack_name), timeout, what='stack deletion')
+        self.assert_deleted(before, list(names) + list(left))
+
+    def assert_deleted(self, before, names, cut=()):
+        """The stack deleted since ``before`` (:meth:`events`), nothing left.
+
+        ``names``: one per row, each row deleted once. ``cut``: the names of
+        the rows whose delete a kill cut, which Heat failed and then deleted
+        again (see :meth:`TestHandBack.test_manage_hands_back_delete`).
+        """
         expected = collections.Counter(
-            (name, 'DELETE', status) for name in list(names) + list(left)
+            (name, 'DELETE', status) for name in names
             for status in ('IN_PROGRESS', 'COMPLETE'))
+        for name in cut:
+            expected[name, 'DELETE', 'IN_PROGRESS'] += 1
+            expected[name, 'DELETE', 'FAILED'] += 1
         self.assertEqual(expected, self.events(self.stack_name) -
                          collections.Counter(before))
         self.assertEqual([], self.cloud.query('SELECT id FROM resource'))
@@ -357,6 +372,17 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
         return self.cloud.query(
             "SELECT count(*) FROM resource WHERE action = 'UPDATE' AND "
             "status = 'COMPLETE'")[0][0]
+
+    def deleted(self):
+        """How many resources are deleted, counted on their events.
+
+        (A resource deleted keeps its row DELETE_COMPLETE until the stack
+        is, and Heat's purge removes it then.)
+        """
+        return self.cloud.query(
+            "SELECT count(*) FROM event WHERE resource_action = 'DELETE' AND "
+            "resource_status = 'COMPLETE' AND resource_name != 'handback'"
+        )[0][0]
 
     def lane_one(self):
         """The names of lane 1's resources, the ones an update replaces."""
@@ -501,6 +527,34 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
         return self.cloud.query(
             "SELECT count(*) FROM resource WHERE status = 'IN_PROGRESS'")[0][0]
 
+    def stack_state(self, stack_id):
+        """(action, status, reason, traversal, deleted) of the stack's row.
+
+        Read by id: the row of a deleted stack stays, soft-deleted, where
+        the API no longer finds the stack by name.
+        """
+        row = self.cloud.query(
+            'SELECT action, status, status_reason, current_traversal, '
+            'deleted_at FROM stack WHERE id = :id', id=stack_id)[0]
+        return tuple(row[:4]) + (row[4] is not None,)
+
+    def just_started(self):
+        """How many resources IN_PROGRESS started under a second ago.
+
+        Read on their IN_PROGRESS events (a resource row has no timestamp
+        of its last change; Heat stores them to the second). Their actions,
+        which take a few seconds, are still running for a while: a kill now
+        cuts them, where it could miss a row of resources about to finish.
+        """
+        return self.cloud.query(
+            "SELECT count(*) FROM resource JOIN event ON "
+            "event.resource_name = resource.name AND "
+            "event.resource_action = resource.action AND "
+            "event.resource_status = resource.status WHERE "
+            "resource.status = 'IN_PROGRESS' AND "
+            "TIMESTAMPDIFF(SECOND, event.created_at, UTC_TIMESTAMP()) < 1"
+        )[0][0]
+
     def start_stock_engines(self):
         """Start a stock heat-engine on each host, beside the plugin's."""
         self.cloud.start_engine(2, cloud.STOCK_ENGINE)
@@ -513,7 +567,8 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
         ``reduced``: the stack's reduced traversal. Checks the refusal
         while the killed engines count as up, that nothing moves meanwhile,
         the hand-back and its output, then waits for the stock engines to
-        finish: the stack ``action``_COMPLETE on the handed-back traversal.
+        finish: the stack ``action``_COMPLETE on the handed-back traversal
+        (its row soft-deleted after a DELETE).
         Returns {resource id: (name, action)} of the rows the kill cut
         (IN_PROGRESS, locked by a killed engine).
         """
@@ -567,7 +622,7 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
             self.assertEqual(at_kill, self.resource_rows())
             out, refused = self.handback_command()
         self.assertIsNone(refused)
-        handed = self.current_traversal('handback')
+        handed = self.stack_state(stack_id)[3]
         self.assertNotEqual(reduced, handed)
         self.assertEqual("Stack %s: traversal %s handed back to Heat's path "
                          "as traversal %s.\n" % (stack_id, reduced, handed),
@@ -582,15 +637,20 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
         paths = self.cloud.manage('heat-convergence-manage', 'traversal',
                                   'paths')
         if 'No convergence stack is IN_PROGRESS' in paths:
-            self.assertEqual('%s_COMPLETE' % action, self.cloud.api_stack(
-                'handback')['stack_status'])
+            self.assertEqual((action, 'COMPLETE'),
+                             self.stack_state(stack_id)[:2])
         else:
             self.assertRegex(paths, r'%s +handback +%s +%s +heat \(' % (
                 stack_id, action, handed))
 
-        self.cloud.wait_stack('handback', '%s_COMPLETE' % action,
-                              timeout=150)
-        self.assertEqual(handed, self.current_traversal('handback'))
+        def settled():
+            state = self.stack_state(stack_id)
+            return state if state[1] != 'IN_PROGRESS' else None
+        state = cloud.wait_for(settled, 150, interval=1,
+                               what='the stack to leave %s' % in_progress)
+        # Only a stack deleted has its row soft-deleted.
+        self.assertEqual((action, 'COMPLETE', handed, action == 'DELETE'),
+                         state[:2] + state[3:], state[2])
         return cut
 
     def test_manage_hands_back_after_kill(self):
@@ -792,3 +852,60 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
         self.assert_no_sync_points()
 
         self.delete_once_each(names, left=creates.values())
+
+    def test_manage_hands_back_delete(self):
+        """Both plugin engines killed mid-delete; the operator hands back.
+
+        The ladder created by the plugin engines, each delete of a row's
+        resource taking three seconds; they delete it (reduced driver) and
+        are both killed (kill -9) a row or two into the delete, beside two
+        stock heat-engines. As after a kill mid-create, the stack stays
+        DELETE_IN_PROGRESS, untouched, the command refuses while the killed
+        engines count as up, then hands the delete back, and the stock
+        engines finish it on Heat's path: the stack deleted, no row left.
+        Heat's traversal runs with the credentials stored with the stack:
+        its end removes the stack's keystone project, which the command's
+        own context, with none, could not ("Authorization failed", the
+        stack DELETE_FAILED).
+
+        A resource whose delete the kill cut is deleted again from the
+        start, as stock Heat retries an action a dead engine left: Heat's
+        traversal finds it locked by an engine that does not answer, steals
+        the lock and marks it DELETE_FAILED ("Worker went down during
+        resource DELETE"), then runs its node again, whose delete skips only
+        a resource DELETE_COMPLETE. So it has two DELETE IN_PROGRESS
+        events, one DELETE FAILED and one DELETE COMPLETE: deleted once, no
+        replacement (a delete makes none). Every other resource is deleted
+        exactly once over both traversals; those the plugin engines deleted
+        are DELETE_COMPLETE, which Heat's traversal leaves without an event.
+        """
+        # Two lanes are enough: a kill cuts the deletes of a row.
+        lanes = 2
+        names = ladder_names(lanes, self.rows)
+        self.deploy('create', ladder_template('one', lanes, self.rows,
+                                              delete_wait=self.wait))
+        self.cloud.wait_stack('handback', 'CREATE_COMPLETE', timeout=120)
+        self.assert_once_each('handback', {}, names,
+                              lambda name: ('CREATE',), exact=True)
+        created = self.events('handback')
+        stack_id = self.cloud.api_stack('handback')['id']
+
+        self.cloud.openstack('stack', 'delete', '--yes', 'handback')
+        # The delete is the plugin engines' (the API call reached one, no
+        # stock engine is up yet): a reduced traversal.
+        reduced = self.current_traversal('handback')
+        self.assertEqual(1, self.cloud.query(
+            'SELECT count(*) FROM heat_convergence_traversal WHERE id = :t',
+            t=reduced)[0][0])
+        self.start_stock_engines()
+        cloud.wait_for(lambda: self.deleted() >= 3 and self.just_started(),
+                       90, interval=0.2, what='the plugin engines to be '
+                       'deleting past the last row')
+        cut = self.kill_and_hand_back('DELETE', reduced, stack_id)
+        self.assertEqual({'DELETE'}, {a for _, a in cut.values()})
+        self.assert_deleted(created, names,
+                            cut=[name for name, _ in cut.values()])
+        self.assertEqual([('Worker went down during resource DELETE',)],
+                         self.cloud.query(
+                             "SELECT DISTINCT resource_status_reason FROM "
+                             "event WHERE resource_status = 'FAILED'"))

@@ -25,7 +25,10 @@ checked and left as they are; a resource still IN_PROGRESS is retried by
 Heat's code once its lock is released or its engine is dead; a node of the
 old traversal still running re-triggers its resource in the new one, as
 any superseded node does. The stack keeps its action, its timeout and its
-previous template (the rollback target).
+previous template (the rollback target). Heat's traversal runs with the
+credentials Heat stored with the stack, as the recovery's work does: the
+resources' actions, and at the end of a DELETE the removal of the stack's
+keystone project, need them.
 
 It is handed back:
 
@@ -55,6 +58,7 @@ from oslo_utils import timeutils
 from oslo_utils import uuidutils
 
 from heat_convergence.db import api as db_api
+from heat_convergence.drivers.reduced import recovery
 from heat_convergence import fleet
 
 LOG = logging.getLogger(__name__)
@@ -69,7 +73,10 @@ def hand_back(cnxt, stack_id, traversal_id, why):
     row = db_api.traversal_get(cnxt, traversal_id)
     if row is None:
         return None
-    stack = parser.Stack.load(cnxt, stack_id=stack_id, force_reload=True)
+    # Heat's traversal runs in the context its casts carry: the stack
+    # owner's stored credentials, not the caller's, which has none.
+    stack = parser.Stack.load(recovery.stack_context(cnxt, stack_id),
+                              stack_id=stack_id, force_reload=True)
     if (stack.current_traversal != traversal_id or
             stack.status != stack.IN_PROGRESS):
         return None

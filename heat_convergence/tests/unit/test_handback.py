@@ -24,6 +24,7 @@ from unittest import mock
 from heat.common import context
 from heat.db import models as heat_models
 from heat.engine import stack as parser
+from heat.objects import user_creds as ucreds_object
 from heat.tests.convergence.framework import reality
 from heat.tests.convergence.framework import scenario_template as st
 from heat.tests.convergence.framework import testutils
@@ -89,13 +90,14 @@ class HandBack(scenario_harness.DriverFrameworkTest):
         return parser.Stack.load(self.cnxt, stack_id=stack_id,
                                  force_reload=True)
 
-    def stall(self, operation, tmpl, after=1):
+    def stall(self, operation, *args, after=1):
         """Run ``operation`` with every cast after the first ``after`` lost.
 
+        ``args``: what it takes after the stack's name (a template).
         :returns: the stalled stack.
         """
         self.sent, self.lose_after = 0, after
-        operation('foo', tmpl)
+        operation('foo', *args)
         self.procs.event_loop()
         self.lose_after = None
         stack = self.stack()
@@ -149,6 +151,37 @@ class HandBack(scenario_harness.DriverFrameworkTest):
         # Heat's completion purged the previous template, as after any
         # update: the hand-back kept it as the stack's previous one.
         self.assertIsNone(stack.prev_raw_template_id)
+
+    def test_delete_handed_back(self):
+        self.procs.engine.create_stack('foo', TEMPLATE)
+        self.procs.event_loop()
+        stalled = self.stall(self.procs.engine.delete_stack)
+        self.assertEqual('DELETE', stalled.action)
+        self.assertTrue(self.hand_back(stalled))
+        stack = self.assert_on_heat_path(stalled)
+        self.assertEqual(('DELETE', 'COMPLETE'), stack.state)
+        self.assertEqual([], self.query(sa.select(RESOURCE)))
+
+    def test_handed_back_in_owner_context(self):
+        """Heat's traversal runs with the stack's stored credentials.
+
+        Not in the credential-less admin context of the caller (a stopping
+        engine, the manage command): the resources' actions reach the other
+        services with the context their node's message carries, and so
+        does the end of a delete, which removes the stack's keystone
+        project (without credentials: DELETE_FAILED, "Authorization
+        failed").
+        """
+        stalled = self.stall(self.procs.engine.create_stack, TEMPLATE)
+        trust = ucreds_object.UserCreds.get_by_id(
+            self.cnxt, stalled.user_creds_id).trust_id
+        self.assertTrue(trust)
+        self.assertTrue(self.hand_back(stalled))
+        stack = self.assert_on_heat_path(stalled)
+        self.assertEqual({trust}, {
+            call.args[0].trust_id
+            for call in self.framework.casts.call_args_list
+            if call.args[2] == stack.current_traversal})
 
     def test_handed_back_once(self):
         stalled = self.stall(self.procs.engine.create_stack, TEMPLATE)
