@@ -132,7 +132,7 @@ def _in_one_transaction(heat_state_set, _value, rsrc, *args, **kwargs):
     finally:
         purges, _PURGES.stacks = _PURGES.stacks, None
     for stack_id in purges:
-        _purge(rsrc.context, stack_id)
+        _purge(rsrc.context, stack_id, after_commit=True)
     return result
 
 
@@ -182,14 +182,26 @@ def _purge_now_and_then(context, stack_id):
 _PURGES = threading.local()
 
 
-def _purge(context, stack_id):
+def _purge(context, stack_id, after_commit=False):
+    """Purge the stack's oldest events past the limit, in a transaction.
+
+    After a state change's commit, outside any transaction, a purge that
+    loses a deadlock or a conflict (its deletes against another engine's
+    inserts of events) is run again as a state change is: the deadlock
+    rolled back the purge's own transaction only. Within another
+    transaction, it is not retried: that transaction was rolled back too.
+    """
     conf = cfg.CONF
-    try:
+
+    def purge():
         with heat_db_api.context_manager.writer.using(context):
             if (heat_db_api._event_count_all_by_stack(context, stack_id) >=
                     conf.max_events_per_stack):
                 _delete_oldest_events(context.session, stack_id,
                                       conf.event_purge_batch_size)
+
+    try:
+        (db_api.conflict_retried(purge) if after_commit else purge)()
     except db_exception.DBError as exc:
         LOG.error('Failed to purge events: %s', exc)
 

@@ -22,6 +22,7 @@ from heat.objects import raw_template as raw_template_object
 from heat.objects import stack as stack_object
 from heat.rpc import client as rpc_client
 from heat.tests import utils
+from oslo_config import cfg
 import oslo_messaging
 from oslo_utils import timeutils
 from oslo_utils import uuidutils
@@ -58,7 +59,7 @@ class NestedCallTestCase(base.HeatTestCase):
         stack.store()
         return stack
 
-    def answer(self, ctxt, msg, version=None):
+    def answer(self, ctxt, msg, version=None, timeout=None):
         """The RPC call: each answer in turn, an exception raised."""
         result = self.answers.pop(0)
         if isinstance(result, Exception):
@@ -196,10 +197,25 @@ class NestedReads(NestedCallTestCase):
             self.answers = [oslo_messaging.MessagingTimeout(), [name]]
             self.assertEqual([name], self.surviving_read(name, args))
             self.assertEqual(2, self.calls.call_count, name)
-            self.assertEqual(self.calls.call_args_list[0],
-                             self.calls.call_args_list[1], name)
+            first, again = self.calls.call_args_list
+            self.assertEqual(first.args, again.args, name)
             self.assertIn('The call %s of nested stack' % name,
                           self.LOG.output)
+            self.calls.reset_mock()
+
+    def test_read_made_once_more_waits_longer(self):
+        # A slow engine, not only a dead one, times a read out: the second
+        # call waits five times rpc_response_timeout, the first Heat's.
+        cfg.CONF.set_override('rpc_response_timeout', 7)
+        for name, args in self.READS:
+            self.answers = [oslo_messaging.MessagingTimeout(), [name]]
+            self.assertEqual([name], self.surviving_read(name, args))
+            first, again = self.calls.call_args_list
+            self.assertIsNone(first.kwargs.get('timeout'), name)
+            self.assertEqual(35, again.kwargs['timeout'], name)
+            self.assertEqual(first.args, again.args, name)
+            self.assertEqual(first.kwargs.get('version'),
+                             again.kwargs.get('version'), name)
             self.calls.reset_mock()
 
     def test_read_fails_on_a_second_timeout(self):

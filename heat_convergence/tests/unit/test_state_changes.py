@@ -122,15 +122,37 @@ class StateChangeRetried(base.HeatTestCase):
         in_transaction = []
         purge = state_changes._purge
 
-        def spy(context, stack_id):
+        def spy(context, stack_id, **kwargs):
             facade = getattr(context, '_enginefacade_context', None)
             in_transaction.append(getattr(facade, 'current', None))
-            return purge(context, stack_id)
+            return purge(context, stack_id, **kwargs)
 
         self.patchobject(state_changes, '_purge', side_effect=spy)
         self.state_set()
         self.assertEqual([None], in_transaction)
         # It ran: the stack had its maximum of one event, which went.
+        self.assertEqual([], heat_db_api.event_get_all_by_stack(
+            self.ctx, self.stack.id))
+
+    def test_purge_after_the_commit_runs_again_after_a_deadlock(self):
+        # A purge's deletes can deadlock with another engine's inserts of
+        # the stack's events (MariaDB 1213): seen once at N = 1,000.
+        cfg.CONF.set_override('max_events_per_stack', 1)
+        cfg.CONF.set_override('event_purge_batch_size', 1)
+        delete = state_changes._delete_oldest_events
+        deadlocks = []
+
+        def deadlock_once(session, stack_id, limit):
+            if not deadlocks:
+                deadlocks.append(stack_id)
+                raise db_exception.DBDeadlock()
+            return delete(session, stack_id, limit)
+
+        self.patchobject(state_changes, '_delete_oldest_events',
+                         side_effect=deadlock_once)
+        self.state_set()
+        self.assertEqual([self.stack.id], deadlocks)
+        self.assertNotIn('Failed to purge events', self.LOG.output)
         self.assertEqual([], heat_db_api.event_get_all_by_stack(
             self.ctx, self.stack.id))
 
