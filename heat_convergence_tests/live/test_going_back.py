@@ -555,6 +555,18 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
             "TIMESTAMPDIFF(SECOND, event.created_at, UTC_TIMESTAMP()) < 1"
         )[0][0]
 
+    def reduced_traversal(self):
+        """The stack's traversal, checked to be the plugin's.
+
+        The API call reached a plugin engine (no stock engine is up yet):
+        its traversal is a reduced one, with a row in the plugin's table.
+        """
+        reduced = self.current_traversal('handback')
+        self.assertEqual(1, self.cloud.query(
+            'SELECT count(*) FROM heat_convergence_traversal WHERE id = :t',
+            t=reduced)[0][0])
+        return reduced
+
     def start_stock_engines(self):
         """Start a stock heat-engine on each host, beside the plugin's."""
         self.cloud.start_engine(2, cloud.STOCK_ENGINE)
@@ -783,13 +795,8 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
         self.deploy('update', ladder_template('two', self.lanes, self.rows,
                                               wait=self.wait,
                                               replaced_lane=1))
-        # The update is the plugin engines' (the API call reached one, no
-        # stock engine is up yet): a reduced traversal. The stock engines
-        # start while it runs.
-        reduced = self.current_traversal('handback')
-        self.assertEqual(1, self.cloud.query(
-            'SELECT count(*) FROM heat_convergence_traversal WHERE id = :t',
-            t=reduced)[0][0])
+        # The stock engines start while the plugin's traversal runs.
+        reduced = self.reduced_traversal()
         self.start_stock_engines()
         cloud.wait_for(lambda: self.updated() >= 5 and self.in_progress(),
                        90, interval=0.2, what='the plugin engines to be '
@@ -891,12 +898,7 @@ class TestHandBack(GoingBackMixin, cloud.LiveTestCase):
         stack_id = self.cloud.api_stack('handback')['id']
 
         self.cloud.openstack('stack', 'delete', '--yes', 'handback')
-        # The delete is the plugin engines' (the API call reached one, no
-        # stock engine is up yet): a reduced traversal.
-        reduced = self.current_traversal('handback')
-        self.assertEqual(1, self.cloud.query(
-            'SELECT count(*) FROM heat_convergence_traversal WHERE id = :t',
-            t=reduced)[0][0])
+        reduced = self.reduced_traversal()
         self.start_stock_engines()
         cloud.wait_for(lambda: self.deleted() >= 3 and self.just_started(),
                        90, interval=0.2, what='the plugin engines to be '
