@@ -36,6 +36,7 @@ import threading
 from heat.common import context
 from heat.common import messaging as rpc_messaging
 from heat.common import service_utils
+from heat.db import api as heat_db_api
 from heat.engine import service
 from heat.engine import stack as parser
 from heat.rpc import worker_api as rpc_worker_api
@@ -165,7 +166,11 @@ class ConvergenceEngineService(service.EngineService):
         self._client = rpc_messaging.get_rpc_client(
             version=self.RPC_API_VERSION)
 
+        # The pool's size (from the executor's, an option the RPC servers
+        # register) is set before the pool exists; the driver tunes the pool
+        # before the periodic tasks start using it from their threads.
         self._configure_db_conn_pool_size()
+        self.driver.prepare_database(heat_db_api.get_engine())
         self.service_manage_cleanup()
         if self.manage_thread_grp is None:
             self.manage_thread_grp = service.ThreadGroup()

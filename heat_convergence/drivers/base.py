@@ -62,6 +62,7 @@ from oslo_config import cfg
 if typing.TYPE_CHECKING:  # pragma: no cover
     from heat.common import context as heat_context
     from heat.engine import stack as heat_stack
+    import sqlalchemy
 
     from heat_convergence import engine as hc_engine
     from heat_convergence import worker as hc_worker
@@ -88,6 +89,17 @@ class ConvergenceDriver(metaclass=abc.ABCMeta):
         self.conf = conf
         #: The engine service the driver runs in, once started.
         self.engine: 'hc_engine.ConvergenceEngineService | None' = None
+
+    def prepare_database(self, db_engine: 'sqlalchemy.engine.Engine'
+                         ) -> None:
+        """Tune Heat's database engine, before the engine's threads use it.
+
+        Called in every engine worker process after the fork, once Heat has
+        sized the pool and before the engine's periodic tasks start: event
+        listeners added to a pool while another thread checks a connection
+        in make that check-in fail ("deque mutated during iteration"). The
+        default changes nothing.
+        """
 
     def start(self, engine: 'hc_engine.ConvergenceEngineService') -> None:
         """Bind to an engine process once its RPC servers are running.

@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 
 import testtools
+from testtools import content
 
 from heat_convergence_tests.live import cloud
 
@@ -45,6 +46,9 @@ class AllInOne(object):
                  os.path.join(self.dir, 'data'), '--port', str(self.port)] +
                 list(args), stdout=out, stderr=subprocess.STDOUT)
         test.addCleanup(self.kill)
+        # On failure, its output and logs are the only explanation left:
+        # its directory goes with the test.
+        test.addOnException(lambda exc_info: self.attach(test))
         cloud.wait_for(self.listening, 120, what='heat-convergence-all')
         self.env = dict(os.environ, OS_AUTH_TYPE='none',
                         OS_ENDPOINT='http://127.0.0.1:%d/v1/admin' %
@@ -64,6 +68,17 @@ class AllInOne(object):
     def output(self):
         with open(self.out) as f:
             return f.read()
+
+    def attach(self, test):
+        """Attach its output and its log files to ``test``."""
+        test.addDetail('heat-convergence-all output',
+                       content.text_content(self.output()))
+        log_dir = os.path.join(self.dir, 'data', 'log')
+        if not os.path.isdir(log_dir):
+            return
+        for name in sorted(os.listdir(log_dir)):
+            test.addDetail('log:%s' % name, content.content_from_file(
+                os.path.join(log_dir, name), buffer_now=True))
 
     def openstack(self, *args):
         return subprocess.run([cloud.openstack_cli()] + list(args),

@@ -21,7 +21,6 @@ The members below the contract's are what those modules call back.
 import typing
 
 from heat.common import context
-from heat.db import api as heat_db_api
 from heat.engine import stack as parser
 from heat.rpc import api as rpc_api
 
@@ -60,11 +59,12 @@ class ReducedDriver(base.ConvergenceDriver):
 
     # The contract (see base.ConvergenceDriver) ----------------------------
 
-    def start(self, engine):
-        super().start(engine)
-        db_engine = heat_db_api.get_engine()
+    def prepare_database(self, db_engine):
         connections.skip_redundant_rollbacks(db_engine)
         connections.ping_idle_connections_only(db_engine)
+
+    def start(self, engine):
+        super().start(engine)
         definitions.VALIDATION.activate_everywhere()
         late_purge.CONVERGE.activate_everywhere()
         self.recovery = recovery.Recovery(self)

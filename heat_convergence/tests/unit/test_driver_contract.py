@@ -98,7 +98,8 @@ class TestUsesOutsideDrivers(testtools.TestCase):
         self.assertEqual(
             {'begin_traversal', 'converge', 'cancel_running',
              'note_message', 'check_resource', 'snapshot_node_done',
-             'stop_traversal', 'start', 'drain', 'stop', 'uses_plugin_tables',
+             'stop_traversal', 'prepare_database', 'start', 'drain', 'stop',
+             'uses_plugin_tables',
              'conf', 'worker_topic', 'owns_message', 'on_heat_path'},
             set(used))
 

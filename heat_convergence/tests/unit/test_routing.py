@@ -241,10 +241,47 @@ class TestEngineEndpoints(base.HeatTestCase):
                      'service_manage_cleanup'):
             self.patchobject(engine.ConvergenceEngineService, name)
         self.patchobject(driver, 'start')
+        self.patchobject(driver, 'prepare_database')
         eng = engine.ConvergenceEngineService('host', 'engine', driver)
         eng.manage_thread_grp = mock.Mock()
         eng.start()
         return eng
+
+    def test_database_prepared_before_any_use(self):
+        """The driver tunes the pool before the periodic tasks use it.
+
+        Listeners added to the pool while a thread checked a connection in
+        failed that check-in: the engine's first service report, and its
+        stop then (no service row to delete).
+        """
+        calls = []
+
+        def record(name):
+            return lambda *args, **kwargs: calls.append(name)
+        driver = reduced.ReducedDriver(cfg.CONF)
+        self.patchobject(service, 'EngineListener').return_value.start = (
+            record('listener'))
+        server = self.patchobject(rpc_messaging, 'get_rpc_server')
+        server.return_value.start = record('rpc server')
+        self.patchobject(rpc_messaging, 'get_rpc_client')
+        for cls in (worker.ConvergenceWorkerService,
+                    worker.StockWorkerService):
+            self.patchobject(cls, 'start', side_effect=record('worker'))
+        self.patchobject(engine.ConvergenceEngineService,
+                         '_configure_db_conn_pool_size',
+                         side_effect=record('pool size'))
+        self.patchobject(engine.ConvergenceEngineService,
+                         'service_manage_cleanup', side_effect=record('db'))
+        self.patchobject(driver, 'prepare_database',
+                         side_effect=record('prepare'))
+        self.patchobject(driver, 'start')
+        eng = engine.ConvergenceEngineService('host', 'engine', driver)
+        eng.manage_thread_grp = mock.Mock()
+        eng.manage_thread_grp.add_timer.side_effect = record('timer')
+        eng.manage_thread_grp.add_thread.side_effect = record('thread')
+        eng.start()
+        self.assertEqual(['pool size', 'prepare', 'db', 'timer', 'thread'],
+                         calls[-5:])
 
     def test_driver_with_a_topic(self):
         eng = self.start(reduced.ReducedDriver(cfg.CONF))
