@@ -314,15 +314,6 @@ def is_ours(context, traversal_id, resource_id=None):
         sa.select(TRAVERSAL.c.id).where(ours).limit(1)).first() is not None
 
 
-@retried
-@context_manager.reader.connection
-def is_current(context, stack_id, traversal_id):
-    """Whether the stack's current traversal is ``traversal_id``."""
-    return context.connection.execute(sa.select(_STACK.c.id).where(
-        _STACK.c.id == stack_id,
-        _STACK.c.current_traversal == traversal_id)).first() is not None
-
-
 def _delete_traversals(conn, ids):
     # Foreign keys cascade on MySQL and PostgreSQL; sqlite (as Heat
     # configures it) does not enforce them, so delete children first there.
@@ -409,19 +400,46 @@ def _record(conn, traversal_id, delivery, now, claim_for=None):
     return pending == 0
 
 
-def _done_statement():
-    return SYNC_POINT.update().where(_THIS_NODE).values(
-        state=models.DONE, updated_at=sa.bindparam('p_now'))
+def _done_statement(if_current=False):
+    """Mark a node DONE; ``if_current``: only while its stack runs it.
+
+    The condition reads the stack's row by its key in the statement that
+    marks the sender done, so that knowing whether the traversal is still
+    the stack's costs a node no statement of its own.
+    """
+    stmt = SYNC_POINT.update().where(_THIS_NODE)
+    if if_current:
+        stmt = stmt.where(sa.exists().where(
+            _STACK.c.id == sa.bindparam('p_stack'),
+            _STACK.c.current_traversal == sa.bindparam('p_traversal')))
+    return stmt.values(state=models.DONE, updated_at=sa.bindparam('p_now'))
+
+
+def _mark_done(conn, traversal_id, done, now, stack_id):
+    """Mark the sender done; False if ``stack_id`` runs another traversal.
+
+    A sender of a traversal no longer current is marked done all the
+    same (by a second statement, only then), so that no engine takes it
+    for a node still to run.
+    """
+    params = _node_params(traversal_id, done, p_now=now)
+    if stack_id is not None:
+        if conn.execute(_prebuilt('done_if_current', _done_statement, True),
+                        dict(params, p_stack=stack_id)).rowcount:
+            return True
+    conn.execute(_prebuilt('done', _done_statement), params)
+    return stack_id is None
 
 
 @_retried
 @context_manager.writer.connection
-def _deliver_all(context, traversal_id, deliveries, done, claim_for=None):
+def _deliver_all(context, traversal_id, deliveries, done, claim_for=None,
+                 stack_id=None):
     conn = context.connection
     now = timeutils.utcnow()
-    if done is not None:
-        conn.execute(_prebuilt('done', _done_statement),
-                     _node_params(traversal_id, done, p_now=now))
+    if done is not None and not _mark_done(conn, traversal_id, done, now,
+                                           stack_id):
+        return [GONE] * len(deliveries)
     results = []
     claimed = None
     for i, delivery in enumerate(deliveries):
@@ -435,13 +453,19 @@ def _deliver_all(context, traversal_id, deliveries, done, claim_for=None):
     return results
 
 
-def deliver(context, traversal_id, deliveries, done=None, claim_for=None):
+def deliver(context, traversal_id, deliveries, done=None, claim_for=None,
+            stack_id=None):
     """Record deliveries to successor nodes, atomically where possible.
 
     :param deliveries: :class:`Delivery` tuples; ``target`` and ``sender``
         are :class:`Node`.
     :param done: optionally, the sending node, marked DONE in the same
         transaction.
+    :param stack_id: optionally, with ``done``, the traversal's stack: if
+        the stack has moved on to another traversal (a stock traversal
+        superseding this one leaves its rows in place, so the targets
+        alone cannot tell), nothing is delivered and every result is GONE.
+        Checked in the statement that marks the sender done.
     :param claim_for: optionally, the sender's engine id: the first
         delivery marked ``keep`` that makes its target ready also claims
         the target for that engine, as :func:`claim` would right after,
@@ -470,7 +494,7 @@ def deliver(context, traversal_id, deliveries, done=None, claim_for=None):
     ordered = [deliveries[i] for i in order]
     try:
         results = _deliver_all(context, traversal_id, ordered, done,
-                               claim_for)
+                               claim_for, stack_id)
     except db_exception.DBDuplicateEntry:
         results = []
         for delivery in ordered:
@@ -478,7 +502,8 @@ def deliver(context, traversal_id, deliveries, done=None, claim_for=None):
                 # Each replay marks the sender done again: the first one
                 # may be the duplicate, whose transaction rolls back.
                 results.append(_deliver_all(context, traversal_id,
-                                            [delivery], done))
+                                            [delivery], done,
+                                            stack_id=stack_id))
             except db_exception.DBDuplicateEntry:
                 results.append([False])
         results = [r[0] for r in results]

@@ -162,10 +162,8 @@ class ForwardingCheckResource(check_resource.CheckResource):
             cleanup_shortcut.nothing_to_clean_up(self.node, rsrc, stack)
             if is_update else None)
         results, claimed_at = self._deliver(cnxt, current_traversal,
-                                            deliveries, is_skip, rsrc_failure)
-        if not sync_points.db_api.is_current(cnxt, stack.id,
-                                             current_traversal):
-            results = [sync_points.GONE]
+                                            stack.id, deliveries, is_skip,
+                                            rsrc_failure)
         if is_update:
             if own is None:
                 rsrc.clear_stored_attributes()
@@ -188,7 +186,7 @@ class ForwardingCheckResource(check_resource.CheckResource):
         deliveries = self._deliveries(self.node.rsrc_id, stack_id, None,
                                       None, None)
         results, claimed_at = self._deliver(
-            cnxt, current_traversal, deliveries, self.inputs.skip,
+            cnxt, current_traversal, stack_id, deliveries, self.inputs.skip,
             self.inputs.failures or None)
 
         def load_stack():
@@ -229,15 +227,20 @@ class ForwardingCheckResource(check_resource.CheckResource):
             deliveries.append((sync_points.stack_key(stack_id), None))
         return deliveries
 
-    def _deliver(self, cnxt, current_traversal, deliveries, is_skip,
-                 failures):
-        """Mark the node done and deliver; return the results and when."""
+    def _deliver(self, cnxt, current_traversal, stack_id, deliveries,
+                 is_skip, failures):
+        """Mark the node done and deliver; return the results and when.
+
+        Every result is GONE if the stack has moved on to another
+        traversal, as Heat's ``is_current`` check after a node would tell:
+        :meth:`_follow_up` then re-triggers the resource in the newer one.
+        """
         keep = self.driver.run_locally and not self.driver.limit
         claimed_at = time.monotonic()
         results = sync_points.deliver(
             cnxt, current_traversal, self.node, deliveries,
             failures=failures, skip=is_skip,
-            claim_for=self.engine_id if keep else None)
+            claim_for=self.engine_id if keep else None, stack_id=stack_id)
         self.held = False
         return results, claimed_at
 

@@ -212,7 +212,7 @@ def poke(cnxt, traversal_id, node):
 
 
 def deliver(cnxt, traversal_id, sender, deliveries, failures=None,
-            skip=False, claim_for=None):
+            skip=False, claim_for=None, stack_id=None):
     """Mark ``sender`` done and deliver to its successors atomically.
 
     :param deliveries: (target key, data) pairs; a target is a
@@ -220,9 +220,12 @@ def deliver(cnxt, traversal_id, sender, deliveries, failures=None,
     :param claim_for: optionally, the sender's engine id: the first
         resource node made ready is claimed for it in the same transaction
         (see :func:`heat_convergence.db.api.deliver`).
+    :param stack_id: optionally, the traversal's stack: nothing is
+        delivered if it runs another traversal now.
     :returns: one result per delivery: True (the target became ready), its
         :class:`NodeInputs` (it became ready and was claimed), False, or
-        GONE (the traversal no longer exists).
+        GONE (the traversal no longer exists, or is no longer the
+        stack's).
     """
     sender_key = key(sender)
     results = db_api.deliver(cnxt, traversal_id, [
@@ -232,7 +235,7 @@ def deliver(cnxt, traversal_id, sender, deliveries, failures=None,
                         getattr(target, 'node_type', None) ==
                         parser.NODE_TYPE_RESOURCE)
         for target, data in deliveries], done=sender_key,
-        claim_for=claim_for)
+        claim_for=claim_for, stack_id=stack_id)
     return [NodeInputs(target, result)
             if isinstance(result, db_api.Inputs) else result
             for (target, _data), result in zip(deliveries, results)]

@@ -206,14 +206,50 @@ class TestDeliver(DBAPITestCase):
                                False)]))
         self.assertEqual(0, self.count(api.ARRIVAL, 't1'))
 
+    def own_statements(self):
+        return [s for s in self.statements
+                if not s.startswith(('BEGIN', 'COMMIT', 'SELECT 1'))]
+
     def test_statement_count(self):
         del self.statements[:]
         api.deliver(self.ctx, 't1',
                     [D(N('3', True), N('1', True), {'a': 1}, None, False)])
         # An UPDATE that returns the new counter, and an INSERT.
-        self.assertEqual(2, len(
-            [s for s in self.statements
-             if not s.startswith(('BEGIN', 'COMMIT', 'SELECT 1'))]))
+        self.assertEqual(2, len(self.own_statements()))
+
+    def test_current_traversal_checked_by_the_done_statement(self):
+        # The stack's current traversal is t1: the check that it is costs
+        # no statement besides the sender's done and the arrival's two.
+        self.create(self.stack.current_traversal, [node(1, 0), node(3, 2)])
+        del self.statements[:]
+        self.assertEqual([False], api.deliver(
+            self.ctx, self.stack.current_traversal,
+            [D(N('3', True), N('1', True), {'a': 1}, None, False)],
+            done=N('1', True), stack_id=self.stack.id))
+        self.assertEqual(3, len(self.own_statements()))
+        row = self.node_row(self.stack.current_traversal, N('3', True))
+        self.assertEqual(1, row.pending)
+        self.assertEqual(models.DONE, self.node_row(
+            self.stack.current_traversal, N('1', True)).state)
+
+    def test_superseded_traversal_delivers_nothing(self):
+        # t1 is not the stack's current traversal (as after a stock
+        # traversal superseded it): its sender is done, its successor
+        # counts no arrival and is claimed by no one.
+        api.claim(self.ctx, 't1', N('2', True), 'engine-a')
+        api.deliver(self.ctx, 't1',
+                    [D(N('3', True), N('1', True), None, None, False)])
+        self.assertEqual([api.GONE], api.deliver(
+            self.ctx, 't1',
+            [D(N('3', True), N('2', True), None, None, False, True)],
+            done=N('2', True), claim_for='engine-a',
+            stack_id=self.stack.id))
+        row = self.node_row('t1', N('3', True))
+        self.assertEqual((models.WAITING, 1, None),
+                         (row.state, row.pending, row.engine_id))
+        self.assertEqual(1, self.count(api.ARRIVAL, 't1'))
+        self.assertEqual(models.DONE,
+                         self.node_row('t1', N('2', True)).state)
 
 
 class TestDeliverAndClaim(DBAPITestCase):

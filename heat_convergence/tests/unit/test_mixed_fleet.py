@@ -34,6 +34,7 @@ import types
 import fixtures
 from heat.common import context
 from heat.db import models as heat_models
+from heat.engine import check_resource
 from heat.engine import stack as parser
 from heat.tests.convergence.framework import engine_wrapper
 from heat.tests.convergence.framework import reality
@@ -48,6 +49,7 @@ from heat_convergence.db import api as db_api
 from heat_convergence.drivers import heat as heat_driver
 from heat_convergence.drivers.reduced import driver as reduced
 from heat_convergence.drivers.reduced import heat_traversals
+from heat_convergence.drivers.reduced import sync_points
 from heat_convergence.tests import scenario_harness
 from heat_convergence import worker
 
@@ -199,3 +201,44 @@ class LostHeatNodes(scenario_harness.DriverFrameworkTest):
         self.procs.event_loop()
         self.assertEqual(('CREATE', 'COMPLETE'), self.stack().state)
         self.assertEqual(0, self.resume())
+
+
+class SupersededByStock(scenario_harness.DriverFrameworkTest):
+    """A reduced node ending after a stock traversal superseded its own."""
+
+    driver_class = reduced.ReducedDriver
+
+    def test_node_hands_its_resource_to_the_stock_traversal(self):
+        tmpl = st.Template({'A': st.RsrcDef({'a': 'one'}, []),
+                            'B': st.RsrcDef({'c': st.GetRes('A')}, ['A'])})
+        deliver = sync_points.deliver
+        stocks = heat_models.Stack.__table__
+        newer = 'stock-traversal'
+
+        def stock_update_began(cnxt, traversal_id, sender, *args, **kw):
+            # As a stock engine starting an update commits it, while A's
+            # node ran: the plugin's rows stay, only the stack row moves.
+            with self.framework.db_engine.begin() as conn:
+                conn.execute(stocks.update().values(
+                    current_traversal=newer))
+            return deliver(cnxt, traversal_id, sender, *args, **kw)
+
+        retriggered = []
+        self.patchobject(sync_points, 'deliver',
+                         side_effect=stock_update_began)
+        self.patchobject(
+            check_resource.CheckResource, 'retrigger_check_resource',
+            side_effect=lambda cnxt, rsrc_id, stack: retriggered.append(
+                (rsrc_id, stack.current_traversal)))
+        self.framework.procs.engine.create_stack('foo', tmpl)
+        self.framework.procs.event_loop()
+
+        # Heat's worker re-triggers A in the newer traversal; B was not
+        # made ready in the superseded one, nor created.
+        done = {r.name: r.id for r in reality.reality.all_resources()}
+        self.assertEqual([(done['A'], newer)], retriggered)
+        self.assertEqual(['A'], sorted(done))
+        with self.framework.db_engine.connect() as conn:
+            self.assertEqual(0, conn.execute(
+                sa.select(sa.func.count()).select_from(
+                    db_api.ARRIVAL)).scalar())

@@ -220,12 +220,6 @@ class TestOwnsMessage(test_db_api.DBAPITestCase):
             uuidutils.generate_uuid(), resource_id=uuidutils.generate_uuid(),
             node_type='snapshot'))
 
-    def test_is_current(self):
-        self.assertTrue(db_api.is_current(self.ctx, self.stack.id,
-                                          self.stack.current_traversal))
-        self.assertFalse(db_api.is_current(self.ctx, self.stack.id,
-                                           uuidutils.generate_uuid()))
-
 
 class TestEngineEndpoints(base.HeatTestCase):
     """What topics an engine serves, and with which worker."""
