@@ -361,7 +361,7 @@ SEAMS = (
     # The reduced driver: the purge at the end of a traversal.
     Seam(db_api, 'raw_template_delete', PATCHED, '(context, template_id)',
          "the reduced driver's purge: the previous template's delete "
-         'retried'),
+         'retried, without reading the templates sharing its files'),
     Seam(db_api, 'sync_point_delete_all_by_stack_and_traversal', PATCHED,
          '(context, stack_id, traversal_id)',
          "the reduced driver's purge: the delete of Heat's sync points "
