@@ -41,6 +41,7 @@ from heat.db import api as db_api
 from heat.engine import check_resource
 from heat.engine import dependencies
 from heat.engine.hot import functions
+from heat.engine.notification import stack as stack_notification
 from heat.engine import resource
 from heat.engine import scheduler
 from heat.engine import service
@@ -311,6 +312,9 @@ SEAMS = (
          '(cls, context, stack_id, values, exp_trvsl=None)',
          "the reduced driver's late purge: converge_stack's compare-and-swap "
          'of the traversal id'),
+    Seam(stack_notification, 'send', PATCHED, '(stack)',
+         "the reduced driver's notifications: skipped where the notifier "
+         'sends nowhere'),
     Seam(stack_object.Stack, '_from_db_object', CALLED,
          '(context, stack, db_stack)',
          "the reduced driver's stack cache: builds the stack object from its "
@@ -357,7 +361,7 @@ SEAMS = (
     # The reduced driver: the purge at the end of a traversal.
     Seam(db_api, 'raw_template_delete', PATCHED, '(context, template_id)',
          "the reduced driver's purge: the previous template's delete "
-         'retried'),
+         'retried, without reading the templates sharing its files'),
     Seam(db_api, 'sync_point_delete_all_by_stack_and_traversal', PATCHED,
          '(context, stack_id, traversal_id)',
          "the reduced driver's purge: the delete of Heat's sync points "

@@ -21,6 +21,7 @@ are Heat's. One module per concern:
 * :mod:`.traversal`: starting (graph, rows, leaves) and finishing;
 * :mod:`.late_purge`: a new operation not lost to a failed traversal's
   late purge;
+* :mod:`.notifications`: no stack notification built where none is sent;
 * :mod:`.forwarding`: what each kept edge carries;
 * :mod:`.sync_points`: the rows of a traversal, in terms of Heat's nodes;
 * :mod:`.messages`: what a dispatch carries;

@@ -33,6 +33,7 @@ from heat_convergence.drivers.reduced import handback
 from heat_convergence.drivers.reduced import late_purge
 from heat_convergence.drivers.reduced import messages
 from heat_convergence.drivers.reduced import node_loop
+from heat_convergence.drivers.reduced import notifications
 from heat_convergence.drivers.reduced import parent_wake
 from heat_convergence.drivers.reduced import recovery
 from heat_convergence.drivers.reduced import running_nodes
@@ -67,6 +68,7 @@ class ReducedDriver(base.ConvergenceDriver):
         super().start(engine)
         definitions.VALIDATION.activate_everywhere()
         late_purge.CONVERGE.activate_everywhere()
+        notifications.start()
         self.recovery = recovery.Recovery(self)
         self.recovery.start()
 
@@ -76,6 +78,7 @@ class ReducedDriver(base.ConvergenceDriver):
     def stop(self):
         definitions.VALIDATION.activate_everywhere(None)
         late_purge.CONVERGE.activate_everywhere(None)
+        notifications.stop()
         if self.recovery is not None:
             self.recovery.stop()
         if self.engine is not None:

@@ -31,18 +31,57 @@ commit whose answer was lost: a template or a stack row already gone is
 "not found", which Heat's code ignores, and the sync points are deleted by
 a filter. The rest of ``purge_db`` (the stored state, the stack row
 compared with the traversal, the credentials) is Heat's, run once.
+
+The template's delete there is :func:`template_delete`, Heat's with one
+question asked more cheaply: whether another template still uses the
+deleted one's files.
 """
 
 import contextlib
 
 from heat.db import api as heat_db_api
+from heat.db import models as heat_models
 
 from heat_convergence.db import api as db_api
 from heat_convergence import thread_patches
 
 
+@heat_db_api.context_manager.writer
+def template_delete(context, template_id):
+    """Heat's ``raw_template_delete``, without reading another template.
+
+    A template's files row is shared by every template made from the same
+    stack: a nested stack's templates take their parent's files, so all
+    the templates of a stack tree use its root's. When it deletes a
+    template, Heat asks whether any other template uses the files still by
+    loading such a template row whole, template and environment decoded,
+    whichever the database finds first: mostly the root stack's own
+    template. Every nested stack's update or delete then decoded the whole
+    root template (2.3 % of the engines' CPU time in the ``random``
+    benchmark at 200 resources, and growing with the root's size). Here
+    the question reads the id alone; the rest is Heat's function.
+    """
+    raw_template = context.session.get(heat_models.RawTemplate, template_id)
+    if raw_template is None:
+        return
+    files_id = raw_template.files_id
+    context.session.delete(raw_template)
+    if files_id is None:
+        return
+    if context.session.query(heat_models.RawTemplate.id).filter_by(
+            files_id=files_id).first() is None:
+        files = context.session.get(heat_models.RawTemplateFiles, files_id)
+        if files is not None:
+            context.session.delete(files)
+
+
+def _template_delete(_heat_function, _value, context, template_id):
+    """Heat's ``raw_template_delete`` in a finish: ours, retried."""
+    return db_api.retried(template_delete)(context, template_id)
+
+
 TEMPLATE_DELETE = thread_patches.ThreadPatch(
-    heat_db_api, 'raw_template_delete', db_api.retried_instead)
+    heat_db_api, 'raw_template_delete', _template_delete)
 SYNC_POINTS_DELETE = thread_patches.ThreadPatch(
     heat_db_api, 'sync_point_delete_all_by_stack_and_traversal',
     db_api.retried_instead)
