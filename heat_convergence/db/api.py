@@ -819,6 +819,57 @@ _EVENT = heat_models.Event.__table__
 _HEAT_RESOURCE = heat_models.Resource.__table__
 
 
+def _resource_cas_statement(keys, any_engine, no_key):
+    """Heat's compare-and-swap of a resource row, as a Core UPDATE.
+
+    ``keys``: the attribute names of the values it sets (the mapper names
+    the columns: ``physical_resource_id`` is ``nova_instance``);
+    ``any_engine``, ``no_key``: whether it expects no engine id, no atomic
+    key (``IS NULL`` where Heat's ``filter_by`` has None).
+    """
+    columns = sa.inspect(heat_models.Resource).columns
+    res = _HEAT_RESOURCE
+    return res.update().where(
+        res.c.id == sa.bindparam('p_id'),
+        res.c.engine_id.is_(None) if any_engine
+        else res.c.engine_id == sa.bindparam('p_engine'),
+        res.c.atomic_key.is_(None) if no_key
+        else res.c.atomic_key == sa.bindparam('p_key')).values(
+            {columns[key]: sa.bindparam('v_' + key) for key in keys})
+
+
+@context_manager.writer
+def _resource_compare_and_swap(context, resource_id, values, atomic_key,
+                               expected_engine_id=None):
+    """Heat's ``resource_update``, from a statement built once per process.
+
+    Heat's ORM ``Query.update`` builds the statement and computes its
+    cache key at every call, and evaluates its criteria against the
+    session's objects before and after the UPDATE: 10% of an engine's CPU
+    creating many stacks, of which sending the statement was 0.5%. Built
+    once per set of columns (see :func:`_prebuilt`), the statement costs
+    neither. Nothing is synchronised into the session: the transactions it
+    runs in (a state change's, a lock's) hold no resource object loaded
+    from it. The values are Heat's (the atomic key bumped into the
+    caller's dict, the status reason truncated), and so is the result:
+    whether a row matched.
+    """
+    heat_db_api._add_atomic_key_to_values(values, atomic_key)
+    values = heat_db_api._truncate_status_reason(values)
+    stmt = _prebuilt('resource_cas', _resource_cas_statement,
+                     tuple(sorted(values)), expected_engine_id is None,
+                     atomic_key is None)
+    params = {'v_' + key: value for key, value in values.items()}
+    params.update(p_id=resource_id, p_engine=expected_engine_id,
+                  p_key=atomic_key)
+    return bool(context.session.connection().execute(stmt, params).rowcount)
+
+
+# Retried as Heat's is; its __wrapped__ is the unretried one.
+resource_compare_and_swap = heat_db_api.retry_on_db_error(
+    _resource_compare_and_swap)
+
+
 @context_manager.reader.connection
 def heat_sync_points(context, traversal_id):
     """Return the rows of a traversal in Heat's ``sync_point`` table."""

@@ -59,7 +59,11 @@ transaction, which committed the row, and the event, without that data
 (a resource row referencing a missing row: the resource failed on the
 foreign key). Within a transaction open in this thread, Heat's
 ``resource_update`` runs without its retry (:func:`heat_convergence.db
-.api.unretried_within`), and the whole state change runs again.
+.api.unretried_within`), and the whole state change runs again. In a
+node's thread the compare-and-swap is the same UPDATE from a statement
+built once per process (:func:`heat_convergence.db.api
+.resource_compare_and_swap`): Heat's ORM update spent 20 times as long
+building and synchronising it as sending it.
 
 Heat then hands each event to the stack's event sinks (``OS::Zaqar``
 queues named in the environment) in a thread of its own, which it starts
@@ -267,6 +271,12 @@ def _update(context, resource_id, values):
                                  resource_id)
 
 
+def _compare_and_swap(_heat_resource_update, value, context, *args,
+                      **kwargs):
+    return db_api.unretried_within(db_api.resource_compare_and_swap, value,
+                                   context, *args, **kwargs)
+
+
 def _to_sinks(heat_dispatch_event, _value, stack, ev):
     if stack.env.get_event_sinks():
         heat_dispatch_event(stack, ev)
@@ -281,7 +291,7 @@ RESOURCE_UPDATE = thread_patches.ThreadPatch(
 RESOURCE_DATA_SET = thread_patches.ThreadPatch(
     heat_db_api, 'resource_data_set', db_api.retried_instead)
 RESOURCE_CAS = thread_patches.ThreadPatch(
-    heat_db_api, 'resource_update', db_api.unretried_within)
+    heat_db_api, 'resource_update', _compare_and_swap)
 DISPATCH = thread_patches.ThreadPatch(parser.Stack, 'dispatch_event',
                                       _to_sinks)
 

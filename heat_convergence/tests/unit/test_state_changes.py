@@ -29,6 +29,7 @@ from oslo_db import exception as db_exception
 import sqlalchemy as sa
 import testtools
 
+from heat_convergence.db import api as db_api
 from heat_convergence.drivers.reduced import driver as reduced
 from heat_convergence.drivers.reduced import state_changes
 from heat_convergence.tests import base
@@ -444,6 +445,79 @@ class ResourceUpdate(base.HeatTestCase):
             self.ctx, self.rsrc.id).physical_resource_id)
 
 
+class CompareAndSwap(base.HeatTestCase):
+    """In a node, Heat's compare-and-swap runs from a prebuilt statement."""
+
+    def setUp(self):
+        super().setUp()
+        self.ctx = utils.dummy_context()
+        stack = stack_rows.create_stack(self.ctx)
+        self.rsrc = heat_db_api.resource_create(self.ctx, {
+            'name': 'r', 'stack_id': stack.id, 'action': 'CREATE',
+            'status': 'IN_PROGRESS', 'engine_id': 'engine-1',
+            'atomic_key': 3})
+        # Heat's ORM update, which the statement replaces in a node.
+        self.orm_update = self.patchobject(
+            sa.orm.Query, 'update', autospec=True,
+            side_effect=sa.orm.Query.update)
+
+    def cas(self, values, atomic_key, expected_engine_id=None):
+        with state_changes.in_node():
+            return heat_db_api.resource_update(
+                self.ctx, self.rsrc.id, values, atomic_key,
+                expected_engine_id=expected_engine_id)
+
+    def row(self):
+        return heat_db_api.resource_get(self.ctx, self.rsrc.id)
+
+    def test_stores_heat_s_values(self):
+        values = {'status': 'COMPLETE', 'physical_resource_id': 'phys-1',
+                  'requires': [3, 2], 'status_reason': 'done',
+                  'engine_id': None}
+        self.assertTrue(self.cas(values, 3, expected_engine_id='engine-1'))
+        # The atomic key bumped into the caller's values, as Heat does.
+        self.assertEqual(4, values['atomic_key'])
+        row = self.row()
+        self.assertEqual(
+            ('COMPLETE', 'phys-1', [3, 2], None, 4, 'done'),
+            (row.status, row.physical_resource_id, row.requires,
+             row.engine_id, row.atomic_key, row.status_reason))
+        self.orm_update.assert_not_called()
+
+    def test_refused_unless_engine_and_key_match(self):
+        self.assertFalse(self.cas({'status': 'FAILED'}, 3,
+                                  expected_engine_id='engine-2'))
+        self.assertFalse(self.cas({'status': 'FAILED'}, 2,
+                                  expected_engine_id='engine-1'))
+        # Heat's filter_by(engine_id=None): no engine holds it.
+        self.assertFalse(self.cas({'status': 'FAILED'}, 3))
+        self.assertEqual(('IN_PROGRESS', 3),
+                         (self.row().status, self.row().atomic_key))
+
+    def test_lock_taken_from_no_engine_and_no_key(self):
+        heat_db_api.resource_update_and_save(
+            self.ctx, self.rsrc.id, {'engine_id': None, 'atomic_key': None})
+        self.assertTrue(self.cas({'engine_id': 'engine-2'}, None))
+        self.assertEqual(('engine-2', 1),
+                         (self.row().engine_id, self.row().atomic_key))
+
+    def test_statement_built_once(self):
+        built = self.patchobject(db_api, '_resource_cas_statement',
+                                 side_effect=db_api._resource_cas_statement)
+        self.patchobject(db_api, '_PREBUILT', new={})
+        for key in (3, 4):
+            self.assertTrue(self.cas({'status': 'COMPLETE'}, key,
+                                     expected_engine_id='engine-1'))
+        self.assertEqual(1, built.call_count)
+        self.assertEqual(5, self.row().atomic_key)
+
+    def test_outside_a_node_heat_s_own(self):
+        self.assertTrue(heat_db_api.resource_update(
+            self.ctx, self.rsrc.id, {'status': 'COMPLETE'}, 3,
+            expected_engine_id='engine-1'))
+        self.assertEqual(1, self.orm_update.call_count)
+
+
 class PluginWritesRetried(base.HeatTestCase):
     """A resource plugin's own writes in a node, retried once failed."""
 
@@ -514,7 +588,8 @@ class PluginWritesRetried(base.HeatTestCase):
     def test_compare_and_swap_outside_a_transaction_is_heat_s(self):
         # Retried by Heat, in a node too: only within a state change's
         # transaction does the state change's retry take over.
-        failed = self.fail_once('_resource_update', db_exception.DBDeadlock())
+        failed = self.fail_once('_truncate_status_reason',
+                                db_exception.DBDeadlock())
         with state_changes.in_node():
             self.assertTrue(heat_db_api.resource_update(
                 self.ctx, self.rsrc.id, {'status': 'COMPLETE'},
