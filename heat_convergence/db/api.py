@@ -870,6 +870,38 @@ resource_compare_and_swap = heat_db_api.retry_on_db_error(
     _resource_compare_and_swap)
 
 
+def event_insert(context, event):
+    """Insert Heat's event ``event``, an unsaved ``models.Event``.
+
+    As its ORM ``save`` would, from a statement built once per process:
+    the ORM's unit of work cost seven times as long as sending the INSERT
+    (3.4% of the engines' CPU creating many stacks, against 0.5%). The
+    values are the attributes set on the object and the columns' own
+    defaults (its uuid, its creation time), which are set on the object
+    with its new id, as the ORM's flush sets them; the object stays out of
+    the session. Joins the transaction open in this thread.
+
+    :returns: ``event``.
+    """
+    given = vars(event)
+    columns = {}
+    for attr in sa.inspect(heat_models.Event).column_attrs:
+        column = attr.columns[0]
+        if attr.key in given:
+            columns[column.key] = given[attr.key]
+        elif column.default is not None and column.default.is_callable:
+            columns[column.key] = column.default.arg(None)
+            setattr(event, attr.key, columns[column.key])
+        elif column.default is not None and column.default.is_scalar:
+            columns[column.key] = column.default.arg
+            setattr(event, attr.key, columns[column.key])
+    with context_manager.writer.using(context):
+        result = context.session.connection().execute(
+            _prebuilt('event', _EVENT.insert), columns)
+    event.id = result.inserted_primary_key[0]
+    return event
+
+
 @context_manager.reader.connection
 def heat_sync_points(context, traversal_id):
     """Return the rows of a traversal in Heat's ``sync_point`` table."""

@@ -27,7 +27,9 @@ Heat's ``event_create`` inserts the event, then reads it back with its
 properties data joined (a query with an outer join, a fifth of a node's
 time), for callers that would show them. The caller in a state change,
 ``Event.store``, keeps only the id, uuid and creation time, which the
-insert sets; in a node's thread the event is inserted without the read.
+insert sets; in a node's thread the event is inserted without the read,
+and without the ORM's unit of work (:func:`heat_convergence.db.api
+.event_insert`).
 Heat's occasional purge of a stack's oldest events is kept, after the
 state change's commit, with a cheaper search for the properties data they
 leave unused.
@@ -250,8 +252,7 @@ def _insert_event(_heat_event_create, _value, context, values):
             _purge_now_and_then(context, values['stack_id'])
         event = heat_models.Event()
         event.update(values)
-        event.save(context.session)
-        return event
+        return db_api.event_insert(context, event)
 
 
 def _update_without_read_back(_heat_update_and_save, _value, context,

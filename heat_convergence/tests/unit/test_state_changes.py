@@ -13,6 +13,7 @@
 """A node's resource state changes: one transaction, no idle dispatch."""
 
 import contextlib
+import datetime
 from unittest import mock
 
 import fixtures
@@ -445,21 +446,27 @@ class ResourceUpdate(base.HeatTestCase):
             self.ctx, self.rsrc.id).physical_resource_id)
 
 
-class CompareAndSwap(base.HeatTestCase):
-    """In a node, Heat's compare-and-swap runs from a prebuilt statement."""
+class PrebuiltStatements(testtools.TestCase):
+    """In a node, the resource row CAS and the event insert are prebuilt.
+
+    On sqlite here; on MariaDB and PostgreSQL in the functional tests.
+    """
+
+    backend = 'sqlite'
 
     def setUp(self):
         super().setUp()
-        self.ctx = utils.dummy_context()
+        self.useFixture(db_fixture.Database(self.backend))
+        self.ctx = context.get_admin_context()
         stack = stack_rows.create_stack(self.ctx)
         self.rsrc = heat_db_api.resource_create(self.ctx, {
             'name': 'r', 'stack_id': stack.id, 'action': 'CREATE',
             'status': 'IN_PROGRESS', 'engine_id': 'engine-1',
             'atomic_key': 3})
         # Heat's ORM update, which the statement replaces in a node.
-        self.orm_update = self.patchobject(
+        self.orm_update = self.useFixture(fixtures.MockPatchObject(
             sa.orm.Query, 'update', autospec=True,
-            side_effect=sa.orm.Query.update)
+            side_effect=sa.orm.Query.update)).mock
 
     def cas(self, values, atomic_key, expected_engine_id=None):
         with state_changes.in_node():
@@ -502,9 +509,10 @@ class CompareAndSwap(base.HeatTestCase):
                          (self.row().engine_id, self.row().atomic_key))
 
     def test_statement_built_once(self):
-        built = self.patchobject(db_api, '_resource_cas_statement',
-                                 side_effect=db_api._resource_cas_statement)
-        self.patchobject(db_api, '_PREBUILT', new={})
+        built = self.useFixture(fixtures.MockPatchObject(
+            db_api, '_resource_cas_statement',
+            side_effect=db_api._resource_cas_statement)).mock
+        self.useFixture(fixtures.MockPatchObject(db_api, '_PREBUILT', {}))
         for key in (3, 4):
             self.assertTrue(self.cas({'status': 'COMPLETE'}, key,
                                      expected_engine_id='engine-1'))
@@ -516,6 +524,35 @@ class CompareAndSwap(base.HeatTestCase):
             self.ctx, self.rsrc.id, {'status': 'COMPLETE'}, 3,
             expected_engine_id='engine-1'))
         self.assertEqual(1, self.orm_update.call_count)
+
+    def test_event_inserted_without_the_unit_of_work(self):
+        flush = self.useFixture(fixtures.MockPatchObject(
+            sa.orm.Session, 'flush', autospec=True,
+            side_effect=sa.orm.Session.flush)).mock
+
+        def insert(**values):
+            return state_changes._insert_event(None, True, self.ctx, dict({
+                'stack_id': self.rsrc.stack_id, 'resource_name': 'r',
+                'resource_action': 'CREATE', 'resource_status': 'COMPLETE',
+                'rsrc_prop_data_id': None}, **values))
+
+        event = insert(resource_status_reason='x' * 300)
+        flush.assert_not_called()
+        stored = heat_db_api.event_get_all_by_stack(self.ctx,
+                                                    self.rsrc.stack_id)
+        self.assertEqual(1, len(stored))
+        # The object answers as the row reads: id, the defaults, the
+        # reason truncated by the model, the values given. (MariaDB keeps
+        # whole seconds of the creation time, as of Heat's own insert.)
+        self.assertEqual(
+            (stored[0].id, stored[0].uuid, 'x' * 255, 'r', None),
+            (event.id, event.uuid, event.resource_status_reason,
+             event.resource_name, event.rsrc_prop_data_id))
+        self.assertLess(abs(event.created_at - stored[0].created_at),
+                        datetime.timedelta(seconds=1))
+        second = insert()
+        self.assertNotEqual(event.uuid, second.uuid)
+        self.assertGreater(second.id, event.id)
 
 
 class PluginWritesRetried(base.HeatTestCase):
