@@ -64,8 +64,8 @@ foreign key). Within a transaction open in this thread, Heat's
 .api.unretried_within`), and the whole state change runs again. In a
 node's thread the compare-and-swap is the same UPDATE from a statement
 built once per process (:func:`heat_convergence.db.api
-.resource_compare_and_swap`): Heat's ORM update spent 20 times as long
-building and synchronising it as sending it.
+.resource_compare_and_swap`): Heat's ORM update spent over ten times as
+long building and synchronising it as sending it.
 
 Heat then hands each event to the stack's event sinks (``OS::Zaqar``
 queues named in the environment) in a thread of its own, which it starts
