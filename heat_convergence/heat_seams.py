@@ -266,8 +266,8 @@ SEAMS = (
          'retried; also marks a stale replacement'),
     Seam(db_api, 'resource_data_set', PATCHED,
          '(context, resource_id, key, value, redact=False)',
-         "the reduced driver's state changes: a resource's data stored, "
-         'retried'),
+         "the reduced driver's state changes: a resource's data stored "
+         'from prebuilt statements, retried'),
     Seam(db_api, 'resource_update', PATCHED,
          '(context, resource_id, values, atomic_key, expected_engine_id=None)',
          "the reduced driver's state changes: the resource row's "

@@ -53,6 +53,7 @@ mysql_wsrep_sync_wait`` (``doc/source/galera.rst``).
 import collections
 import functools
 
+from heat.common import crypt
 from heat.db import api as heat_db_api
 from heat.db import models as heat_models
 from oslo_db import api as oslo_db_api
@@ -900,6 +901,55 @@ def event_insert(context, event):
             _prebuilt('event', _EVENT.insert), columns)
     event.id = result.inserted_primary_key[0]
     return event
+
+
+_RESOURCE_DATA = heat_models.ResourceData.__table__
+
+
+def _data_id_statement():
+    return sa.select(_RESOURCE_DATA.c.id).where(
+        _RESOURCE_DATA.c.resource_id == sa.bindparam('p_resource'),
+        _RESOURCE_DATA.c.key == sa.bindparam('p_key')).limit(1)
+
+
+def _data_id(conn, resource_id, key):
+    """The id of the resource's data row of ``key`` (the first), or None."""
+    return conn.execute(_prebuilt('data_id', _data_id_statement), {
+        'p_resource': resource_id, 'p_key': key}).scalar()
+
+
+def _data_update_statement():
+    return _RESOURCE_DATA.update().where(
+        _RESOURCE_DATA.c.id == sa.bindparam('p_id'))
+
+
+@retried
+@context_manager.writer
+def resource_data_store(context, resource_id, key, value, redact=False):
+    """Heat's ``resource_data_set``, from statements built once per process.
+
+    The same rows: the value encrypted if ``redact``, the first row of the
+    key updated, or a row inserted. Heat's reads the row as an ORM object,
+    raises and catches an exception when there is none, and saves the
+    object through the ORM's unit of work: 7% of the engines' CPU creating
+    many stacks of ``OS::Heat::TestResource`` (which stores a datum in
+    each create), of which sending the statements was 3%. Returns None:
+    Heat's one caller, ``Resource.data_set``, drops what it returns.
+    Retried as :func:`retried` is (a write of given values).
+    """
+    if redact:
+        method, value = crypt.encrypt(value)
+    else:
+        method = ''
+    values = {'redact': redact, 'value': value, 'decrypt_method': method}
+    conn = context.session.connection()
+    data_id = _data_id(conn, resource_id, key)
+    if data_id is None:
+        conn.execute(_prebuilt('data_insert', _RESOURCE_DATA.insert),
+                     dict(values, resource_id=resource_id, key=key))
+    else:
+        conn.execute(_prebuilt('data_update', _data_update_statement),
+                     dict(values, p_id=data_id))
 
 
 @context_manager.reader.connection

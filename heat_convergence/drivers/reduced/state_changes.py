@@ -51,6 +51,8 @@ under a resource's create failed the resource, and its stack, with
 id; an insert, or an update of the row a first attempt committed), so
 running it again after a commit whose answer was lost changes nothing.
 Within a state change's transaction, the state change's retry applies.
+The data is stored from statements built once per process, without
+Heat's ORM objects (:func:`heat_convergence.db.api.resource_data_store`).
 
 So it does for Heat's compare-and-swap of the resource row
 (``resource_update``), which Heat retries itself after a deadlock or a
@@ -272,6 +274,10 @@ def _update(context, resource_id, values):
                                  resource_id)
 
 
+def _data_store(_heat_resource_data_set, _value, context, *args, **kwargs):
+    return db_api.resource_data_store(context, *args, **kwargs)
+
+
 def _compare_and_swap(_heat_resource_update, value, context, *args,
                       **kwargs):
     return db_api.unretried_within(db_api.resource_compare_and_swap, value,
@@ -290,7 +296,7 @@ EVENT_CREATE = thread_patches.ThreadPatch(heat_db_api, 'event_create',
 RESOURCE_UPDATE = thread_patches.ThreadPatch(
     heat_db_api, 'resource_update_and_save', _update_without_read_back)
 RESOURCE_DATA_SET = thread_patches.ThreadPatch(
-    heat_db_api, 'resource_data_set', db_api.retried_instead)
+    heat_db_api, 'resource_data_set', _data_store)
 RESOURCE_CAS = thread_patches.ThreadPatch(
     heat_db_api, 'resource_update', _compare_and_swap)
 DISPATCH = thread_patches.ThreadPatch(parser.Stack, 'dispatch_event',

@@ -525,6 +525,36 @@ class PrebuiltStatements(testtools.TestCase):
             expected_engine_id='engine-1'))
         self.assertEqual(1, self.orm_update.call_count)
 
+    def test_data_stored_without_orm_objects(self):
+        heat_read = self.useFixture(fixtures.MockPatchObject(
+            heat_db_api, '_resource_data_get_by_key')).mock
+        flush = self.useFixture(fixtures.MockPatchObject(
+            sa.orm.Session, 'flush', autospec=True,
+            side_effect=sa.orm.Session.flush)).mock
+        with state_changes.in_node():
+            self.assertIsNone(heat_db_api.resource_data_set(
+                self.ctx, self.rsrc.id, 'k', 'v1'))
+            heat_db_api.resource_data_set(self.ctx, self.rsrc.id, 'k', 'v2')
+            heat_db_api.resource_data_set(self.ctx, self.rsrc.id, 'secret',
+                                          's', redact=True)
+        heat_read.assert_not_called()
+        flush.assert_not_called()
+        # One row per key, the latest value, the secret encrypted.
+        self.assertEqual({'k': 'v2', 'secret': 's'},
+                         heat_db_api.resource_data_get_all(self.ctx,
+                                                           self.rsrc.id))
+        with heat_db_api.context_manager.reader.using(self.ctx):
+            stored = {row.key: row for row in self.ctx.session.query(
+                heat_models.ResourceData).filter_by(
+                    resource_id=self.rsrc.id)}
+        self.assertEqual(['k', 'secret'], sorted(stored))
+        self.assertEqual(('', False), (stored['k'].decrypt_method,
+                                       stored['k'].redact))
+        self.assertEqual('cryptography_decrypt_v1',
+                         stored['secret'].decrypt_method)
+        self.assertNotEqual('s', stored['secret'].value)
+        self.assertIsNotNone(stored['k'].created_at)
+
     def test_event_inserted_without_the_unit_of_work(self):
         flush = self.useFixture(fixtures.MockPatchObject(
             sa.orm.Session, 'flush', autospec=True,
@@ -568,10 +598,10 @@ class PluginWritesRetried(base.HeatTestCase):
         self.useFixture(fixtures.MonkeyPatch('oslo_db.api.time.sleep',
                                              lambda seconds: None))
 
-    def fail_once(self, name, error):
+    def fail_once(self, name, error, owner=heat_db_api):
         """Make ``name`` (in heat.db.api) fail once, in the transaction."""
         failed = []
-        heat_function = getattr(heat_db_api, name)
+        heat_function = getattr(owner, name)
 
         def fail(*args, **kwargs):
             if not failed:
@@ -579,7 +609,7 @@ class PluginWritesRetried(base.HeatTestCase):
                 raise error
             return heat_function(*args, **kwargs)
 
-        self.patchobject(heat_db_api, name, side_effect=fail)
+        self.patchobject(owner, name, side_effect=fail)
         return failed
 
     def resource_id_set(self, physical_id):
@@ -610,8 +640,8 @@ class PluginWritesRetried(base.HeatTestCase):
     def test_not_retried_within_an_outer_transaction(self):
         # The outer transaction's retry applies there: the statement could
         # not run again in its transaction.
-        failed = self.fail_once('_resource_data_get_by_key',
-                                db_exception.DBDeadlock())
+        failed = self.fail_once('_data_id', db_exception.DBDeadlock(),
+                                owner=db_api)
         with state_changes.in_node():
             with heat_db_api.context_manager.writer.using(self.ctx):
                 self.assertRaises(db_exception.DBDeadlock,
@@ -636,8 +666,8 @@ class PluginWritesRetried(base.HeatTestCase):
             self.ctx, self.rsrc.id).status)
 
     def test_data_set_after_a_lost_connection(self):
-        failed = self.fail_once('_resource_data_get_by_key',
-                                db_exception.DBConnectionError())
+        failed = self.fail_once('_data_id', db_exception.DBConnectionError(),
+                                owner=db_api)
         with state_changes.in_node():
             heat_db_api.resource_data_set(self.ctx, self.rsrc.id, 'k', 'v')
         self.assertEqual(1, len(failed))
