@@ -1167,8 +1167,8 @@ def resource_data_store(context, resource_id, key, value, redact=False):
     object through the ORM's unit of work: 5.1% of the engines' CPU
     creating many stacks of ``OS::Heat::TestResource`` (which stores a
     datum in each create), of which sending the statements was 1.2%; 2.1%
-    this way. Returns None:
-    Heat's one caller, ``Resource.data_set``, drops what it returns.
+    this way. Returns the row as Heat's does, a ``models.ResourceData``
+    with the values stored and its id, built without a session.
     Retried as :func:`retried` is (a write of given values).
     """
     if redact:
@@ -1179,8 +1179,12 @@ def resource_data_store(context, resource_id, key, value, redact=False):
     conn = context.session.connection()
     data_id = _data_id(conn, resource_id, key)
     if data_id is None:
-        conn.execute(_prebuilt('data_insert', _RESOURCE_DATA.insert),
-                     dict(values, resource_id=resource_id, key=key))
+        data_id = conn.execute(
+            _prebuilt('data_insert', _RESOURCE_DATA.insert),
+            dict(values, resource_id=resource_id, key=key)
+        ).inserted_primary_key[0]
     else:
         conn.execute(_prebuilt('data_update', _data_update_statement),
                      dict(values, p_id=data_id))
+    return heat_models.ResourceData(id=data_id, resource_id=resource_id,
+                                    key=key, **values)

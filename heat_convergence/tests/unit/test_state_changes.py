@@ -532,9 +532,10 @@ class PrebuiltStatements(testtools.TestCase):
             sa.orm.Session, 'flush', autospec=True,
             side_effect=sa.orm.Session.flush)).mock
         with state_changes.in_node():
-            self.assertIsNone(heat_db_api.resource_data_set(
-                self.ctx, self.rsrc.id, 'k', 'v1'))
-            heat_db_api.resource_data_set(self.ctx, self.rsrc.id, 'k', 'v2')
+            first = heat_db_api.resource_data_set(
+                self.ctx, self.rsrc.id, 'k', 'v1')
+            again = heat_db_api.resource_data_set(self.ctx, self.rsrc.id,
+                                                  'k', 'v2')
             heat_db_api.resource_data_set(self.ctx, self.rsrc.id, 'secret',
                                           's', redact=True)
         heat_read.assert_not_called()
@@ -554,6 +555,11 @@ class PrebuiltStatements(testtools.TestCase):
                          stored['secret'].decrypt_method)
         self.assertNotEqual('s', stored['secret'].value)
         self.assertIsNotNone(stored['k'].created_at)
+        # What comes back is the row, as Heat's returns it.
+        self.assertEqual((stored['k'].id, 'k', 'v1', self.rsrc.id),
+                         (first.id, first.key, first.value,
+                          first.resource_id))
+        self.assertEqual((stored['k'].id, 'v2'), (again.id, again.value))
 
     def test_event_inserted_without_the_unit_of_work(self):
         flush = self.useFixture(fixtures.MockPatchObject(
