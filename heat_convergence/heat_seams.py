@@ -267,13 +267,16 @@ SEAMS = (
          'retried; also marks a stale replacement'),
     Seam(db_api, 'resource_data_set', PATCHED,
          '(context, resource_id, key, value, redact=False)',
-         "the reduced driver's state changes: a resource's data stored, "
-         'retried'),
+         "the reduced driver's state changes: a resource's data stored "
+         'from prebuilt statements, retried'),
     Seam(db_api, 'resource_update', PATCHED,
          '(context, resource_id, values, atomic_key, expected_engine_id=None)',
          "the reduced driver's state changes: the resource row's "
-         "compare-and-swap, without Heat's retry (its decorator's "
-         '__wrapped__) within a state change'),
+         'compare-and-swap, from a prebuilt statement, without the retry '
+         'within a state change'),
+    Seam(db_api, '_add_atomic_key_to_values', CALLED, '(values, atomic_key)',
+         "the reduced driver's state changes: the atomic key a "
+         'compare-and-swap stores, as Heat bumps it'),
 
     # The reduced driver: definitions parsed on demand, node data.
     Seam(stk_defn.StackDefinition, '_load_rsrc_defns', PATCHED, '(self)',

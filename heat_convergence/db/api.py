@@ -53,6 +53,7 @@ mysql_wsrep_sync_wait`` (``doc/source/galera.rst``).
 import collections
 import functools
 
+from heat.common import crypt
 from heat.db import api as heat_db_api
 from heat.db import models as heat_models
 from oslo_db import api as oslo_db_api
@@ -1048,3 +1049,142 @@ def resource_lock_holders(context, stack_id, name):
             _HEAT_RESOURCE.c.stack_id == stack_id,
             _HEAT_RESOURCE.c.name == name,
             _HEAT_RESOURCE.c.engine_id.is_not(None))).scalars())
+
+
+# Heat's rows a node writes in its state changes, in a node's thread ------
+
+def _resource_cas_statement(keys, any_engine, no_key):
+    """Heat's compare-and-swap of a resource row, as a Core UPDATE.
+
+    ``keys``: the attribute names of the values it sets (the mapper names
+    the columns: ``physical_resource_id`` is ``nova_instance``);
+    ``any_engine``, ``no_key``: whether it expects no engine id, no atomic
+    key (``IS NULL`` where Heat's ``filter_by`` has None).
+    """
+    columns = sa.inspect(heat_models.Resource).columns
+    res = _HEAT_RESOURCE
+    return res.update().where(
+        res.c.id == sa.bindparam('p_id'),
+        res.c.engine_id.is_(None) if any_engine
+        else res.c.engine_id == sa.bindparam('p_engine'),
+        res.c.atomic_key.is_(None) if no_key
+        else res.c.atomic_key == sa.bindparam('p_key')).values(
+            {columns[key]: sa.bindparam('v_' + key) for key in keys})
+
+
+@context_manager.writer
+def _resource_compare_and_swap(context, resource_id, values, atomic_key,
+                               expected_engine_id=None):
+    """Heat's ``resource_update``, from a statement built once per process.
+
+    Heat's ORM ``Query.update`` builds the statement and computes its
+    cache key at every call, and evaluates its criteria against the
+    session's objects before and after the UPDATE: 10.7% of the engines'
+    CPU creating many stacks, of which sending the statement was 0.9%. Built
+    once per set of columns (see :func:`_prebuilt`), the statement costs
+    neither. Nothing is synchronised into the session: the transactions it
+    runs in (a state change's, a lock's) hold no resource object loaded
+    from it. The values are Heat's (the atomic key bumped into the
+    caller's dict, the status reason truncated), and so is the result:
+    whether a row matched.
+    """
+    heat_db_api._add_atomic_key_to_values(values, atomic_key)
+    values = heat_db_api._truncate_status_reason(values)
+    stmt = _prebuilt('resource_cas', _resource_cas_statement,
+                     tuple(sorted(values)), expected_engine_id is None,
+                     atomic_key is None)
+    params = {'v_' + key: value for key, value in values.items()}
+    params.update(p_id=resource_id, p_engine=expected_engine_id,
+                  p_key=atomic_key)
+    return bool(context.session.connection().execute(stmt, params).rowcount)
+
+
+# Retried as Heat's is; its __wrapped__ is the unretried one.
+resource_compare_and_swap = heat_db_api.retry_on_db_error(
+    _resource_compare_and_swap)
+
+
+def event_insert(context, event):
+    """Insert Heat's event ``event``, an unsaved ``models.Event``.
+
+    As its ORM ``save`` would, from a statement built once per process:
+    with the ORM's unit of work, the insert took 4.8% of the engines' CPU
+    creating many stacks, of which sending the INSERT was 0.9%. The
+    values are the attributes set on the object and the columns' own
+    defaults (its uuid, its creation time), which are set on the object
+    with its new id, as the ORM's flush sets them; the object stays out of
+    the session. Joins the transaction open in this thread.
+
+    :returns: ``event``.
+    """
+    given = vars(event)
+    columns = {}
+    for attr in sa.inspect(heat_models.Event).column_attrs:
+        column = attr.columns[0]
+        if attr.key in given:
+            columns[column.key] = given[attr.key]
+        elif column.default is not None and column.default.is_callable:
+            columns[column.key] = column.default.arg(None)
+            setattr(event, attr.key, columns[column.key])
+        elif column.default is not None and column.default.is_scalar:
+            columns[column.key] = column.default.arg
+            setattr(event, attr.key, columns[column.key])
+    with context_manager.writer.using(context):
+        result = context.session.connection().execute(
+            _prebuilt('event', _EVENT.insert), columns)
+    event.id = result.inserted_primary_key[0]
+    return event
+
+
+_RESOURCE_DATA = heat_models.ResourceData.__table__
+
+
+def _data_id_statement():
+    return sa.select(_RESOURCE_DATA.c.id).where(
+        _RESOURCE_DATA.c.resource_id == sa.bindparam('p_resource'),
+        _RESOURCE_DATA.c.key == sa.bindparam('p_key')).limit(1)
+
+
+def _data_id(conn, resource_id, key):
+    """The id of the resource's data row of ``key`` (the first), or None."""
+    return conn.execute(_prebuilt('data_id', _data_id_statement), {
+        'p_resource': resource_id, 'p_key': key}).scalar()
+
+
+def _data_update_statement():
+    return _RESOURCE_DATA.update().where(
+        _RESOURCE_DATA.c.id == sa.bindparam('p_id'))
+
+
+@retried
+@context_manager.writer
+def resource_data_store(context, resource_id, key, value, redact=False):
+    """Heat's ``resource_data_set``, from statements built once per process.
+
+    The same rows: the value encrypted if ``redact``, the first row of the
+    key updated, or a row inserted. Heat's reads the row as an ORM object,
+    raises and catches an exception when there is none, and saves the
+    object through the ORM's unit of work: 5.1% of the engines' CPU
+    creating many stacks of ``OS::Heat::TestResource`` (which stores a
+    datum in each create), of which sending the statements was 1.2%; 2.1%
+    this way. Returns the row as Heat's does, a ``models.ResourceData``
+    with the values stored and its id, built without a session.
+    Retried as :func:`retried` is (a write of given values).
+    """
+    if redact:
+        method, value = crypt.encrypt(value)
+    else:
+        method = ''
+    values = {'redact': redact, 'value': value, 'decrypt_method': method}
+    conn = context.session.connection()
+    data_id = _data_id(conn, resource_id, key)
+    if data_id is None:
+        data_id = conn.execute(
+            _prebuilt('data_insert', _RESOURCE_DATA.insert),
+            dict(values, resource_id=resource_id, key=key)
+        ).inserted_primary_key[0]
+    else:
+        conn.execute(_prebuilt('data_update', _data_update_statement),
+                     dict(values, p_id=data_id))
+    return heat_models.ResourceData(id=data_id, resource_id=resource_id,
+                                    key=key, **values)

@@ -14,7 +14,8 @@
 
 With the queries that route a message on Heat's ``engine_worker`` topic,
 those that report and resume traversals of Heat's own, and the purge of a
-stack's oldest events.
+stack's oldest events, and a node's compare-and-swap of a resource row and
+insert of an event.
 """
 
 from heat_convergence.tests.unit import test_db_api
@@ -33,6 +34,7 @@ for _backend in ('mysql', 'postgresql'):
                   test_progress.TestTraversalPaths,
                   test_progress.TestHeatTraversalIdle,
                   test_state_changes.EventPurge,
+                  test_state_changes.PrebuiltStatements,
                   test_dispatch_window.Dequeue):
         _name = '%s_%s' % (_case.__name__, _backend)
         globals()[_name] = type(_name, (_case,), {'backend': _backend})

@@ -13,6 +13,7 @@
 """A node's resource state changes: one transaction, no idle dispatch."""
 
 import contextlib
+import datetime
 from unittest import mock
 
 import fixtures
@@ -29,6 +30,7 @@ from oslo_db import exception as db_exception
 import sqlalchemy as sa
 import testtools
 
+from heat_convergence.db import api as db_api
 from heat_convergence.drivers.reduced import driver as reduced
 from heat_convergence.drivers.reduced import state_changes
 from heat_convergence.tests import base
@@ -444,6 +446,151 @@ class ResourceUpdate(base.HeatTestCase):
             self.ctx, self.rsrc.id).physical_resource_id)
 
 
+class PrebuiltStatements(testtools.TestCase):
+    """In a node, the resource row CAS and the event insert are prebuilt.
+
+    On sqlite here; on MariaDB and PostgreSQL in the functional tests.
+    """
+
+    backend = 'sqlite'
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(db_fixture.Database(self.backend))
+        self.ctx = context.get_admin_context()
+        stack = stack_rows.create_stack(self.ctx)
+        self.rsrc = heat_db_api.resource_create(self.ctx, {
+            'name': 'r', 'stack_id': stack.id, 'action': 'CREATE',
+            'status': 'IN_PROGRESS', 'engine_id': 'engine-1',
+            'atomic_key': 3})
+        # Heat's ORM update, which the statement replaces in a node.
+        self.orm_update = self.useFixture(fixtures.MockPatchObject(
+            sa.orm.Query, 'update', autospec=True,
+            side_effect=sa.orm.Query.update)).mock
+
+    def cas(self, values, atomic_key, expected_engine_id=None):
+        with state_changes.in_node():
+            return heat_db_api.resource_update(
+                self.ctx, self.rsrc.id, values, atomic_key,
+                expected_engine_id=expected_engine_id)
+
+    def row(self):
+        return heat_db_api.resource_get(self.ctx, self.rsrc.id)
+
+    def test_stores_heat_s_values(self):
+        values = {'status': 'COMPLETE', 'physical_resource_id': 'phys-1',
+                  'requires': [3, 2], 'status_reason': 'done',
+                  'engine_id': None}
+        self.assertTrue(self.cas(values, 3, expected_engine_id='engine-1'))
+        # The atomic key bumped into the caller's values, as Heat does.
+        self.assertEqual(4, values['atomic_key'])
+        row = self.row()
+        self.assertEqual(
+            ('COMPLETE', 'phys-1', [3, 2], None, 4, 'done'),
+            (row.status, row.physical_resource_id, row.requires,
+             row.engine_id, row.atomic_key, row.status_reason))
+        self.orm_update.assert_not_called()
+
+    def test_refused_unless_engine_and_key_match(self):
+        self.assertFalse(self.cas({'status': 'FAILED'}, 3,
+                                  expected_engine_id='engine-2'))
+        self.assertFalse(self.cas({'status': 'FAILED'}, 2,
+                                  expected_engine_id='engine-1'))
+        # Heat's filter_by(engine_id=None): no engine holds it.
+        self.assertFalse(self.cas({'status': 'FAILED'}, 3))
+        self.assertEqual(('IN_PROGRESS', 3),
+                         (self.row().status, self.row().atomic_key))
+
+    def test_lock_taken_from_no_engine_and_no_key(self):
+        heat_db_api.resource_update_and_save(
+            self.ctx, self.rsrc.id, {'engine_id': None, 'atomic_key': None})
+        self.assertTrue(self.cas({'engine_id': 'engine-2'}, None))
+        self.assertEqual(('engine-2', 1),
+                         (self.row().engine_id, self.row().atomic_key))
+
+    def test_statement_built_once(self):
+        built = self.useFixture(fixtures.MockPatchObject(
+            db_api, '_resource_cas_statement',
+            side_effect=db_api._resource_cas_statement)).mock
+        self.useFixture(fixtures.MockPatchObject(db_api, '_PREBUILT', {}))
+        for key in (3, 4):
+            self.assertTrue(self.cas({'status': 'COMPLETE'}, key,
+                                     expected_engine_id='engine-1'))
+        self.assertEqual(1, built.call_count)
+        self.assertEqual(5, self.row().atomic_key)
+
+    def test_outside_a_node_heat_s_own(self):
+        self.assertTrue(heat_db_api.resource_update(
+            self.ctx, self.rsrc.id, {'status': 'COMPLETE'}, 3,
+            expected_engine_id='engine-1'))
+        self.assertEqual(1, self.orm_update.call_count)
+
+    def test_data_stored_without_orm_objects(self):
+        heat_read = self.useFixture(fixtures.MockPatchObject(
+            heat_db_api, '_resource_data_get_by_key')).mock
+        flush = self.useFixture(fixtures.MockPatchObject(
+            sa.orm.Session, 'flush', autospec=True,
+            side_effect=sa.orm.Session.flush)).mock
+        with state_changes.in_node():
+            first = heat_db_api.resource_data_set(
+                self.ctx, self.rsrc.id, 'k', 'v1')
+            again = heat_db_api.resource_data_set(self.ctx, self.rsrc.id,
+                                                  'k', 'v2')
+            heat_db_api.resource_data_set(self.ctx, self.rsrc.id, 'secret',
+                                          's', redact=True)
+        heat_read.assert_not_called()
+        flush.assert_not_called()
+        # One row per key, the latest value, the secret encrypted.
+        self.assertEqual({'k': 'v2', 'secret': 's'},
+                         heat_db_api.resource_data_get_all(self.ctx,
+                                                           self.rsrc.id))
+        with heat_db_api.context_manager.reader.using(self.ctx):
+            stored = {row.key: row for row in self.ctx.session.query(
+                heat_models.ResourceData).filter_by(
+                    resource_id=self.rsrc.id)}
+        self.assertEqual(['k', 'secret'], sorted(stored))
+        self.assertEqual(('', False), (stored['k'].decrypt_method,
+                                       stored['k'].redact))
+        self.assertEqual('cryptography_decrypt_v1',
+                         stored['secret'].decrypt_method)
+        self.assertNotEqual('s', stored['secret'].value)
+        self.assertIsNotNone(stored['k'].created_at)
+        # What comes back is the row, as Heat's returns it.
+        self.assertEqual((stored['k'].id, 'k', 'v1', self.rsrc.id),
+                         (first.id, first.key, first.value,
+                          first.resource_id))
+        self.assertEqual((stored['k'].id, 'v2'), (again.id, again.value))
+
+    def test_event_inserted_without_the_unit_of_work(self):
+        flush = self.useFixture(fixtures.MockPatchObject(
+            sa.orm.Session, 'flush', autospec=True,
+            side_effect=sa.orm.Session.flush)).mock
+
+        def insert(**values):
+            return state_changes._insert_event(None, True, self.ctx, dict({
+                'stack_id': self.rsrc.stack_id, 'resource_name': 'r',
+                'resource_action': 'CREATE', 'resource_status': 'COMPLETE',
+                'rsrc_prop_data_id': None}, **values))
+
+        event = insert(resource_status_reason='x' * 300)
+        flush.assert_not_called()
+        stored = heat_db_api.event_get_all_by_stack(self.ctx,
+                                                    self.rsrc.stack_id)
+        self.assertEqual(1, len(stored))
+        # The object answers as the row reads: id, the defaults, the
+        # reason truncated by the model, the values given. (MariaDB keeps
+        # whole seconds of the creation time, as of Heat's own insert.)
+        self.assertEqual(
+            (stored[0].id, stored[0].uuid, 'x' * 255, 'r', None),
+            (event.id, event.uuid, event.resource_status_reason,
+             event.resource_name, event.rsrc_prop_data_id))
+        self.assertLess(abs(event.created_at - stored[0].created_at),
+                        datetime.timedelta(seconds=1))
+        second = insert()
+        self.assertNotEqual(event.uuid, second.uuid)
+        self.assertGreater(second.id, event.id)
+
+
 class PluginWritesRetried(base.HeatTestCase):
     """A resource plugin's own writes in a node, retried once failed."""
 
@@ -457,10 +604,10 @@ class PluginWritesRetried(base.HeatTestCase):
         self.useFixture(fixtures.MonkeyPatch('oslo_db.api.time.sleep',
                                              lambda seconds: None))
 
-    def fail_once(self, name, error):
+    def fail_once(self, name, error, owner=heat_db_api):
         """Make ``name`` (in heat.db.api) fail once, in the transaction."""
         failed = []
-        heat_function = getattr(heat_db_api, name)
+        heat_function = getattr(owner, name)
 
         def fail(*args, **kwargs):
             if not failed:
@@ -468,7 +615,7 @@ class PluginWritesRetried(base.HeatTestCase):
                 raise error
             return heat_function(*args, **kwargs)
 
-        self.patchobject(heat_db_api, name, side_effect=fail)
+        self.patchobject(owner, name, side_effect=fail)
         return failed
 
     def resource_id_set(self, physical_id):
@@ -499,8 +646,8 @@ class PluginWritesRetried(base.HeatTestCase):
     def test_not_retried_within_an_outer_transaction(self):
         # The outer transaction's retry applies there: the statement could
         # not run again in its transaction.
-        failed = self.fail_once('_resource_data_get_by_key',
-                                db_exception.DBDeadlock())
+        failed = self.fail_once('_data_id', db_exception.DBDeadlock(),
+                                owner=db_api)
         with state_changes.in_node():
             with heat_db_api.context_manager.writer.using(self.ctx):
                 self.assertRaises(db_exception.DBDeadlock,
@@ -514,7 +661,8 @@ class PluginWritesRetried(base.HeatTestCase):
     def test_compare_and_swap_outside_a_transaction_is_heat_s(self):
         # Retried by Heat, in a node too: only within a state change's
         # transaction does the state change's retry take over.
-        failed = self.fail_once('_resource_update', db_exception.DBDeadlock())
+        failed = self.fail_once('_truncate_status_reason',
+                                db_exception.DBDeadlock())
         with state_changes.in_node():
             self.assertTrue(heat_db_api.resource_update(
                 self.ctx, self.rsrc.id, {'status': 'COMPLETE'},
@@ -524,8 +672,8 @@ class PluginWritesRetried(base.HeatTestCase):
             self.ctx, self.rsrc.id).status)
 
     def test_data_set_after_a_lost_connection(self):
-        failed = self.fail_once('_resource_data_get_by_key',
-                                db_exception.DBConnectionError())
+        failed = self.fail_once('_data_id', db_exception.DBConnectionError(),
+                                owner=db_api)
         with state_changes.in_node():
             heat_db_api.resource_data_set(self.ctx, self.rsrc.id, 'k', 'v')
         self.assertEqual(1, len(failed))
