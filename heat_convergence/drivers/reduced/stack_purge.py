@@ -75,9 +75,10 @@ def template_delete(context, template_id):
             context.session.delete(files)
 
 
-def _template_delete(_heat_function, _value, context, template_id):
+def _template_delete(_heat_function, value, context, template_id):
     """Heat's ``raw_template_delete`` in a finish: ours, retried."""
-    return db_api.retried(template_delete)(context, template_id)
+    return db_api.retried_instead(template_delete, value, context,
+                                  template_id)
 
 
 TEMPLATE_DELETE = thread_patches.ThreadPatch(

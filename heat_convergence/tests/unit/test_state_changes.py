@@ -605,7 +605,7 @@ class PluginWritesRetried(base.HeatTestCase):
                                              lambda seconds: None))
 
     def fail_once(self, name, error, owner=heat_db_api):
-        """Make ``name`` (in heat.db.api) fail once, in the transaction."""
+        """Make ``name`` (in ``owner``) fail once, in the transaction."""
         failed = []
         heat_function = getattr(owner, name)
 
