@@ -76,6 +76,8 @@ _STACK = sa.table('stack', sa.column('id'), sa.column('current_traversal'),
                   sa.column('status'), sa.column('convergence'),
                   sa.column('deleted_at'))
 _RESOURCE = sa.table('resource', sa.column('id'), sa.column('stack_id'))
+# Heat's action of a stack's first traversal.
+_CREATE = 'CREATE'
 
 # A node, as stored: (entity_id, is_update). entity_id is a string.
 Node = collections.namedtuple('Node', ['entity_id', 'is_update'])
@@ -239,27 +241,32 @@ def _insert_nodes(conn, traversal_id, nodes, now):
         conn.execute(SYNC_POINT.insert(), rows)
 
 
-@_retried
-@context_manager.writer.connection
 def traversal_begin(context, values):
     """Record a traversal that is starting; delete the stack's others.
 
     The row exists, with ``node_count`` 0, from the moment Heat stores the
     new traversal id, so that a traversal whose engine dies before its
     graph is stored is seen, and started again, by another engine. A
-    retry after a commit whose answer was lost finds the row there.
-
-    :returns: the ids of the superseded traversals.
+    retry after a commit whose answer was lost finds the row there, and
+    has nothing left to do. A stack's first traversal (its CREATE: Heat
+    creates a stack once, under a new id) has no others to delete: one
+    statement then.
     """
+    try:
+        _begin(context, values)
+    except db_exception.DBDuplicateEntry:
+        pass
+
+
+@_retried
+@context_manager.writer.connection
+def _begin(context, values):
     conn = context.connection
-    ids = conn.execute(sa.select(TRAVERSAL.c.id).where(
-        TRAVERSAL.c.stack_id == values['stack_id'])).scalars().all()
-    superseded = [i for i in ids if i != values['id']]
-    if superseded:
-        _delete_traversals(conn, superseded)
-    if values['id'] not in ids:
-        _insert_traversal(conn, values, timeutils.utcnow())
-    return superseded
+    if values['action'] != _CREATE:
+        _delete_traversals(conn, sa.and_(
+            TRAVERSAL.c.stack_id == values['stack_id'],
+            TRAVERSAL.c.id != values['id']))
+    _insert_traversal(conn, values, timeutils.utcnow())
 
 
 @_retried
@@ -293,7 +300,7 @@ def traversal_get(context, traversal_id):
 @context_manager.writer.connection
 def traversal_delete(context, traversal_id):
     """Delete a traversal with its sync points and arrivals."""
-    _delete_traversals(context.connection, [traversal_id])
+    _delete_traversals(context.connection, TRAVERSAL.c.id == traversal_id)
 
 
 @retried
@@ -315,14 +322,15 @@ def is_ours(context, traversal_id, resource_id=None):
         sa.select(TRAVERSAL.c.id).where(ours).limit(1)).first() is not None
 
 
-def _delete_traversals(conn, ids):
+def _delete_traversals(conn, which):
+    """Delete the traversals that ``which``, a condition, selects."""
     # Foreign keys cascade on MySQL and PostgreSQL; sqlite (as Heat
     # configures it) does not enforce them, so delete children first there.
     if conn.dialect.name == 'sqlite':
         for table in (ARRIVAL, SYNC_POINT):
-            conn.execute(table.delete().where(
-                table.c.traversal_id.in_(ids)))
-    conn.execute(TRAVERSAL.delete().where(TRAVERSAL.c.id.in_(ids)))
+            conn.execute(table.delete().where(table.c.traversal_id.in_(
+                sa.select(TRAVERSAL.c.id).where(which))))
+    conn.execute(TRAVERSAL.delete().where(which))
 
 
 # Arrivals -----------------------------------------------------------------
@@ -379,17 +387,20 @@ def _decrement(conn, traversal_id, node, now, claim_for=None):
 
 
 def _record(conn, traversal_id, delivery, now, claim_for=None):
-    """Record one delivery; return True, False or GONE (see deliver()).
+    """Count one delivery; return (result, its arrival row or None).
 
-    With ``claim_for``, True also means the target was claimed for it.
+    The result is True, False or GONE (see deliver()); with ``claim_for``,
+    True also means the target was claimed for it. The arrival row is for
+    the caller to insert, with the others of the same sender, in one
+    statement: a target that counted the delivery must have it.
     """
     pending = _decrement(conn, traversal_id, delivery.target, now,
                          claim_for)
     if pending is None:
         exists = conn.execute(sa.select(SYNC_POINT.c.state).where(
             _node_clause(traversal_id, delivery.target))).first()
-        return False if exists else GONE
-    conn.execute(_prebuilt('arrive', ARRIVAL.insert), {
+        return (False if exists else GONE), None
+    return pending == 0, {
         'traversal_id': traversal_id,
         'entity_id': delivery.target.entity_id,
         'is_update': delivery.target.is_update,
@@ -397,8 +408,7 @@ def _record(conn, traversal_id, delivery, now, claim_for=None):
         'sender_update': delivery.sender.is_update,
         'data': delivery.data,
         'failures': delivery.failures,
-        'skip': bool(delivery.skip)})
-    return pending == 0
+        'skip': bool(delivery.skip)}
 
 
 def _done_statement(if_current=False):
@@ -442,12 +452,20 @@ def _deliver_all(context, traversal_id, deliveries, done, claim_for=None,
                                            stack_id):
         return [GONE] * len(deliveries)
     results = []
+    arrivals = []
     claimed = None
     for i, delivery in enumerate(deliveries):
         claiming = claim_for if delivery.keep and claimed is None else None
-        results.append(_record(conn, traversal_id, delivery, now, claiming))
-        if claiming is not None and results[i] is True:
+        result, arrival = _record(conn, traversal_id, delivery, now,
+                                  claiming)
+        results.append(result)
+        if arrival is not None:
+            arrivals.append(arrival)
+        if claiming is not None and result is True:
             claimed = i
+    if arrivals:
+        # One multi-row INSERT for all of them (the drivers' executemany).
+        conn.execute(_prebuilt('arrive', ARRIVAL.insert), arrivals)
     if claimed is not None:
         results[claimed] = _inputs(conn, traversal_id,
                                    deliveries[claimed].target)

@@ -217,6 +217,24 @@ class TestDeliver(DBAPITestCase):
         # An UPDATE that returns the new counter, and an INSERT.
         self.assertEqual(2, len(self.own_statements()))
 
+    def test_arrivals_of_a_sender_inserted_together(self):
+        # Two successors: a counter UPDATE each, their arrival rows in one
+        # INSERT, and the sender's done.
+        del self.statements[:]
+        self.assertEqual([False, True], api.deliver(
+            self.ctx, 't1',
+            [D(N('3', True), N('1', True), {'a': 1}, None, False),
+             D(N('3', False), N('1', True), {'b': 2}, None, False)],
+            done=N('1', True)))
+        own = self.own_statements()
+        self.assertEqual(4, len(own))
+        self.assertEqual(1, sum(1 for s in own if s.lstrip().upper()
+                                .startswith('INSERT')))
+        inputs = stack_rows.node_inputs(self.ctx, 't1', N('3', False))
+        self.assertEqual({N('1', True): ({'b': 2}, None, False)},
+                         inputs.arrivals)
+        self.assertEqual(2, self.count(api.ARRIVAL, 't1'))
+
     def test_current_traversal_checked_by_the_done_statement(self):
         # The stack's current traversal is t1: the check that it is costs
         # no statement besides the sender's done and the arrival's two.

@@ -109,17 +109,27 @@ class TestRetried(test_db_api.DBAPITestCase):
 
 class TestRetryAfterCommit(test_db_api.DBAPITestCase):
 
-    def values(self, traversal_id):
+    def values(self, traversal_id, action='UPDATE'):
         return {'id': traversal_id, 'stack_id': self.stack.id,
-                'action': 'CREATE'}
+                'action': action}
+
+    def traversals(self):
+        with self.db.engine.connect() as conn:
+            return conn.execute(
+                sa.select(api.TRAVERSAL.c.id)).scalars().all()
 
     def test_begin_again_finds_its_row(self):
         # As a retry does after a commit whose answer was lost.
-        api.traversal_begin(self.ctx, self.values('old'))
-        self.assertEqual(['old'], api.traversal_begin(
-            self.ctx, self.values('new')))
-        self.assertEqual([], api.traversal_begin(
-            self.ctx, self.values('new')))
-        with self.db.engine.connect() as conn:
-            self.assertEqual(['new'], conn.execute(
-                sa.select(api.TRAVERSAL.c.id)).scalars().all())
+        api.traversal_begin(self.ctx, self.values('old', 'CREATE'))
+        api.traversal_begin(self.ctx, self.values('new'))
+        self.assertEqual(['new'], self.traversals())
+        api.traversal_begin(self.ctx, self.values('new'))
+        self.assertEqual(['new'], self.traversals())
+        self.assertEqual(0, api.traversal_get(self.ctx, 'new').node_count)
+
+    def test_create_begins_in_one_statement(self):
+        del self.statements[:]
+        api.traversal_begin(self.ctx, self.values('first', 'CREATE'))
+        self.assertEqual(1, len([s for s in self.statements
+                                 if not s.startswith(('BEGIN', 'COMMIT'))]))
+        self.assertEqual(['first'], self.traversals())
