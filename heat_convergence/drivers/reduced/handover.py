@@ -255,25 +255,29 @@ class ForwardingCheckResource(check_resource.CheckResource):
             self._superseded(cnxt, resource_id, current_traversal, stack_id)
             return
         for (target, _data), ready in zip(deliveries, results):
-            if isinstance(ready, sync_points.NodeInputs):
+            if (isinstance(ready, sync_points.NodeInputs) and
+                    isinstance(target, sync_points.Successor)):
                 self.follow_on = FollowOn(parser.ConvergenceNode(
                     target.rsrc_id, target.is_update), *args,
                     inputs=ready, claimed_at=claimed_at)
         for (target, _data), ready in zip(deliveries, results):
-            if not ready or isinstance(ready, sync_points.NodeInputs):
+            if not ready:
                 continue
-            if isinstance(target, sync_points.Successor):
-                if (self.follow_on is None and self.driver.run_locally and
-                        target.node_type == parser.NODE_TYPE_RESOURCE):
-                    self.follow_on = FollowOn(parser.ConvergenceNode(
-                        target.rsrc_id, target.is_update), *args,
-                        inputs=None, claimed_at=None)
-                else:
-                    self.driver.dispatch(cnxt, current_traversal, target,
-                                         *args)
-            else:
+            claimed = isinstance(ready, sync_points.NodeInputs)
+            if not isinstance(target, sync_points.Successor):
+                # The stack's completion point, claimed already if ours.
                 traversal.finish(self.driver, cnxt, load_stack(),
-                                 current_traversal)
+                                 current_traversal,
+                                 inputs=ready if claimed else None)
+            elif claimed:
+                continue
+            elif (self.follow_on is None and self.driver.run_locally and
+                    target.node_type == parser.NODE_TYPE_RESOURCE):
+                self.follow_on = FollowOn(parser.ConvergenceNode(
+                    target.rsrc_id, target.is_update), *args,
+                    inputs=None, claimed_at=None)
+            else:
+                self.driver.dispatch(cnxt, current_traversal, target, *args)
 
     def _superseded(self, cnxt, resource_id, current_traversal, stack_id):
         # Heat's EntityNotFound('Sync Point') branch: a newer traversal may

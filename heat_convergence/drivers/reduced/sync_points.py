@@ -218,8 +218,9 @@ def deliver(cnxt, traversal_id, sender, deliveries, failures=None,
     :param deliveries: (target key, data) pairs; a target is a
         ConvergenceNode-like tuple or the result of :func:`stack_key`.
     :param claim_for: optionally, the sender's engine id: the first
-        resource node made ready is claimed for it in the same transaction
-        (see :func:`heat_convergence.db.api.deliver`).
+        resource node, or the stack's completion point, made ready is
+        claimed for it in the same transaction (see
+        :func:`heat_convergence.db.api.deliver`).
     :param stack_id: optionally, the traversal's stack: nothing is
         delivered if it runs another traversal now.
     :returns: one result per delivery: True (the target became ready), its
@@ -231,14 +232,23 @@ def deliver(cnxt, traversal_id, sender, deliveries, failures=None,
     results = db_api.deliver(cnxt, traversal_id, [
         db_api.Delivery(target if isinstance(target, db_api.Node)
                         else key(target), sender_key, _encode(data),
-                        failures, skip,
-                        getattr(target, 'node_type', None) ==
-                        parser.NODE_TYPE_RESOURCE)
+                        failures, skip, _keepable(target))
         for target, data in deliveries], done=sender_key,
         claim_for=claim_for, stack_id=stack_id)
     return [NodeInputs(target, result)
             if isinstance(result, db_api.Inputs) else result
             for (target, _data), result in zip(deliveries, results)]
+
+
+def _keepable(target):
+    """Whether the sender's engine may claim ``target`` as it delivers.
+
+    A resource node, to run it in the sender's thread; the stack's
+    completion point (a :func:`stack_key`), to finish the traversal there.
+    Not a snapshot node, which its own engine completes.
+    """
+    return (isinstance(target, db_api.Node) or
+            getattr(target, 'node_type', None) == parser.NODE_TYPE_RESOURCE)
 
 
 def _encode(data):

@@ -176,19 +176,22 @@ def deadline(stack):
     return started + datetime.timedelta(seconds=stack.timeout_secs())
 
 
-def finish(driver, cnxt, stack, traversal_id):
+def finish(driver, cnxt, stack, traversal_id, inputs=None):
     """Mark the stack complete, or failed for a CHECK with failures.
 
     Called by whoever delivered the last root, or by an engine resuming
     that one's work: the stack's own completion point is claimed first, so
-    only one of them marks the stack. Heat's purge that follows retries
-    its deletes (:mod:`.stack_purge`). The traversal's rows are deleted
-    whatever the outcome: it has nothing left to coordinate. A nested
-    stack's parent resource is woken (:mod:`.parent_wake`).
+    only one of them marks the stack. ``inputs``: those of the completion
+    point if the delivery that made it ready claimed it already. Heat's
+    purge that follows retries its deletes (:mod:`.stack_purge`). The
+    traversal's rows are deleted whatever the outcome: it has nothing left
+    to coordinate. A nested stack's parent resource is woken
+    (:mod:`.parent_wake`).
     """
-    inputs = sync_points.claim(cnxt, traversal_id,
-                               sync_points.stack_key(stack.id),
-                               driver.engine_id)
+    if inputs is None:
+        inputs = sync_points.claim(cnxt, traversal_id,
+                                   sync_points.stack_key(stack.id),
+                                   driver.engine_id)
     if inputs is None:
         return
     try:
