@@ -104,13 +104,15 @@ per resource (MariaDB's general log, counting the connections to the side's
 database only), RPC casts per resource (oslo.messaging's CAST log lines),
 edges stored in ``current_deps``, SyncPoint statements (per resource,
 "sync/res": Heat's ``sync_point`` table on stock, the plugin's own tables
-on ours) and CAS conflicts (SyncPoint updates beyond one per arrival), the
-database retries of a deadlock or conflict (oslo.db's ``wrap_db_retry``
-log lines, Heat's and ours) and the engines' peak RSS. Where the time
-went: the CPU seconds heat-api's processes, the engines' and MariaDB's
-spent in the run (``cpu_s``: {api, engines, db}; db only on the local
-MariaDB, whose pid file is readable), and the 1-minute load average at its
-end (``load_average``).
+and Heat's ``sync_point`` on ours; "own/node": ours' statements on its own
+tables per node of the graphs its traversals stored, nested stacks'
+included) and CAS conflicts (SyncPoint updates beyond one
+per arrival), the database retries of a deadlock or conflict (oslo.db's
+``wrap_db_retry`` log lines, Heat's and ours) and the engines' peak
+RSS. Where the time went: the CPU seconds heat-api's processes, the
+engines' and MariaDB's spent in the run (``cpu_s``: {api, engines, db};
+db only on the local MariaDB, whose pid file is readable), and the
+1-minute load average at its end (``load_average``).
 Stock Heat sleeps 1 s per leaf, so its sizes are capped (``--stock-max``;
 for magnum, N counts the nodes); a workload that does not finish within
 ``--timeout`` is reported as such. Before measuring, each side creates and
@@ -285,6 +287,15 @@ ARRIVAL_UPDATE = re.compile(
     r'pending\s*=\s*(last_insert_id\()?\(*\s*'
     r'(heat_convergence_sync_point\.)?pending\s*-',
     re.I)
+# The plugin's own tables: its statements per graph node are a target.
+OWN_TABLE = re.compile(r'\bheat_convergence_(sync_point|arrival|traversal)'
+                       r'\b', re.I)
+# The bulk insert of a traversal's SyncPoints, and each row in it (a row
+# starts with the traversal's id, a UUID).
+OWN_NODES = re.compile(r'^\s*INSERT INTO heat_convergence_sync_point\b', re.I)
+OWN_ROW = re.compile(r"\(\s*'[0-9a-f-]{36}',")
+OWN_TRAVERSAL = re.compile(r'^\s*INSERT INTO heat_convergence_traversal\b',
+                           re.I)
 CAST = 'CAST unique_id'
 # oslo.db's wrap_db_retry, before it runs a transaction again.
 RETRY = 'Performing DB retry'
@@ -364,15 +375,19 @@ class GeneralLog(object):
             conn.execute(sa.text('SET GLOBAL general_log = 1'))
 
     def stop(self, exclude=()):
-        """Return statements, SyncPoint ones, arrival updates, and shapes.
+        """Return the counts of the statements, by kind, and their shapes.
 
-        The shapes count the statements by verb and table (COMMIT and
-        ROLLBACK included), most frequent first.
+        A dict: ``total``; ``sync``, on Heat's and the plugin's SyncPoint
+        tables; ``own``, on the plugin's tables only; ``arrival_updates``;
+        ``graph_nodes``, the SyncPoint rows the plugin stored, less each
+        traversal's own completion point; and ``shapes``, the statements
+        counted by verb and table (COMMIT and ROLLBACK included), most
+        frequent first.
         """
         with self.admin.connect() as conn:
             conn.execute(sa.text('SET GLOBAL general_log = 0'))
         threads = set(self.threads)
-        total = sync = sync_updates = 0
+        counts = collections.Counter()
         shapes = collections.Counter()
         statements = []
         with open(self.path, errors='replace') as f:
@@ -396,13 +411,19 @@ class GeneralLog(object):
         for thread, kind, sql in statements:
             if (kind in ('Query', 'Execute') and thread in threads and
                     thread not in exclude and thread != self.own):
-                total += 1
+                counts['total'] += 1
                 shapes[shape(sql)] += 1
                 if SYNC_TABLE.search(sql):
-                    sync += 1
-                    if ARRIVAL_UPDATE.search(sql):
-                        sync_updates += 1
-        return total, sync, sync_updates, shapes.most_common()
+                    counts['sync'] += 1
+                    counts['arrival_updates'] += bool(
+                        ARRIVAL_UPDATE.search(sql))
+                if OWN_TABLE.search(sql):
+                    counts['own'] += 1
+                    if OWN_NODES.match(sql):
+                        counts['graph_nodes'] += len(OWN_ROW.findall(sql))
+                    elif OWN_TRAVERSAL.match(sql):
+                        counts['graph_nodes'] -= 1
+        return dict(counts, shapes=shapes.most_common())
 
 
 def graph_shape(stored_graphs):
@@ -706,9 +727,9 @@ class Side(object):
             general_log.start(self.cloud.name)
         yield
         if general_log:
-            total, sync, sync_updates, shapes = general_log.stop(
-                exclude={self.poll_thread})
-            transaction = sum(count for key, count in shapes
+            counts = general_log.stop(exclude={self.poll_thread})
+            total, sync = counts.get('total', 0), counts.get('sync', 0)
+            transaction = sum(count for key, count in counts['shapes']
                               if key in ('COMMIT', 'ROLLBACK'))
             result.update(statements=total,
                           statements_per_resource=round(total / nodes, 1),
@@ -717,8 +738,14 @@ class Side(object):
                           sync_statements=sync,
                           sync_statements_per_resource=round(
                               sync / nodes, 1),
-                          arrival_updates=sync_updates,
-                          statement_shapes=shapes[:25])
+                          arrival_updates=counts.get('arrival_updates', 0),
+                          statement_shapes=counts['shapes'][:25])
+            if counts.get('graph_nodes', 0) > 0:
+                result.update(
+                    own_statements=counts['own'],
+                    graph_nodes=counts['graph_nodes'],
+                    own_statements_per_node=round(
+                        counts['own'] / counts['graph_nodes'], 2))
         casts_after, retries_after = self.log_lines(CAST, RETRY)
         result['casts_per_resource'] = round((casts_after - casts) / nodes, 2)
         result['db_retries'] = retries_after - retries
@@ -1419,8 +1446,8 @@ def cleanup(side, name, stack_id, args):
             side.name, name), file=sys.stderr)
 
 
-TABLE_ROW = ('%-19s %5s %9s %9s %8s %11s %11s %11s %11s %9s %9s %9s %9s '
-             '%11s')
+TABLE_ROW = ('%-19s %5s %9s %9s %8s %11s %11s %11s %8s %11s %9s %9s %9s '
+             '%9s %11s')
 
 
 def table(results):
@@ -1429,7 +1456,7 @@ def table(results):
         rows.setdefault((r['workload'], r['n']), {})[r['side']] = r
     out = [TABLE_ROW % (
         'workload', 'N', 'stock s', 'ours s', 'ratio', 'nodes/s',
-        'stmts/res', 'sync/res', 'casts/res', 'edges', 'arrivals',
+        'stmts/res', 'sync/res', 'own/node', 'casts/res', 'edges', 'arrivals',
         'conflicts', 'RSS MB', 'level s')]
     for (workload, n), sides in sorted(
             rows.items(), key=lambda i: (ROWS.index(i[0][0]), i[0][1])):
@@ -1453,6 +1480,7 @@ def table(results):
             workload, n, secs(stock), secs(ours), ratio,
             pair('nodes_per_second'), pair('statements_per_resource'),
             pair('sync_statements_per_resource'),
+            ours.get('own_statements_per_node', '-'),
             pair('casts_per_resource'), pair('stored_edges'),
             pair('arrival_updates'), pair('conflicts'), pair('peak_rss_mb'),
             pair('level_seconds')))
