@@ -409,8 +409,8 @@ SEAMS = (
          'the delete it started'),
     Seam(rpc_client.EngineClient, 'show_stack', PATCHED,
          '(self, ctxt, stack_identity, resolve_outputs=True)',
-         "nested calls: a parent's read of its nested stack, made once more "
-         'when its engine died'),
+         "nested calls: a parent's read of its nested stack, served in the "
+         "node's engine, or made once more when the engine taking it died"),
     Seam(rpc_client.EngineClient, 'list_stack_resources', PATCHED,
          '(self, ctxt, stack_identity, nested_depth=0, with_detail=False, '
          'filters=None)',
@@ -424,6 +424,22 @@ SEAMS = (
          '(self, cntx, stack_identity, output_key)',
          "nested calls: a parent's read of its nested stack's output, made "
          'once more when its engine died'),
+    Seam(_Engine, 'show_stack', CALLED,
+         '(self, cnxt, stack_identity, resolve_outputs=True)',
+         "nested calls: a node's read of its nested stack, served in its "
+         'engine with the arguments of the RPC call'),
+    Seam(_Engine, 'list_stack_resources', CALLED,
+         '(self, cnxt, stack_identity, nested_depth=0, with_detail=False, '
+         'filters=None)',
+         "nested calls: a node's read of its nested stack's resources, "
+         'served in its engine'),
+    Seam(_Engine, 'get_template', CALLED, '(self, cnxt, stack_identity)',
+         "nested calls: a node's read of its nested stack's template, "
+         'served in its engine'),
+    Seam(_Engine, 'show_output', CALLED,
+         '(self, cntx, stack_identity, output_key)',
+         "nested calls: a node's read of its nested stack's output, served "
+         'in its engine'),
     Seam(functions.Yaql, '_parse', PATCHED, '(self, expression)',
          "yaql parsing: Heat's one parser per process, used by one engine "
          'thread at a time'),

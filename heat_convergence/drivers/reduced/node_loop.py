@@ -174,7 +174,7 @@ def _act(driver, worker, cnxt, resource_id, current_traversal, resource_data,
             check.held = False
         else:
             with (cancellation.waking(msg_queue),
-                  nested_calls.surviving()):
+                  nested_calls.surviving(driver.engine)):
                 check.check(cnxt, resource_id, current_traversal,
                             resource_data, is_update, adopt_stack_data,
                             rsrc, stack, skip_propagate=check.inputs.skip,

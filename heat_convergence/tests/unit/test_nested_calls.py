@@ -16,6 +16,7 @@ import datetime
 
 from heat.common import exception
 from heat.common import identifier
+from heat.engine import service
 from heat.engine import stack as parser
 from heat.engine import template
 from heat.objects import raw_template as raw_template_object
@@ -24,6 +25,7 @@ from heat.rpc import client as rpc_client
 from heat.tests import utils
 from oslo_config import cfg
 import oslo_messaging
+from oslo_serialization import jsonutils
 from oslo_utils import timeutils
 from oslo_utils import uuidutils
 
@@ -243,6 +245,48 @@ class NestedReads(NestedCallTestCase):
                               self.surviving_read, name, args)
             self.assertEqual(1, self.calls.call_count, name)
             self.calls.reset_mock()
+
+
+class NestedReadsServedHere(NestedCallTestCase):
+    """In an engine, a node's read of its nested stack makes no call."""
+
+    def setUp(self):
+        super().setUp()
+        nested = self.store_stack('parent-member-x', self.parent.id, 'tr1')
+        self.identity = dict(nested.identifier())
+        self.engine = service.EngineService('a-host', 'a-topic')
+
+    def served(self, name, *args):
+        with nested_calls.surviving(self.engine):
+            return getattr(self.client, name)(self.ctx, self.identity,
+                                              *args)
+
+    def test_no_call(self):
+        for name, args in NestedReads.READS[:3]:
+            self.served(name, *args)
+        self.assertEqual(0, self.calls.call_count)
+
+    def test_answer_is_the_call_s(self):
+        # As the RPC server sends it: JSON types only.
+        shown, = self.served('show_stack')
+        self.assertEqual('parent-member-x', shown['stack_name'])
+        self.assertEqual(self.identity, shown['stack_identity'])
+        self.assertIsInstance(shown['creation_time'], str)
+        self.assertEqual(shown, jsonutils.loads(jsonutils.dumps(shown)))
+        self.assertEqual(self.engine.list_stack_resources(
+            self.ctx, self.identity), self.served('list_stack_resources'))
+        self.assertEqual(HOT['resources'],
+                         self.served('get_template')['resources'])
+
+    def test_heat_errors_raised_as_themselves(self):
+        # Not the ExpectedException that Heat's request_context wraps them
+        # in for the RPC server.
+        self.assertRaises(exception.NotFound, self.served, 'show_output',
+                          'no-such-output')
+        self.identity['stack_id'] = uuidutils.generate_uuid()
+        self.assertRaises(exception.EntityNotFound, self.served,
+                          'show_stack')
+        self.assertEqual(0, self.calls.call_count)
 
 
 class RepeatedNestedUpdate(NestedCallTestCase):
