@@ -249,7 +249,7 @@ def traversal_begin(context, values):
     graph is stored is seen, and started again, by another engine. A
     retry after a commit whose answer was lost finds the row there, and
     has nothing left to do. A stack's first traversal (its CREATE: Heat
-    creates a stack once, under a new id) has no others to delete: one
+    creates a stack once, under a new id) has no others to look for: one
     statement then.
     """
     try:
@@ -263,9 +263,16 @@ def traversal_begin(context, values):
 def _begin(context, values):
     conn = context.connection
     if values['action'] != _CREATE:
-        _delete_traversals(conn, sa.and_(
-            TRAVERSAL.c.stack_id == values['stack_id'],
-            TRAVERSAL.c.id != values['id']))
+        # A plain read, then deletes by key: a DELETE by stack_id would
+        # lock the index's gaps, and deadlock with the INSERT of another
+        # stack's traversal (a group's members start theirs together).
+        ids = conn.execute(sa.select(TRAVERSAL.c.id).where(
+            TRAVERSAL.c.stack_id == values['stack_id'])).scalars().all()
+        superseded = [i for i in ids if i != values['id']]
+        if superseded:
+            _delete_traversals(conn, TRAVERSAL.c.id.in_(superseded))
+        if values['id'] in ids:
+            return
     _insert_traversal(conn, values, timeutils.utcnow())
 
 

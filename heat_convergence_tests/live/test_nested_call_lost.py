@@ -30,8 +30,8 @@ create and once in the update, every time:
   nothing else: every other call and node goes to engine 0, the call made
   again included. Held, never read, the call never began. (Frozen with an
   unlimited prefetch, it would take half of every call: the calls made
-  again, which may then time out too, and the ``show_stack`` calls that
-  read the members' outputs, each then made once more.)
+  again, which may then time out too. The reads of the members' outputs
+  are no calls: the node's own engine serves them.)
 * Once the call has timed out and the call made again has begun, engine 1
   is killed and the stack completes: its held node goes to engine 0, its
   held call, past its time to live (``rpc_response_timeout``), is dropped
@@ -44,10 +44,9 @@ nested stack per group and member, none dropped or duplicated; nothing
 left IN_PROGRESS or locked. Without the plugin's handling the lost call
 fails its parent and the stack with MessagingTimeout.
 
-``max_resources_per_stack = -1``: otherwise a parent's update first counts
-its nested stack's resources with a ``list_stack_resources`` call on the
-same topic, which the frozen engine may take instead (a read, which the
-plugin makes once more: not the call this test loses).
+``max_resources_per_stack = -1``, as operators of big groups set it: the
+parent's update then makes no count of its nested stack's resources (a
+read, which the node's own engine would serve).
 """
 
 import collections
