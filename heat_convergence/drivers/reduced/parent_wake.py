@@ -30,7 +30,7 @@ a wake-up that comes too early or not at all only costs the poll.
 
 from oslo_log import log as logging
 
-from heat_convergence.db import api as db_api
+from heat_convergence.db import heat_rows
 from heat_convergence.drivers.reduced import cancellation
 from heat_convergence import fleet
 
@@ -47,8 +47,8 @@ def wake_parent(driver, cnxt, stack):
     if not stack.owner_id:
         return
     try:
-        engines = db_api.resource_lock_holders(cnxt, stack.owner_id,
-                                               stack.parent_resource_name)
+        engines = heat_rows.resource_lock_holders(cnxt, stack.owner_id,
+                                                  stack.parent_resource_name)
         if engines - {driver.engine_id}:
             engines &= (fleet.engine_ids(cnxt, fleet.PLUGIN_BINARY) |
                         {driver.engine_id})

@@ -48,7 +48,7 @@ from heat.db import api as heat_db_api
 from heat.objects import raw_template as raw_template_object
 from heat.objects import stack as stack_object
 
-from heat_convergence.db import api as db_api
+from heat_convergence.db import heat_rows
 from heat_convergence.drivers.reduced import traversal_cache
 from heat_convergence import thread_patches
 
@@ -70,7 +70,7 @@ def _raw_template(context, traversal_id, template_id):
 
 def _graph(context, traversal_id, stack_id):
     def read():
-        row = db_api.stack_graph(context, stack_id, traversal_id)
+        row = heat_rows.stack_graph(context, stack_id, traversal_id)
         if row is None:
             raise _Superseded()
         return row.current_deps
@@ -88,7 +88,7 @@ def _get_stack(heat_get_by_id, traversal_id, cls, context, stack_id,
         # The caller wants the stack row alone (Stack._persist_state).
         return heat_get_by_id(cls, context, stack_id, eager_load=False,
                               **kwargs)
-    db_stack = db_api.stack_get_without_graph(context, stack_id, **kwargs)
+    db_stack = heat_rows.stack_get_without_graph(context, stack_id, **kwargs)
     if db_stack is None:
         return None
     if db_stack.current_traversal != traversal_id:

@@ -28,7 +28,7 @@ properties data joined (a query with an outer join, a fifth of a node's
 time), for callers that would show them. The caller in a state change,
 ``Event.store``, keeps only the id, uuid and creation time, which the
 insert sets; in a node's thread the event is inserted without the read,
-and without the ORM's unit of work (:func:`heat_convergence.db.api
+and without the ORM's unit of work (:func:`heat_convergence.db.heat_rows
 .event_insert`).
 Heat's occasional purge of a stack's oldest events is kept, after the
 state change's commit, with a cheaper search for the properties data they
@@ -52,7 +52,8 @@ id; an insert, or an update of the row a first attempt committed), so
 running it again after a commit whose answer was lost changes nothing.
 Within a state change's transaction, the state change's retry applies.
 The data is stored from statements built once per process, without
-Heat's ORM objects (:func:`heat_convergence.db.api.resource_data_store`).
+Heat's ORM objects
+(:func:`heat_convergence.db.heat_rows.resource_data_store`).
 
 So it does for Heat's compare-and-swap of the resource row
 (``resource_update``), which Heat retries itself after a deadlock or a
@@ -65,7 +66,7 @@ foreign key). Within a transaction open in this thread, Heat's
 ``resource_update`` runs without its retry (:func:`heat_convergence.db
 .api.unretried_within`), and the whole state change runs again. In a
 node's thread the compare-and-swap is the same UPDATE from a statement
-built once per process (:func:`heat_convergence.db.api
+built once per process (:func:`heat_convergence.db.heat_rows
 .resource_compare_and_swap`): Heat's ORM update spent over ten times as
 long building and synchronising it as sending it.
 
@@ -91,6 +92,7 @@ from oslo_log import log as logging
 import sqlalchemy as sa
 
 from heat_convergence.db import api as db_api
+from heat_convergence.db import heat_rows
 from heat_convergence import thread_patches
 
 LOG = logging.getLogger(__name__)
@@ -254,7 +256,7 @@ def _insert_event(_heat_event_create, _value, context, values):
             _purge_now_and_then(context, values['stack_id'])
         event = heat_models.Event()
         event.update(values)
-        return db_api.event_insert(context, event)
+        return heat_rows.event_insert(context, event)
 
 
 def _update_without_read_back(_heat_update_and_save, _value, context,
@@ -275,12 +277,12 @@ def _update(context, resource_id, values):
 
 
 def _data_store(_heat_resource_data_set, _value, context, *args, **kwargs):
-    return db_api.resource_data_store(context, *args, **kwargs)
+    return heat_rows.resource_data_store(context, *args, **kwargs)
 
 
 def _compare_and_swap(_heat_resource_update, value, context, *args,
                       **kwargs):
-    return db_api.unretried_within(db_api.resource_compare_and_swap, value,
+    return db_api.unretried_within(heat_rows.resource_compare_and_swap, value,
                                    context, *args, **kwargs)
 
 

@@ -130,7 +130,7 @@ class TestDeliver(DBAPITestCase):
         # Two deliveries, the second making its target ready, build each
         # of their statements once.
         builds = []
-        prebuilt = api._prebuilt
+        prebuilt = api.prebuilt
 
         def counting(name, build, *variant):
             def counted(*args):
@@ -139,7 +139,7 @@ class TestDeliver(DBAPITestCase):
             return prebuilt(name, counted, *variant)
 
         self.useFixture(fixtures.MockPatchObject(api, '_PREBUILT', {}))
-        self.useFixture(fixtures.MockPatchObject(api, '_prebuilt',
+        self.useFixture(fixtures.MockPatchObject(api, 'prebuilt',
                                                  counting))
         for sender in ('1', '2'):
             api.deliver(self.ctx, 't1', [D(N('3', True), N(sender, True),

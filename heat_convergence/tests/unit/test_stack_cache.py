@@ -24,7 +24,7 @@ from heat.objects import stack as stack_object
 from heat.tests import utils
 from oslo_utils import uuidutils
 
-from heat_convergence.db import api as db_api
+from heat_convergence.db import heat_rows
 from heat_convergence.drivers.reduced import stack_cache
 from heat_convergence.drivers.reduced import traversal_cache
 from heat_convergence.tests import base
@@ -118,8 +118,8 @@ class TestCachedStackReads(base.HeatTestCase):
         self.template_id = self.stack.t.id
         self.reads = self.patchobject(heat_db_api, 'raw_template_get',
                                       wraps=heat_db_api.raw_template_get)
-        self.graphs = self.patchobject(db_api, 'stack_graph',
-                                       wraps=db_api.stack_graph)
+        self.graphs = self.patchobject(heat_rows, 'stack_graph',
+                                       wraps=heat_rows.stack_graph)
         self.warnings = self.patchobject(stack_object.LOG, 'warning')
 
     def load(self):
@@ -162,14 +162,14 @@ class TestCachedStackReads(base.HeatTestCase):
                          (stack.current_traversal, stack.current_deps))
 
     def test_update_between_the_reads_gets_heats_load(self):
-        read_row = db_api.stack_get_without_graph
+        read_row = heat_rows.stack_get_without_graph
 
         def row_then_update(*args, **kwargs):
             row = read_row(*args, **kwargs)
             self.new_traversal(self.t2, OTHER_GRAPH)
             return row
 
-        with mock.patch.object(db_api, 'stack_get_without_graph',
+        with mock.patch.object(heat_rows, 'stack_get_without_graph',
                                side_effect=row_then_update):
             with stack_cache.cached(self.t1):
                 stack = self.load()

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 import testtools
 
 from heat_convergence.db import api as db_api
+from heat_convergence.db import heat_rows
 from heat_convergence.drivers.reduced import driver as reduced
 from heat_convergence.drivers.reduced import state_changes
 from heat_convergence.tests import base
@@ -510,8 +511,8 @@ class PrebuiltStatements(testtools.TestCase):
 
     def test_statement_built_once(self):
         built = self.useFixture(fixtures.MockPatchObject(
-            db_api, '_resource_cas_statement',
-            side_effect=db_api._resource_cas_statement)).mock
+            heat_rows, '_resource_cas_statement',
+            side_effect=heat_rows._resource_cas_statement)).mock
         self.useFixture(fixtures.MockPatchObject(db_api, '_PREBUILT', {}))
         for key in (3, 4):
             self.assertTrue(self.cas({'status': 'COMPLETE'}, key,
@@ -647,7 +648,7 @@ class PluginWritesRetried(base.HeatTestCase):
         # The outer transaction's retry applies there: the statement could
         # not run again in its transaction.
         failed = self.fail_once('_data_id', db_exception.DBDeadlock(),
-                                owner=db_api)
+                                owner=heat_rows)
         with state_changes.in_node():
             with heat_db_api.context_manager.writer.using(self.ctx):
                 self.assertRaises(db_exception.DBDeadlock,
@@ -673,7 +674,7 @@ class PluginWritesRetried(base.HeatTestCase):
 
     def test_data_set_after_a_lost_connection(self):
         failed = self.fail_once('_data_id', db_exception.DBConnectionError(),
-                                owner=db_api)
+                                owner=heat_rows)
         with state_changes.in_node():
             heat_db_api.resource_data_set(self.ctx, self.rsrc.id, 'k', 'v')
         self.assertEqual(1, len(failed))
