@@ -106,8 +106,8 @@ edges stored in ``current_deps``, SyncPoint statements (per resource,
 "sync/res": Heat's ``sync_point`` table on stock, the plugin's own tables
 and Heat's ``sync_point`` on ours; "own/node": ours' statements on its own
 tables per node of the graphs its traversals stored, nested stacks'
-included) and CAS conflicts (SyncPoint updates beyond one
-per arrival), the database retries of a deadlock or conflict (oslo.db's
+included) and CAS conflicts (SyncPoint updates beyond one per arrival),
+the database retries of a deadlock or conflict (oslo.db's
 ``wrap_db_retry`` log lines, Heat's and ours) and the engines' peak
 RSS. Where the time went: the CPU seconds heat-api's processes, the
 engines' and MariaDB's spent in the run (``cpu_s``: {api, engines, db};
@@ -277,9 +277,11 @@ MARIADB_PID_FILE = '/run/mysqld/mysqld.pid'
 DB_ERROR = re.compile(r'DB\w*Error|Deadlock|OperationalError|'
                       r'Lock wait timeout', re.I)
 
-SYNC_TABLE = re.compile(r'\b(sync_point|heat_convergence_sync_point|'
-                        r'heat_convergence_arrival|heat_convergence_'
-                        r'traversal)\b', re.I)
+# The plugin's own tables: its statements per graph node are a target.
+OWN_TABLE = re.compile(r'\bheat_convergence_(sync_point|arrival|traversal)'
+                       r'\b', re.I)
+# SyncPoint tables: Heat's own, and the plugin's.
+SYNC_TABLE = re.compile(r'\bsync_point\b|' + OWN_TABLE.pattern, re.I)
 # The statement that records one arrival: stock Heat's compare-and-swap of
 # the whole input_data (retried on conflict), and our counter decrement.
 ARRIVAL_UPDATE = re.compile(
@@ -287,9 +289,6 @@ ARRIVAL_UPDATE = re.compile(
     r'pending\s*=\s*(last_insert_id\()?\(*\s*'
     r'(heat_convergence_sync_point\.)?pending\s*-',
     re.I)
-# The plugin's own tables: its statements per graph node are a target.
-OWN_TABLE = re.compile(r'\bheat_convergence_(sync_point|arrival|traversal)'
-                       r'\b', re.I)
 # The bulk insert of a traversal's SyncPoints, and each row in it (a row
 # starts with the traversal's id, a UUID).
 OWN_NODES = re.compile(r'^\s*INSERT INTO heat_convergence_sync_point\b', re.I)
