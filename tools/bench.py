@@ -727,6 +727,8 @@ class Side(object):
         yield
         if general_log:
             counts = general_log.stop(exclude={self.poll_thread})
+            if self.args.keep_logs:
+                self.keep_statements(general_log.path, result)
             total, sync = counts.get('total', 0), counts.get('sync', 0)
             transaction = sum(count for key, count in counts['shapes']
                               if key in ('COMMIT', 'ROLLBACK'))
@@ -759,6 +761,22 @@ class Side(object):
             for part, now in self.process_cpu().items()}
         result['load_average'] = round(os.getloadavg()[0], 2)
         result['peak_rss_mb'] = self.peak_rss_mb()
+
+    def keep_statements(self, path, result):
+        """Keep the general log of one action beside the engines' logs.
+
+        The counts say how many statements; only the statements say which
+        call made them.
+        """
+        target = os.path.join(self.args.keep_logs, 'statements')
+        os.makedirs(target, exist_ok=True)
+        stem = os.path.join(target, '%(side)s-%(workload)s-%(n)s' % result)
+        name = stem + '.log'
+        number = 1
+        while os.path.exists(name):
+            number += 1
+            name = '%s-%d.log' % (stem, number)
+        shutil.copyfile(path, name)
 
     def measure(self, general_log, workload, n, action, start, timeout,
                 nodes=None):
@@ -1752,7 +1770,9 @@ def main():
                              '(repeatable).')
     parser.add_argument('--keep-logs', metavar='DIR',
                         help='Copy each side\'s heat-api and engine logs '
-                             'to DIR/<side> when it stops.')
+                             'to DIR/<side> when it stops, and each '
+                             'action\'s statements (MariaDB\'s general '
+                             'log) to DIR/statements.')
     parser.add_argument('--galera-writers', action='store_true',
                         help='Run on the Galera cluster of tools/galera, '
                              'engine i writing to node i; report its '

@@ -57,10 +57,12 @@ LOG = logging.getLogger(__name__)
 
 # A ready successor a node keeps for its own thread, with the arguments of
 # its dispatch. ``inputs`` are its NodeInputs if it is claimed already (at
-# monotonic time ``claimed_at``), else None.
+# monotonic time ``claimed_at``), else None. ``resource_id`` is set for a
+# replacement, which runs its node (the replaced resource's) on the new
+# resource.
 FollowOn = collections.namedtuple(
     'FollowOn', ['node', 'adopt_stack_data', 'converge', 'abandon',
-                 'inputs', 'claimed_at'])
+                 'inputs', 'claimed_at', 'resource_id'], defaults=(None,))
 
 
 class ReDispatch(object):
@@ -70,6 +72,8 @@ class ReDispatch(object):
     resource it has just created, or to itself when the resource was locked
     by a dead engine or read stale. The node is released first, so that the
     receiving engine can claim it; a replacement is told which node it runs.
+    Where successors run locally, a replacement is kept for this thread
+    instead, still claimed (:meth:`ForwardingCheckResource.keep_replacement`).
     """
 
     def __init__(self, node_check):
@@ -77,29 +81,44 @@ class ReDispatch(object):
 
     def check_resource(self, cnxt, resource_id, current_traversal, data,
                        is_update, adopt_stack_data, **kwargs):
+        if self._check.keep_replacement(resource_id, adopt_stack_data,
+                                        **kwargs):
+            return
         self._check.release(cnxt)
-        self._check.driver.rpc_client.check_resource(
-            cnxt, resource_id, current_traversal,
-            messages.envelope(self._check.node, resource_id), is_update,
-            adopt_stack_data, **kwargs)
+        recast(self._check.driver, cnxt, current_traversal,
+               self._check.node, resource_id, is_update, adopt_stack_data,
+               **kwargs)
+
+
+def recast(driver, cnxt, traversal_id, node, resource_id, is_update,
+           adopt_stack_data, **kwargs):
+    """Cast a released node to run on ``resource_id``, told its node."""
+    driver.rpc_client.check_resource(
+        cnxt, resource_id, traversal_id, messages.envelope(node, resource_id),
+        is_update, adopt_stack_data, **kwargs)
 
 
 class ForwardingCheckResource(check_resource.CheckResource):
     """Heat's CheckResource, handing over through the plugin's SyncPoints.
 
     ``node`` is the graph node being run (for a replacement, the node of the
-    resource it replaces, as Heat's impersonation does) and ``inputs`` its
-    :class:`heat_convergence.drivers.reduced.sync_points.NodeInputs`.
+    resource it replaces, as Heat's impersonation does), ``inputs`` its
+    :class:`heat_convergence.drivers.reduced.sync_points.NodeInputs`,
+    ``resource_id`` the resource it runs on and ``claimed_at`` when it was
+    claimed (monotonic time).
     """
 
     def __init__(self, driver, engine_id, thread_group_mgr, msg_queue,
-                 traversal_id, node, inputs):
+                 traversal_id, node, inputs, resource_id=None,
+                 claimed_at=None):
         super().__init__(engine_id, ReDispatch(self), thread_group_mgr,
                          msg_queue, inputs.data if inputs else {})
         self.driver = driver
         self.traversal_id = traversal_id
         self.node = node
         self.inputs = inputs
+        self.resource_id = resource_id
+        self.claimed_at = claimed_at
         # Whether this engine holds the node's claim (see release()).
         self.held = inputs is not None
         # The ready successor this thread runs next (see :mod:`.node_loop`).
@@ -112,6 +131,26 @@ class ForwardingCheckResource(check_resource.CheckResource):
         self.held = False
         return sync_points.release(cnxt, self.traversal_id, self.node,
                                    self.engine_id)
+
+    def keep_replacement(self, resource_id, adopt_stack_data,
+                         converge=False, abandon=False, **_kwargs):
+        """Keep Heat's re-cast of the node for this thread; True if kept.
+
+        Only a replacement is kept (the re-cast names another resource than
+        the one the node ran on), where successors run locally and no limit
+        counts running nodes: it runs next, on the claim this node holds.
+        Released and claimed again wherever the cast went, it would cost a
+        broker round trip and four statements more per replaced resource.
+        """
+        if (not self.held or resource_id == self.resource_id or
+                not self.driver.run_locally or self.driver.limit):
+            return False
+        self.held = False
+        self.follow_on = FollowOn(self.node, adopt_stack_data, converge,
+                                  abandon, inputs=self.inputs,
+                                  claimed_at=self.claimed_at,
+                                  resource_id=resource_id)
+        return True
 
     def _stale_resource_needs_retry(self, cnxt, rsrc, prev_template_id):
         """Heat's answer to a locked resource, and a lock left behind here.

@@ -90,8 +90,10 @@ def run_follow_on(driver, worker, cnxt, current_traversal, follow_on):
     """
     node, adopt_stack_data, converge, abandon = follow_on[:4]
     claimed = follow_on if follow_on.inputs is not None else None
-    with _node_scope(driver, current_traversal, node, node.rsrc_id):
-        return _run_node(driver, worker, cnxt, node.rsrc_id,
+    resource_id = (node.rsrc_id if follow_on.resource_id is None
+                   else follow_on.resource_id)
+    with _node_scope(driver, current_traversal, node, resource_id):
+        return _run_node(driver, worker, cnxt, resource_id,
                          current_traversal, False, node, node.is_update,
                          adopt_stack_data, converge, abandon, claimed)
 
@@ -129,7 +131,7 @@ def _run_node(driver, worker, cnxt, resource_id, current_traversal,
     msg_queue = cancellation.WakingQueue()
     check = handover.ForwardingCheckResource(
         driver, worker.engine_id, worker.thread_group_mgr, msg_queue,
-        current_traversal, node, inputs)
+        current_traversal, node, inputs, resource_id, claimed_at)
     if rsrc is None:
         check.release(cnxt)
         driver.slot_freed(cnxt, current_traversal)
@@ -215,16 +217,22 @@ def _hand_over_only(driver, worker, cnxt, current_traversal, node, inputs,
 
 
 def _send_kept(driver, cnxt, current_traversal, check):
-    """Send the successor a failed node kept for its thread.
+    """Send the successor (or replacement) a failed node kept for its thread.
 
     It is ready, and nothing else would run it before ready_timeout.
     """
-    if check.follow_on is None:
+    follow_on = check.follow_on
+    if follow_on is None:
         return
-    succ, adopt_stack_data, converge, abandon = check.follow_on[:4]
-    if check.follow_on.inputs is not None:
+    succ, adopt_stack_data, converge, abandon = follow_on[:4]
+    if follow_on.inputs is not None:
         sync_points.release(cnxt, current_traversal, succ, check.engine_id)
     check.follow_on = None
+    if follow_on.resource_id is not None:
+        handover.recast(driver, cnxt, current_traversal, succ,
+                        follow_on.resource_id, succ.is_update,
+                        adopt_stack_data, converge=converge, abandon=abandon)
+        return
     driver.dispatch(cnxt, current_traversal, succ, adopt_stack_data,
                     converge, abandon)
 

@@ -33,6 +33,7 @@ from heat_convergence.db import models
 from heat_convergence.drivers.reduced import claim
 from heat_convergence.drivers.reduced import cleanup_shortcut
 from heat_convergence.drivers.reduced import driver as reduced
+from heat_convergence.drivers.reduced import handover
 from heat_convergence.drivers.reduced import messages
 from heat_convergence.drivers.reduced import node_loop
 from heat_convergence.drivers.reduced import running_nodes
@@ -148,6 +149,105 @@ class RunSuccessorLocally(scenario_harness.DriverFrameworkTest):
         # A stopping engine sends its successors to the other engines.
         self.driver.drain()
         self.assertEqual((8, 9), self.create_casts(local=True))
+
+
+class ReplacementKept(scenario_harness.DriverFrameworkTest):
+    """A replacement runs next in the thread of the node that made it.
+
+    Heat's ``update_replace`` scenario replaces C in its first update. With
+    ``run_successor_locally``, C's replacement runs on the claim of C's
+    node: no cast re-sends it and nothing releases or claims the node
+    again. Without, Heat's re-cast is sent, naming the node it runs, and
+    claimed where it lands. The scenario's checks of every resource's
+    values pass both ways.
+    """
+
+    driver_class = reduced.ReducedDriver
+
+    def run_update_replace(self, local):
+        """Run update_replace; return its replacement casts and releases."""
+        cfg.CONF.set_override('run_successor_locally', local,
+                              group='heat_convergence')
+        self.framework.casts.reset_mock()
+        release = self.patchobject(sync_points, 'release',
+                                   wraps=sync_points.release)
+        path = dict(scenario_harness.all_scenarios())['update_replace']
+        self.framework.run_scenario(self, 'update_replace', path['path'])
+        replacements = [call.args[1] for call in
+                        self.framework.casts.call_args_list
+                        if messages.is_redispatch(call.args[3])]
+        return replacements, release.call_count
+
+    def test_kept_for_the_thread(self):
+        self.assertEqual(([], 0), self.run_update_replace(local=True))
+
+    def test_cast_without(self):
+        replacements, releases = self.run_update_replace(local=False)
+        self.assertEqual(1, len(replacements))
+        self.assertEqual(1, releases)
+
+
+class KeepReplacementRules(base.HeatTestCase):
+    """Which of Heat's re-casts a node keeps for its thread."""
+
+    def check(self, run_locally=True, limit=0, held=True):
+        driver = mock.Mock(run_locally=run_locally, limit=limit)
+        check = handover.ForwardingCheckResource(
+            driver, 'engine', mock.Mock(), None, 'trvsl',
+            parser.ConvergenceNode(5, True),
+            mock.Mock(data={}), resource_id=5, claimed_at=12.5)
+        check.held = held
+        return check
+
+    def test_replacement_kept_on_the_claim(self):
+        check = self.check()
+        self.assertTrue(check.keep_replacement(9, None, converge=True))
+        self.assertFalse(check.held)
+        self.assertEqual(
+            handover.FollowOn(check.node, None, True, False,
+                              inputs=check.inputs, claimed_at=12.5,
+                              resource_id=9), check.follow_on)
+        check.driver.rpc_client.check_resource.assert_not_called()
+
+    def test_recast_of_its_own_resource_sent(self):
+        # Heat's retry of a resource locked by a dead engine.
+        self.assertFalse(self.check().keep_replacement(5, None))
+
+    def test_sent_when_successors_are_sent(self):
+        self.assertFalse(self.check(run_locally=False).keep_replacement(
+            9, None))
+        self.assertFalse(self.check(limit=4).keep_replacement(9, None))
+        self.assertFalse(self.check(held=False).keep_replacement(9, None))
+
+
+class SendKept(base.HeatTestCase):
+    """A node that fails sends on what it kept for its thread."""
+
+    NODE = parser.ConvergenceNode(5, True)
+
+    def send(self, **kept):
+        driver = mock.Mock()
+        check = mock.Mock(engine_id='engine', follow_on=handover.FollowOn(
+            self.NODE, None, False, False, inputs=mock.sentinel.inputs,
+            claimed_at=1.0, **kept))
+        release = self.patchobject(sync_points, 'release')
+        node_loop._send_kept(driver, 'ctx', 'trvsl', check)
+        self.assertIsNone(check.follow_on)
+        release.assert_called_once_with('ctx', 'trvsl', self.NODE, 'engine')
+        return driver
+
+    def test_successor_released_and_dispatched(self):
+        driver = self.send()
+        driver.dispatch.assert_called_once_with('ctx', 'trvsl', self.NODE,
+                                                None, False, False)
+
+    def test_replacement_cast_naming_its_node(self):
+        driver = self.send(resource_id=9)
+        driver.dispatch.assert_not_called()
+        (_ctx, resource_id, traversal, data, is_update, _adopt), _kw = (
+            driver.rpc_client.check_resource.call_args)
+        self.assertEqual((9, 'trvsl', True, [5, True]), (
+            resource_id, traversal, is_update, data[messages.ENVELOPE]))
 
 
 class NodeLoad(scenario_harness.DriverFrameworkTest):

@@ -80,8 +80,11 @@ class TestCastTopics(RoutingTestCase):
 
     def test_heat_recast_of_a_replacement(self):
         # Heat's CheckResource re-casts through the client it was given.
+        # A replacement not kept for the node's thread (see
+        # test_reduced_driver.ReplacementKept) is cast.
         node_check = mock.Mock(driver=self.driver,
                                node=parser.ConvergenceNode(7, True))
+        node_check.keep_replacement.return_value = False
         handover.ReDispatch(node_check).check_resource(
             self.ctx, 9, 'trvsl', {}, True, None)
         topic, method, args = self.cast()
