@@ -525,11 +525,18 @@ class Side(object):
         self.cloud.setUp()
         self.poll_db = sa.create_engine(self.cloud.db_url,
                                         isolation_level='AUTOCOMMIT')
-        with self.poll_db.connect() as conn:
-            self.poll_thread = conn.execute(sa.text(
-                'SELECT CONNECTION_ID()')).scalar()
+        # The bench's own connections, whose statements are not counted:
+        # the pool opens another one whenever two threads poll at once.
+        self.poll_threads = set()
+        sa.event.listen(self.poll_db, 'connect', self._poll_connected)
         self.session = requests.Session()
         return self
+
+    def _poll_connected(self, dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute('SELECT CONNECTION_ID()')
+        self.poll_threads.add(cursor.fetchone()[0])
+        cursor.close()
 
     def __exit__(self, *exc):
         self.poll_db.dispose()
@@ -726,7 +733,7 @@ class Side(object):
             general_log.start(self.cloud.name)
         yield
         if general_log:
-            counts = general_log.stop(exclude={self.poll_thread})
+            counts = general_log.stop(exclude=self.poll_threads)
             if self.args.keep_logs:
                 self.keep_statements(general_log.path, result)
             total, sync = counts.get('total', 0), counts.get('sync', 0)
