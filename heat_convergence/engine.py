@@ -108,15 +108,36 @@ class ThreadGroupManager(service.ThreadGroupManager):
     def _thread_done(thread, group):
         group.thread_done(thread)
 
-    def send(self, stack_id, message):
+    def send(self, stack_id, message, resource_name=None):
         """Queue a message for the stack's worker threads; tell the driver.
 
         The driver learns of cancels as they arrive, so that a thread that
         registers its queue just too late to receive one still knows; a
-        message of the driver's own goes no further.
+        message of the driver's own goes no further. ``resource_name``: the
+        resource of the stack the sender named (see :class:`EngineListener`).
         """
-        if not self.driver.note_message(stack_id, message):
+        if not self.driver.note_message(stack_id, message, resource_name):
             super().send(stack_id, message)
+
+
+class EngineListener(service.EngineListener):
+    """Heat's engine listener; a ``send`` may name the resource it is for.
+
+    The reduced driver's wake-up of a parent resource names it (as
+    :data:`RESOURCE_NAME` in the stack identity), so that only the threads
+    acting on that resource wake, not every thread of the parent stack: a
+    group's members would all read their nested stacks' status each time
+    one of them ended. Heat's listener, on an engine of an earlier version,
+    ignores the name and wakes them all, as before.
+    """
+
+    def send(self, ctxt, stack_identity, message):
+        self.thread_group_mgr.send(stack_identity['stack_id'], message,
+                                   stack_identity.get(RESOURCE_NAME))
+
+
+# The key of a stack identity sent to EngineListener.send naming a resource.
+RESOURCE_NAME = 'heat_convergence_resource_name'
 
 
 class ConvergenceEngineService(service.EngineService):
@@ -138,8 +159,8 @@ class ConvergenceEngineService(service.EngineService):
         yaql_parsing.prepare()
         if self.thread_group_mgr is None:
             self.thread_group_mgr = ThreadGroupManager(self.driver)
-        self.listener = service.EngineListener(self.host, self.engine_id,
-                                               self.thread_group_mgr)
+        self.listener = EngineListener(self.host, self.engine_id,
+                                       self.thread_group_mgr)
         LOG.debug("Starting listener for engine %s", self.engine_id)
         self.listener.start()
 

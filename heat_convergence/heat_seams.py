@@ -384,10 +384,11 @@ SEAMS = (
     Seam(worker, '_stop_traversal', CALLED, '(stack)',
          "cancellation: stops the nested stacks' traversals as Heat's "
          'cancel does'),
-    Seam(service.EngineListener, 'send', CALLED,
+    Seam(service.EngineListener, 'send', OVERRIDDEN,
          '(self, ctxt, stack_identity, message)',
          'cancellation: the listener RPC call queueing the cancel on every '
-         'engine'),
+         "engine; the engine service's listener: passes on the resource a "
+         'parent wake-up names'),
     Seam(scheduler.TaskRunner, '_sleep', PATCHED, '(self, wait_time)',
          "cancellation: a cancel message wakes a resource action's step "
          'sleep'),

@@ -163,12 +163,15 @@ class ConvergenceDriver(metaclass=abc.ABCMeta):
         """
 
     @abc.abstractmethod
-    def note_message(self, stack_id: str, message: str) -> bool:
+    def note_message(self, stack_id: str, message: str,
+                     resource_name: str | None = None) -> bool:
         """See a message queued for a stack's worker threads on this engine.
 
         Heat's cancel (``THREAD_CANCEL``) reaches the threads that have a
         queue registered at that moment. Return True if the message is the
         driver's own and was handled here: it is not queued.
+        ``resource_name`` is the stack's resource the sender named, if any
+        (Heat's messages name none).
         """
 
     @abc.abstractmethod

@@ -80,7 +80,7 @@ class HeatDriver(base.ConvergenceDriver):
     def cancel_running(self, cnxt, stack):
         """Nothing: Heat lets running resource actions finish."""
 
-    def note_message(self, stack_id, message):
+    def note_message(self, stack_id, message, resource_name=None):
         """Nothing: Heat's threads read their own queues."""
         return False
 

@@ -101,11 +101,16 @@ class CancelMemory(object):
 
 
 class WakingQueue(queue.Queue):
-    """A node's message queue: a message wakes the node's action."""
+    """A node's message queue: a message wakes the node's action.
 
-    def __init__(self):
+    ``resource_name`` is the name of the node's resource, for a wake-up
+    meant for it alone (:func:`.parent_wake.wake_here`).
+    """
+
+    def __init__(self, resource_name=None):
         super().__init__()
         self.arrived = threading.Event()
+        self.resource_name = resource_name
 
     def _put(self, item):
         super()._put(item)

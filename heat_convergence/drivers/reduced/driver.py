@@ -96,9 +96,10 @@ class ReducedDriver(base.ConvergenceDriver):
     def cancel_running(self, cnxt, stack):
         cancellation.cancel(cnxt, stack, self.conf)
 
-    def note_message(self, stack_id, message):
+    def note_message(self, stack_id, message, resource_name=None):
         if message == parent_wake.WAKE:
-            parent_wake.wake_here(self.engine.thread_group_mgr, stack_id)
+            parent_wake.wake_here(self.engine.thread_group_mgr, stack_id,
+                                  resource_name)
             return True
         if message == rpc_api.THREAD_CANCEL:
             self._cancels.note(stack_id)

@@ -128,7 +128,7 @@ def _run_node(driver, worker, cnxt, resource_id, current_traversal,
                                inputs, loaded.stack_id, args)
 
     rsrc, _, stack = loaded
-    msg_queue = cancellation.WakingQueue()
+    msg_queue = cancellation.WakingQueue(getattr(rsrc, 'name', None))
     check = handover.ForwardingCheckResource(
         driver, worker.engine_id, worker.thread_group_mgr, msg_queue,
         current_traversal, node, inputs, resource_id, claimed_at)

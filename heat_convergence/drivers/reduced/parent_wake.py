@@ -18,7 +18,8 @@ ResourceGroup or its members, ``OS::Heat::Stack``) waits for it in Heat's
 level of nesting costs up to a second after the nested stack has ended, on
 create, update and delete alike. When a reduced traversal of a nested stack
 ends, the engines holding the parent resource's lock are told, and the
-parent's step sleep (see :func:`.cancellation.waking`) ends at once.
+parent's step sleep (see :func:`.cancellation.waking`) ends at once: the
+sleep of the threads acting on that resource, not of its siblings.
 
 The message travels as Heat's own engine-listener ``send``, which queues a
 message for a stack's worker threads; :data:`WAKE` sets their queues'
@@ -32,6 +33,7 @@ from oslo_log import log as logging
 
 from heat_convergence.db import heat_rows
 from heat_convergence.drivers.reduced import cancellation
+from heat_convergence import engine
 from heat_convergence import fleet
 
 LOG = logging.getLogger(__name__)
@@ -54,10 +56,13 @@ def wake_parent(driver, cnxt, stack):
                         {driver.engine_id})
         for engine_id in engines:
             if engine_id == driver.engine_id:
-                wake_here(driver.engine.thread_group_mgr, stack.owner_id)
+                wake_here(driver.engine.thread_group_mgr, stack.owner_id,
+                          stack.parent_resource_name)
             else:
                 cancellation.listener(engine_id).cast(
-                    cnxt, 'send', stack_identity={'stack_id': stack.owner_id},
+                    cnxt, 'send', stack_identity={
+                        'stack_id': stack.owner_id,
+                        engine.RESOURCE_NAME: stack.parent_resource_name},
                     message=WAKE)
     except Exception:
         LOG.warning('Could not wake the parent resource %s of stack %s; it '
@@ -65,8 +70,14 @@ def wake_parent(driver, cnxt, stack):
                     stack.parent_resource_name, stack.id, exc_info=True)
 
 
-def wake_here(thread_group_mgr, stack_id):
-    """End the step sleep of the stack's node threads on this engine."""
+def wake_here(thread_group_mgr, stack_id, resource_name=None):
+    """End the step sleep of the stack's node threads on this engine.
+
+    Those acting on ``resource_name`` only, if given: each of a group's
+    members waits for a nested stack of its own, and reads its status when
+    woken.
+    """
     for msg_queue in list(thread_group_mgr.msg_queues.get(stack_id, ())):
-        if isinstance(msg_queue, cancellation.WakingQueue):
+        if (isinstance(msg_queue, cancellation.WakingQueue) and
+                resource_name in (None, msg_queue.resource_name)):
             msg_queue.arrived.set()

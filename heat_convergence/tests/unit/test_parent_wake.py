@@ -55,12 +55,16 @@ class WakeParent(test_db_api.DBAPITestCase):
 
     def test_wakes_the_waiting_threads_here(self):
         self.parent('me')
-        self.parent(None, name='other')
-        waking, plain = cancellation.WakingQueue(), queue.Queue()
-        self.tgm.add_msg_queue(self.stack.id, waking)
-        self.tgm.add_msg_queue(self.stack.id, plain)
+        self.parent('me', name='other')
+        waking, plain = cancellation.WakingQueue('level'), queue.Queue()
+        sibling = cancellation.WakingQueue('other')
+        for msg_queue in (waking, plain, sibling):
+            self.tgm.add_msg_queue(self.stack.id, msg_queue)
         parent_wake.wake_parent(self.driver, self.ctx, self.nested)
         self.assertTrue(waking.arrived.is_set())
+        # Another resource of the parent stack waits for a nested stack of
+        # its own: it has no reason to read its status now.
+        self.assertFalse(sibling.arrived.is_set())
         # Nothing queued: Heat's threads read no unknown message.
         self.assertEqual((0, 0), (waking.qsize(), plain.qsize()))
         self.listener.assert_not_called()
@@ -74,7 +78,8 @@ class WakeParent(test_db_api.DBAPITestCase):
         parent_wake.wake_parent(self.driver, self.ctx, self.nested)
         self.listener.assert_called_once_with('theirs')
         self.listener.return_value.cast.assert_called_once_with(
-            self.ctx, 'send', stack_identity={'stack_id': self.stack.id},
+            self.ctx, 'send', stack_identity={
+                'stack_id': self.stack.id, engine.RESOURCE_NAME: 'level'},
             message=parent_wake.WAKE)
 
     def test_nothing_for_an_idle_parent(self):
@@ -98,5 +103,27 @@ class WakeParent(test_db_api.DBAPITestCase):
         tgm.add_msg_queue('s', plain)
         tgm.send('s', parent_wake.WAKE)
         self.driver.note_message.assert_called_once_with(
-            's', parent_wake.WAKE)
+            's', parent_wake.WAKE, None)
         self.assertEqual(0, plain.qsize())
+
+    def test_a_wake_received_names_the_resource(self):
+        # From the engine listener, as another engine's wake_parent casts
+        # it; a stack identity of Heat's names none.
+        tgm = engine.ThreadGroupManager(self.driver)
+        self.driver.note_message.return_value = True
+        listener = engine.EngineListener('host', 'me', tgm)
+        listener.send(self.ctx, {'stack_id': 's', engine.RESOURCE_NAME: 'a'},
+                      parent_wake.WAKE)
+        listener.send(self.ctx, {'stack_id': 's', 'tenant': 't'},
+                      parent_wake.WAKE)
+        self.assertEqual([mock.call('s', parent_wake.WAKE, 'a'),
+                          mock.call('s', parent_wake.WAKE, None)],
+                         self.driver.note_message.call_args_list)
+
+    def test_an_unnamed_wake_wakes_every_thread_of_the_stack(self):
+        # As an engine of an earlier version sends it.
+        queues = [cancellation.WakingQueue(name) for name in ('a', 'b')]
+        for msg_queue in queues:
+            self.tgm.add_msg_queue('s', msg_queue)
+        parent_wake.wake_here(self.tgm, 's')
+        self.assertTrue(all(q.arrived.is_set() for q in queues))

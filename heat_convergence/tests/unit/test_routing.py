@@ -231,7 +231,7 @@ class TestEngineEndpoints(base.HeatTestCase):
         for cls in (worker.ConvergenceWorkerService,
                     worker.StockWorkerService):
             self.patchobject(cls, 'start')
-        self.patchobject(service, 'EngineListener')
+        self.patchobject(engine, 'EngineListener')
         self.patchobject(rpc_messaging, 'get_rpc_server')
         self.patchobject(rpc_messaging, 'get_rpc_client')
         for name in ('_configure_db_conn_pool_size',
@@ -256,7 +256,7 @@ class TestEngineEndpoints(base.HeatTestCase):
         def record(name):
             return lambda *args, **kwargs: calls.append(name)
         driver = reduced.ReducedDriver(cfg.CONF)
-        self.patchobject(service, 'EngineListener').return_value.start = (
+        self.patchobject(engine, 'EngineListener').return_value.start = (
             record('listener'))
         server = self.patchobject(rpc_messaging, 'get_rpc_server')
         server.return_value.start = record('rpc server')
