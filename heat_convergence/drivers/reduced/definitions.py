@@ -174,7 +174,7 @@ class ReferenceIndex(object):
     each engine (see :mod:`heat_convergence.drivers.reduced.traversal_cache`).
     """
 
-    def __init__(self, size=32):
+    def __init__(self, size=traversal_cache.ENTRIES):
         self._cache = traversal_cache.TraversalCache(size)
 
     def references(self, traversal_id, stk_defn):

@@ -25,6 +25,12 @@ import collections
 import concurrent.futures
 import threading
 
+# The entries an engine's caches keep: enough for the traversals that run
+# on an engine at once, a group's members' included (each runs one), and
+# for few of them to be big (a stack of 10,000 resources holds a few MB
+# per entry; a group member's, a few kB).
+ENTRIES = 512
+
 
 class TraversalCache(object):
     """Values per (traversal id, key), built once, the latest ``size`` kept.

@@ -56,6 +56,21 @@ class TestTraversalCache(base.HeatTestCase):
         self.assertEqual('z', cache.get('t2', 1, build('z')))
         self.assertEqual(['x', 'z'], builds)
 
+    def test_room_for_a_group_of_members_at_once(self):
+        # Each member of a ResourceGroup runs a traversal of its own, and
+        # a node loads the graph and two templates of its traversal: a
+        # group's members starting together must not evict each other's.
+        builds = []
+        members = ['member-%d' % i for i in range(100)]
+        for _round in range(2):
+            for member in members:
+                for key in (('graph', member), ('template', 1),
+                            ('template', 2)):
+                    stack_cache.ROWS.get(member, key,
+                                         lambda: builds.append(1))
+        # Built once each: the second round found them all.
+        self.assertEqual(300, len(builds))
+
     def test_least_recently_used_evicted(self):
         cache = traversal_cache.TraversalCache(2)
         cache.get('t1', 1, lambda: 'one')
