@@ -31,8 +31,8 @@ from oslo_utils import timeutils
 import sqlalchemy as sa
 
 from heat_convergence import conf as hc_conf
-from heat_convergence.db import api as db_api
 from heat_convergence.db import migration
+from heat_convergence.db import views as db_views
 from heat_convergence.drivers.reduced import handback
 from heat_convergence.drivers.reduced import progress
 from heat_convergence import fleet
@@ -89,7 +89,7 @@ def do_traversal_list():
 
 def do_traversal_paths():
     """Print the stacks IN_PROGRESS and which path runs their traversal."""
-    rows = db_api.traversal_paths(context.get_admin_context())
+    rows = db_views.traversal_paths(context.get_admin_context())
     if not rows:
         print('No convergence stack is IN_PROGRESS.')
         return

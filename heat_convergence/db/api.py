@@ -48,13 +48,16 @@ after a lost connection too (:func:`retried`). Reads that must see what
 another engine wrote on another node (a node made ready there, then
 claimed here) need Galera's causality checks, oslo.db's ``[database]
 mysql_wsrep_sync_wait`` (``doc/source/galera.rst``).
+
+The recovery's queries (:mod:`heat_convergence.db.recovery`) and the
+operators' views (:mod:`heat_convergence.db.views`) are modules of their
+own, on the tables and helpers defined here.
 """
 
 import collections
 import functools
 
 from heat.db import api as heat_db_api
-from heat.db import models as heat_models
 from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exception
 from oslo_utils import timeutils
@@ -69,10 +72,10 @@ SYNC_POINT = models.SyncPoint.__table__
 ARRIVAL = models.Arrival.__table__
 
 # Heat's stack and resource tables, as far as the plugin reads them.
-_STACK = sa.table('stack', sa.column('id'), sa.column('current_traversal'),
-                  sa.column('name'), sa.column('action'),
-                  sa.column('status'), sa.column('convergence'),
-                  sa.column('deleted_at'))
+STACK = sa.table('stack', sa.column('id'), sa.column('current_traversal'),
+                 sa.column('name'), sa.column('action'),
+                 sa.column('status'), sa.column('convergence'),
+                 sa.column('deleted_at'))
 _RESOURCE = sa.table('resource', sa.column('id'), sa.column('stack_id'))
 # Heat's action of a stack's first traversal.
 _CREATE = 'CREATE'
@@ -92,14 +95,12 @@ Inputs = collections.namedtuple('Inputs', ['plan', 'arrivals'])
 GONE = None  # arrive() result: the node no longer exists (dead traversal)
 
 # The states of a node an engine holds.
-_HELD = (models.RUNNING, models.RERUN)
-# A node in one of these states was claimed since it was READY.
-_MOVED = _HELD + (models.DONE,)
+HELD = (models.RUNNING, models.RERUN)
 # The states of a node sent to the engines and not yet ended.
-_SENT = _HELD + (models.READY, models.THROTTLED)
+_SENT = HELD + (models.READY, models.THROTTLED)
 
 
-def _node_clause(traversal_id, node, table=SYNC_POINT):
+def node_clause(traversal_id, node, table=SYNC_POINT):
     return sa.and_(table.c.traversal_id == traversal_id,
                    table.c.entity_id == node.entity_id,
                    table.c.is_update == node.is_update)
@@ -320,8 +321,8 @@ def is_ours(context, traversal_id, resource_id=None):
     ours = TRAVERSAL.c.id == traversal_id
     if resource_id is not None:
         ours = sa.or_(ours, TRAVERSAL.c.id == sa.select(
-            _STACK.c.current_traversal).select_from(_STACK.join(
-                _RESOURCE, _RESOURCE.c.stack_id == _STACK.c.id)).where(
+            STACK.c.current_traversal).select_from(STACK.join(
+                _RESOURCE, _RESOURCE.c.stack_id == STACK.c.id)).where(
                     _RESOURCE.c.id == resource_id).scalar_subquery())
     return context.connection.execute(
         sa.select(TRAVERSAL.c.id).where(ours).limit(1)).first() is not None
@@ -388,7 +389,7 @@ def _decrement(conn, traversal_id, node, now, claim_for=None):
     if mysql:
         return result.lastrowid
     return conn.execute(sa.select(SYNC_POINT.c.pending).where(
-        _node_clause(traversal_id, node))).scalar_one()
+        node_clause(traversal_id, node))).scalar_one()
 
 
 def _record(conn, traversal_id, delivery, now, claim_for=None):
@@ -403,7 +404,7 @@ def _record(conn, traversal_id, delivery, now, claim_for=None):
                          claim_for)
     if pending is None:
         exists = conn.execute(sa.select(SYNC_POINT.c.state).where(
-            _node_clause(traversal_id, delivery.target))).first()
+            node_clause(traversal_id, delivery.target))).first()
         return (False if exists else GONE), None
     return pending == 0, {
         'traversal_id': traversal_id,
@@ -426,8 +427,8 @@ def _done_statement(if_current=False):
     stmt = SYNC_POINT.update().where(_THIS_NODE)
     if if_current:
         stmt = stmt.where(sa.exists().where(
-            _STACK.c.id == sa.bindparam('p_stack'),
-            _STACK.c.current_traversal == sa.bindparam('p_traversal')))
+            STACK.c.id == sa.bindparam('p_stack'),
+            STACK.c.current_traversal == sa.bindparam('p_traversal')))
     return stmt.values(state=models.DONE, updated_at=sa.bindparam('p_now'))
 
 
@@ -555,7 +556,7 @@ def claim(context, traversal_id, node, engine_id, limit=0,
     now = timeutils.utcnow()
     if limit and _running(conn, traversal_id, lock=True) >= limit:
         conn.execute(SYNC_POINT.update().where(
-            _node_clause(traversal_id, node),
+            node_clause(traversal_id, node),
             SYNC_POINT.c.state == models.READY).values(
                 state=models.THROTTLED, updated_at=now))
         return None
@@ -600,7 +601,7 @@ def _running(conn, traversal_id, lock=False):
                     node_count=TRAVERSAL.c.node_count + step))
     return conn.execute(sa.select(sa.func.count()).where(
         SYNC_POINT.c.traversal_id == traversal_id,
-        SYNC_POINT.c.state.in_(_HELD))).scalar()
+        SYNC_POINT.c.state.in_(HELD))).scalar()
 
 
 @_retried
@@ -623,7 +624,7 @@ def wake(context, traversal_id, limit):
     now = timeutils.utcnow()
     for row in rows:
         conn.execute(SYNC_POINT.update().where(
-            _node_clause(traversal_id, Node(row.entity_id, row.is_update)),
+            node_clause(traversal_id, Node(row.entity_id, row.is_update)),
             SYNC_POINT.c.state == models.THROTTLED).values(
                 state=models.READY, updated_at=now))
     return rows
@@ -670,11 +671,11 @@ def stalled_queues(context):
     No node of such a traversal is ready, throttled or running: none will
     end and dequeue the next leaves.
     """
-    return _quiet_traversals(context.connection,
-                             (SYNC_POINT.c.state == models.QUEUED,), _SENT)
+    return quiet_traversals(context.connection,
+                            (SYNC_POINT.c.state == models.QUEUED,), _SENT)
 
 
-def _quiet_traversals(conn, having, busy, since=None):
+def quiet_traversals(conn, having, busy, since=None):
     """The traversals with nodes matching ``having`` and none in ``busy``.
 
     ``busy``: node states; with ``since``, only a node that entered one of
@@ -736,7 +737,7 @@ def release(context, traversal_id, node, engine_id):
     """
     now = timeutils.utcnow()
     conn = context.connection
-    mine = sa.and_(_node_clause(traversal_id, node),
+    mine = sa.and_(node_clause(traversal_id, node),
                    SYNC_POINT.c.engine_id == engine_id)
     # RUNNING first: poke() only ever turns RUNNING into RERUN, so a node
     # that is not RUNNING here cannot become RERUN before the second update.
@@ -765,265 +766,10 @@ def poke(context, traversal_id, node):
     """
     conn = context.connection
     if conn.execute(SYNC_POINT.update().where(
-            _node_clause(traversal_id, node),
+            node_clause(traversal_id, node),
             SYNC_POINT.c.state == models.RUNNING).values(
                 state=models.RERUN)).rowcount:
         return False
     state = conn.execute(sa.select(SYNC_POINT.c.state).where(
-        _node_clause(traversal_id, node))).scalar_one_or_none()
+        node_clause(traversal_id, node))).scalar_one_or_none()
     return None if state is None else state == models.READY
-
-
-# Operator views -----------------------------------------------------------
-
-@context_manager.reader.connection
-def traversal_nodes(context, traversal_id):
-    """Return every sync point row of a traversal."""
-    return context.connection.execute(sa.select(SYNC_POINT).where(
-        SYNC_POINT.c.traversal_id == traversal_id)).all()
-
-
-@context_manager.reader.connection
-def traversal_summaries(context):
-    """Return every live traversal with its node counts, oldest first.
-
-    Each row has the traversal's columns plus ``done``, ``running``,
-    ``ready``, ``throttled``, ``queued`` and ``waiting`` counts and
-    ``engines``, the number of engines running its nodes.
-    """
-    sp = SYNC_POINT
-
-    def count(*states):
-        return sa.func.sum(sa.case((sp.c.state.in_(states), 1), else_=0))
-
-    return context.connection.execute(
-        sa.select(TRAVERSAL,
-                  count(models.DONE).label('done'),
-                  count(models.RUNNING, models.RERUN).label('running'),
-                  count(models.READY).label('ready'),
-                  count(models.THROTTLED).label('throttled'),
-                  count(models.QUEUED).label('queued'),
-                  count(models.WAITING).label('waiting'),
-                  sa.func.count(sp.c.engine_id.distinct()).label('engines'))
-        .select_from(TRAVERSAL.outerjoin(sp, sa.and_(
-            sp.c.traversal_id == TRAVERSAL.c.id,
-            sp.c.node_type != models.NODE_STACK)))
-        .group_by(*TRAVERSAL.c)
-        .order_by(TRAVERSAL.c.created_at)).all()
-
-
-@context_manager.reader.connection
-def traversal_paths(context):
-    """Return every convergence stack IN_PROGRESS, with its traversal's path.
-
-    Each row has the stack's ``id``, ``name``, ``action`` and
-    ``current_traversal``, ``ours`` (the traversal has a row here: the
-    reduced driver runs it) and ``heat_sync_points`` (its rows in Heat's
-    ``sync_point`` table: Heat's path runs it), oldest stack first.
-    """
-    heat_rows = sa.select(sa.func.count()).select_from(
-        heat_models.SyncPoint.__table__).where(
-            heat_models.SyncPoint.__table__.c.traversal_id ==
-            _STACK.c.current_traversal).scalar_subquery()
-    ours = sa.exists().where(TRAVERSAL.c.id == _STACK.c.current_traversal)
-    return context.connection.execute(
-        sa.select(_STACK.c.id, _STACK.c.name, _STACK.c.action,
-                  _STACK.c.current_traversal, ours.label('ours'),
-                  heat_rows.label('heat_sync_points'))
-        .where(_STACK.c.status == 'IN_PROGRESS',
-               _STACK.c.convergence.is_(True),
-               _STACK.c.deleted_at.is_(None))
-        .order_by(_STACK.c.name, _STACK.c.id)).all()
-
-
-# Heat's own traversals ---------------------------------------------------
-
-_HEAT_SYNC_POINT = heat_models.SyncPoint.__table__
-_EVENT = heat_models.Event.__table__
-_HEAT_RESOURCE = heat_models.Resource.__table__
-
-
-@context_manager.reader.connection
-def heat_sync_points(context, traversal_id):
-    """Return the rows of a traversal in Heat's ``sync_point`` table."""
-    return context.connection.execute(sa.select(_HEAT_SYNC_POINT).where(
-        _HEAT_SYNC_POINT.c.traversal_id == traversal_id)).all()
-
-
-def _events_since(conn, stack_id, before):
-    return conn.execute(sa.select(_EVENT.c.id).where(
-        _EVENT.c.stack_id == stack_id,
-        _EVENT.c.created_at >= before).limit(1)).first() is not None
-
-
-def _lock_holders(conn, stack_id):
-    return set(conn.execute(sa.select(_HEAT_RESOURCE.c.engine_id).distinct()
-                            .where(_HEAT_RESOURCE.c.stack_id == stack_id,
-                                   _HEAT_RESOURCE.c.engine_id.is_not(None))
-                            ).scalars())
-
-
-@context_manager.reader.connection
-def heat_traversal_idle(context, stack_id, traversal_id, before):
-    """Whether a traversal of Heat's has done nothing since ``before``.
-
-    No SyncPoint of it written, no event of its stack, no resource of its
-    stack held by an engine.
-    """
-    conn = context.connection
-    sp = _HEAT_SYNC_POINT
-    written = conn.execute(sa.select(sa.func.max(sa.func.coalesce(
-        sp.c.updated_at, sp.c.created_at))).where(
-            sp.c.traversal_id == traversal_id)).scalar()
-    if written is None or written >= before:
-        return False
-    return (not _events_since(conn, stack_id, before) and
-            not _lock_holders(conn, stack_id))
-
-
-@context_manager.reader.connection
-def traversal_quiet_since(context, stack_id, traversal_id, before):
-    """The lock holders of a traversal of ours idle since ``before``.
-
-    Idle: started before, none of its SyncPoints written since, no event of
-    its stack since. None if it is not idle (or not ours); else the engines
-    holding a lock on a resource of its stack (whether they are alive is
-    the caller's question).
-    """
-    conn = context.connection
-    started = conn.execute(sa.select(TRAVERSAL.c.created_at).where(
-        TRAVERSAL.c.id == traversal_id)).scalar()
-    written = conn.execute(sa.select(sa.func.max(SYNC_POINT.c.updated_at))
-                           .where(SYNC_POINT.c.traversal_id == traversal_id)
-                           ).scalar()
-    if started is None or max(started, written or started) >= before:
-        return None
-    if _events_since(conn, stack_id, before):
-        return None
-    return _lock_holders(conn, stack_id)
-
-
-# Recovery ---------------------------------------------------------------
-
-
-@context_manager.reader.connection
-def holders(context):
-    """Return the engines holding a node or starting a traversal."""
-    conn = context.connection
-    nodes = conn.execute(sa.select(SYNC_POINT.c.engine_id).distinct().where(
-        SYNC_POINT.c.state.in_(_HELD))).scalars()
-    starting = conn.execute(sa.select(TRAVERSAL.c.engine_id).distinct().where(
-        TRAVERSAL.c.node_count == 0)).scalars()
-    return {e for e in list(nodes) + list(starting) if e is not None}
-
-
-@context_manager.reader.connection
-def nodes_held_by(context, engine_id):
-    """Return the rows of the nodes ``engine_id`` holds."""
-    return context.connection.execute(sa.select(
-        SYNC_POINT.c.traversal_id, SYNC_POINT.c.entity_id,
-        SYNC_POINT.c.is_update, SYNC_POINT.c.node_type,
-        SYNC_POINT.c.updated_at).where(
-            SYNC_POINT.c.engine_id == engine_id,
-            SYNC_POINT.c.state.in_(_HELD))).all()
-
-
-@_retried
-@context_manager.writer.connection
-def take_over(context, traversal_id, node, engine_id):
-    """Make a node ``engine_id`` holds READY again; True if it did."""
-    return bool(context.connection.execute(
-        SYNC_POINT.update().where(_node_clause(traversal_id, node),
-                                  SYNC_POINT.c.engine_id == engine_id,
-                                  SYNC_POINT.c.state.in_(_HELD))
-        .values(state=models.READY, engine_id=None,
-                updated_at=timeutils.utcnow())).rowcount)
-
-
-@context_manager.reader.connection
-def ready_since(context, before, limit, stalled_only=True):
-    """Return up to ``limit`` nodes READY since before ``before``.
-
-    Only those of traversals that have not moved since ``before``: no node
-    claimed, finished or re-run. A big traversal dispatches thousands of
-    nodes at once and the engines' queues hold them for minutes; while its
-    nodes keep being claimed, a READY one is waiting its turn, not lost,
-    and sending it again would only lengthen the queue. A message really
-    lost is sent again once its traversal has stalled for ``before``.
-    ``stalled_only=False``: of every traversal (an engine just died, with
-    the messages it had received).
-    """
-    conn = context.connection
-    stale = (SYNC_POINT.c.state == models.READY,
-             SYNC_POINT.c.updated_at < before)
-    if stalled_only:
-        stalled = _quiet_traversals(conn, stale, _MOVED, since=before)
-        if not stalled:
-            return []
-        stale += (SYNC_POINT.c.traversal_id.in_(stalled),)
-    return conn.execute(sa.select(
-        SYNC_POINT.c.traversal_id, SYNC_POINT.c.entity_id,
-        SYNC_POINT.c.is_update, SYNC_POINT.c.node_type).where(
-            *stale).limit(limit)).all()
-
-
-@_retried
-@context_manager.writer.connection
-def touch_ready(context, traversal_id, node, before):
-    """Mark a stale READY node as dispatched now; True for one caller."""
-    return bool(context.connection.execute(
-        SYNC_POINT.update().where(_node_clause(traversal_id, node),
-                                  SYNC_POINT.c.state == models.READY,
-                                  SYNC_POINT.c.updated_at < before)
-        .values(updated_at=timeutils.utcnow())).rowcount)
-
-
-@context_manager.reader.connection
-def overdue(context, now):
-    """Return the (id, stack_id) of traversals past their deadline."""
-    return context.connection.execute(
-        sa.select(TRAVERSAL.c.id, TRAVERSAL.c.stack_id).where(
-            TRAVERSAL.c.deadline < now)).all()
-
-
-@_retried
-@context_manager.writer.connection
-def expire(context, traversal_id, now):
-    """Take a traversal's passed deadline; True for exactly one caller."""
-    return bool(context.connection.execute(
-        TRAVERSAL.update().where(TRAVERSAL.c.id == traversal_id,
-                                 TRAVERSAL.c.deadline < now)
-        .values(deadline=None)).rowcount)
-
-
-@context_manager.reader.connection
-def orphaned(context):
-    """Return the ids of traversals that are not their stack's current one.
-
-    The traversal table only holds live traversals, so this join stays
-    small whatever the size of Heat's stack table.
-    """
-    return context.connection.execute(
-        sa.select(TRAVERSAL.c.id).select_from(TRAVERSAL.outerjoin(
-            _STACK, _STACK.c.id == TRAVERSAL.c.stack_id)).where(sa.or_(
-                _STACK.c.current_traversal.is_(None),
-                _STACK.c.current_traversal != TRAVERSAL.c.id))
-    ).scalars().all()
-
-
-@context_manager.reader.connection
-def starting(context):
-    """Return the rows of traversals whose graph is not stored yet."""
-    return context.connection.execute(sa.select(TRAVERSAL).where(
-        TRAVERSAL.c.node_count == 0)).all()
-
-
-@_retried
-@context_manager.writer.connection
-def take_over_start(context, traversal_id, dead_engine, engine_id):
-    """Take the start of a traversal from a dead engine; True if taken."""
-    return bool(context.connection.execute(
-        TRAVERSAL.update().where(TRAVERSAL.c.id == traversal_id,
-                                 TRAVERSAL.c.node_count == 0,
-                                 TRAVERSAL.c.engine_id == dead_engine)
-        .values(engine_id=engine_id)).rowcount)

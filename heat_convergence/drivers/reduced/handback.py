@@ -58,6 +58,8 @@ from oslo_utils import timeutils
 from oslo_utils import uuidutils
 
 from heat_convergence.db import api as db_api
+from heat_convergence.db import recovery as db_recovery
+from heat_convergence.db import views as db_views
 from heat_convergence.drivers.reduced import recovery
 from heat_convergence import fleet
 
@@ -102,7 +104,7 @@ def _in_flight(cnxt, stack=None):
     ``stack``: that stack's only (a name or id).
     """
     return [(row.id, row.current_traversal)
-            for row in db_api.traversal_paths(cnxt)
+            for row in db_views.traversal_paths(cnxt)
             if row.ours and stack in (None, row.id, row.name)]
 
 
@@ -171,8 +173,8 @@ def idle(cnxt, idle_for, is_alive):
     before = timeutils.utcnow() - datetime.timedelta(seconds=idle_for)
     orphans = []
     for stack_id, traversal_id in _in_flight(cnxt):
-        holders = db_api.traversal_quiet_since(cnxt, stack_id, traversal_id,
-                                               before)
+        holders = db_recovery.traversal_quiet_since(cnxt, stack_id,
+                                                    traversal_id, before)
         if holders is not None and not any(map(is_alive, holders)):
             orphans.append((stack_id, traversal_id))
     return len(_hand_back_all(cnxt, orphans, 'no engine has moved it for '

@@ -35,7 +35,7 @@ from heat.engine import sync_point as heat_sync_point
 from heat.rpc import worker_client
 from oslo_log import log as logging
 
-from heat_convergence.db import api as db_api
+from heat_convergence.db import recovery as db_recovery
 
 LOG = logging.getLogger(__name__)
 
@@ -69,13 +69,14 @@ def resume(cnxt, stack_id, traversal_id, before):
 
     :returns: the number of nodes cast.
     """
-    if not db_api.heat_traversal_idle(cnxt, stack_id, traversal_id, before):
+    if not db_recovery.heat_traversal_idle(cnxt, stack_id, traversal_id,
+                                           before):
         return 0
     stack = parser.Stack.load(cnxt, stack_id=stack_id, force_reload=True)
     if stack.current_traversal != traversal_id:
         return 0
     rows = {(row.entity_id, row.is_update): row for row in
-            db_api.heat_sync_points(cnxt, traversal_id)}
+            db_recovery.heat_sync_points(cnxt, traversal_id)}
     client = worker_client.WorkerClient()
     cast = 0
     for node, row in list(_lost_nodes(stack, rows)):

@@ -33,6 +33,7 @@ from oslo_utils import uuidutils
 
 from heat_convergence.db import api as db_api
 from heat_convergence.db import models
+from heat_convergence.db import views as db_views
 from heat_convergence import graph
 
 # How a node's state reads to an operator.
@@ -92,7 +93,7 @@ def show(cnxt, stack_row):
                      cnxt, stack_row.id).values()}
     hosts = _hosts(cnxt)
     nodes = []
-    for sp in db_api.traversal_nodes(cnxt, row.id):
+    for sp in db_views.traversal_nodes(cnxt, row.id):
         rsrc = resources.get(sp.entity_id)
         failed = rsrc is not None and rsrc.status == 'FAILED'
         if sp.node_type == models.NODE_STACK:
@@ -114,7 +115,7 @@ def show(cnxt, stack_row):
 
 def in_progress(cnxt):
     """Return (traversal row, stack name, state counts), oldest first."""
-    summaries = db_api.traversal_summaries(cnxt)
+    summaries = db_views.traversal_summaries(cnxt)
     names = {}
     for summary in summaries:
         try:

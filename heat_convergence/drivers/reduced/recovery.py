@@ -62,6 +62,8 @@ import oslo_messaging
 from oslo_utils import timeutils
 
 from heat_convergence.db import api as db_api
+from heat_convergence.db import recovery as db_recovery
+from heat_convergence.db import views as db_views
 from heat_convergence.drivers.reduced import cancellation
 from heat_convergence.drivers.reduced import heat_traversals
 from heat_convergence.drivers.reduced import parent_wake
@@ -246,15 +248,15 @@ class Recovery(object):
             if self.driver.running(key) or row.updated_at > quiet:
                 return
             node = sync_points.node_of(row)
-            if db_api.take_over(cnxt, row.traversal_id,
-                                sync_points.key(node), self.engine_id):
+            if db_recovery.take_over(cnxt, row.traversal_id,
+                                     sync_points.key(node), self.engine_id):
                 LOG.warning('Node %s of traversal %s was held here but not '
                             'running; dispatching it again.', node,
                             row.traversal_id)
                 self.driver.resume(cnxt, row.traversal_id, node)
 
         self._each('release_orphans',
-                   db_api.nodes_held_by(cnxt, self.engine_id), release)
+                   db_recovery.nodes_held_by(cnxt, self.engine_id), release)
 
     def take_over_dead_engines(self, cnxt):
         """Dispatch again the nodes of engines that do not answer.
@@ -268,20 +270,21 @@ class Recovery(object):
         is claimed once all the same.
         """
         died, started = False, timeutils.utcnow()
-        for engine_id in db_api.holders(cnxt) - {self.engine_id}:
+        for engine_id in db_recovery.holders(cnxt) - {self.engine_id}:
             if self.is_alive(cnxt, engine_id):
                 continue
 
             def take_over(row, engine_id=engine_id):
                 node = sync_points.node_of(row)
-                if not db_api.take_over(cnxt, row.traversal_id,
-                                        sync_points.key(node), engine_id):
+                if not db_recovery.take_over(cnxt, row.traversal_id,
+                                             sync_points.key(node),
+                                             engine_id):
                     return False
                 self.driver.resume(cnxt, row.traversal_id, node)
                 return True
 
             taken = self._each('take_over_dead_engines',
-                               db_api.nodes_held_by(cnxt, engine_id),
+                               db_recovery.nodes_held_by(cnxt, engine_id),
                                take_over)
             if taken:
                 LOG.warning('Engine %s is dead; resumed %d of its nodes.',
@@ -298,8 +301,8 @@ class Recovery(object):
                 return
             if row.created_at > timeutils.utcnow() - self._grace():
                 return
-            if not db_api.take_over_start(cnxt, row.id, row.engine_id,
-                                          self.engine_id):
+            if not db_recovery.take_over_start(cnxt, row.id, row.engine_id,
+                                               self.engine_id):
                 return
             stack = parser.Stack.load(stack_context(cnxt, row.stack_id),
                                       stack_id=row.stack_id,
@@ -314,7 +317,7 @@ class Recovery(object):
             stack.thread_group_mgr = self.driver.engine.thread_group_mgr
             self.driver.converge(stack, abandon=row.abandon)
 
-        self._each('restart_unstarted', db_api.starting(cnxt), restart)
+        self._each('restart_unstarted', db_recovery.starting(cnxt), restart)
 
     def redispatch_stale(self, cnxt):
         """Dispatch again nodes left READY too long (a lost message)."""
@@ -325,15 +328,15 @@ class Recovery(object):
         """Dispatch again nodes READY since before ``before``."""
         def redispatch(row):
             node = sync_points.node_of(row)
-            if db_api.touch_ready(cnxt, row.traversal_id,
-                                  sync_points.key(node), before):
+            if db_recovery.touch_ready(cnxt, row.traversal_id,
+                                       sync_points.key(node), before):
                 LOG.info('Node %s of traversal %s has been READY since '
                          'before %s; dispatching it again.', node,
                          row.traversal_id, before)
                 self.driver.resume(cnxt, row.traversal_id, node)
 
         self._each('redispatch_stale',
-                   db_api.ready_since(cnxt, before, BATCH, stalled_only),
+                   db_recovery.ready_since(cnxt, before, BATCH, stalled_only),
                    redispatch)
 
     def send_stalled_queues(self, cnxt):
@@ -370,7 +373,7 @@ class Recovery(object):
         now = timeutils.utcnow()
 
         def enforce(row):
-            if not db_api.expire(cnxt, row.id, now):
+            if not db_recovery.expire(cnxt, row.id, now):
                 return
             stack = parser.Stack.load(stack_context(cnxt, row.stack_id),
                                       stack_id=row.stack_id,
@@ -385,7 +388,7 @@ class Recovery(object):
             stack.mark_failed('Timed out')
             parent_wake.wake_parent(self.driver, cnxt, stack)
 
-        self._each('enforce_timeouts', db_api.overdue(cnxt, now), enforce)
+        self._each('enforce_timeouts', db_recovery.overdue(cnxt, now), enforce)
 
     def collect_garbage(self, cnxt):
         """Delete the rows of traversals that are not current any more."""
@@ -394,7 +397,7 @@ class Recovery(object):
             LOG.debug('Deleted the rows of finished traversal %s',
                       traversal_id)
 
-        self._each('collect_garbage', db_api.orphaned(cnxt), delete)
+        self._each('collect_garbage', db_recovery.orphaned(cnxt), delete)
 
     def resume_heat_traversals(self, cnxt):
         """Cast again the lost nodes of Heat's own traversals."""
@@ -405,7 +408,7 @@ class Recovery(object):
                                           before)
 
         self._each('resume_heat_traversals',
-                   [row for row in db_api.traversal_paths(cnxt)
+                   [row for row in db_views.traversal_paths(cnxt)
                     if not row.ours and row.heat_sync_points], resume)
 
     def _grace(self):

@@ -26,6 +26,7 @@ import testtools
 
 from heat_convergence.db import api
 from heat_convergence.db import models
+from heat_convergence.db import recovery as db_recovery
 from heat_convergence.tests import db_fixture
 from heat_convergence.tests import stack_rows
 
@@ -62,7 +63,7 @@ class DBAPITestCase(testtools.TestCase):
     def node_row(self, traversal_id, node):
         with self.db.engine.connect() as conn:
             return conn.execute(sa.select(api.SYNC_POINT).where(
-                api._node_clause(traversal_id, node))).first()
+                api.node_clause(traversal_id, node))).first()
 
     def count(self, table, traversal_id):
         with self.db.engine.connect() as conn:
@@ -432,7 +433,8 @@ class TestStaleReady(DBAPITestCase):
 
     def stale(self):
         return sorted((row.traversal_id, row.entity_id)
-                      for row in api.ready_since(self.ctx, self.before, 50))
+                      for row in db_recovery.ready_since(self.ctx,
+                                                         self.before, 50))
 
     def test_stalled_traversals_nodes_are_stale(self):
         self.assertEqual([('t1', '1'), ('t1', '2'), ('t1', '3'),
@@ -455,13 +457,14 @@ class TestStaleReady(DBAPITestCase):
     def test_every_traversal_after_a_death(self):
         api.claim(self.ctx, 't1', N('1', True), 'engine-a')
         self.assertEqual([('t1', '2'), ('t1', '3'), ('t2', '1')], sorted(
-            (row.traversal_id, row.entity_id) for row in api.ready_since(
+            (row.traversal_id, row.entity_id)
+            for row in db_recovery.ready_since(
                 self.ctx, self.before, 50, stalled_only=False)))
 
     def test_sending_again_is_not_progress(self):
-        self.assertTrue(api.touch_ready(self.ctx, 't1', N('1', True),
-                                        self.before + datetime.timedelta(
-                                            minutes=20)))
+        self.assertTrue(db_recovery.touch_ready(
+            self.ctx, 't1', N('1', True),
+            self.before + datetime.timedelta(minutes=20)))
         self.assertEqual([('t1', '2'), ('t1', '3'), ('t2', '1')],
                          self.stale())
 

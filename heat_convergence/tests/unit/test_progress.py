@@ -25,6 +25,8 @@ from oslo_utils import timeutils
 from heat_convergence.cmd import manage
 from heat_convergence.db import api
 from heat_convergence.db import models
+from heat_convergence.db import recovery as db_recovery
+from heat_convergence.db import views as db_views
 from heat_convergence.drivers.reduced import progress
 from heat_convergence import graph
 from heat_convergence.tests import stack_rows
@@ -118,7 +120,7 @@ class TestTraversalPaths(test_db_api.DBAPITestCase):
         heat_db_api.stack_update(self.ctx, done.id, {'status': 'COMPLETE'})
 
     def test_paths(self):
-        rows = {row.name: row for row in api.traversal_paths(self.ctx)}
+        rows = {row.name: row for row in db_views.traversal_paths(self.ctx)}
         self.assertEqual(['stalled', 'stock', 'test-stack'], sorted(rows))
         self.assertEqual((True, 0), (rows['test-stack'].ours,
                                      rows['test-stack'].heat_sync_points))
@@ -161,7 +163,7 @@ class TestTraversalPaths(test_db_api.DBAPITestCase):
         # Nothing was handed back.
         self.assertEqual('reduced', {
             row.name: 'reduced' if row.ours else 'other'
-            for row in api.traversal_paths(self.ctx)}['test-stack'])
+            for row in db_views.traversal_paths(self.ctx)}['test-stack'])
 
     def test_handback_names_the_new_traversal(self):
         """The operator sees which traversal of Heat's to follow."""
@@ -211,7 +213,7 @@ class TestTraversalQuietSince(_IdleTest):
         self.create(self.traversal_id, [test_db_api.node(1, 0)])
 
     def quiet(self, before, traversal_id=None):
-        return api.traversal_quiet_since(
+        return db_recovery.traversal_quiet_since(
             self.ctx, self.stack.id, traversal_id or self.traversal_id,
             before)
 
@@ -244,12 +246,12 @@ class TestHeatTraversalIdle(_IdleTest):
             'input_data': {}})
 
     def idle(self, before):
-        return api.heat_traversal_idle(self.ctx, self.stack.id,
-                                       self.traversal_id, before)
+        return db_recovery.heat_traversal_idle(self.ctx, self.stack.id,
+                                               self.traversal_id, before)
 
     def test_idle(self):
         self.assertTrue(self.idle(self.later))
-        (row,) = api.heat_sync_points(self.ctx, self.traversal_id)
+        (row,) = db_recovery.heat_sync_points(self.ctx, self.traversal_id)
         self.assertEqual(('1', True), (row.entity_id, row.is_update))
 
     def test_sync_point_written_since(self):
@@ -264,5 +266,5 @@ class TestHeatTraversalIdle(_IdleTest):
         self.assertFalse(self.idle(self.later))
 
     def test_no_sync_points(self):
-        self.assertFalse(api.heat_traversal_idle(
+        self.assertFalse(db_recovery.heat_traversal_idle(
             self.ctx, self.stack.id, 'other', self.later))

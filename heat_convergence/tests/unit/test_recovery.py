@@ -26,7 +26,7 @@ import oslo_messaging
 import testtools
 
 from heat_convergence import conf
-from heat_convergence.db import api as db_api
+from heat_convergence.db import recovery as db_recovery
 from heat_convergence.drivers.reduced import cancellation
 from heat_convergence.drivers.reduced import recovery
 from heat_convergence.tests import db_fixture
@@ -71,7 +71,7 @@ class TestRecoveryPass(testtools.TestCase):
     def patch_db(self, **answers):
         for name, answer in answers.items():
             self.useFixture(fixtures.MockPatchObject(
-                db_api, name, return_value=answer))
+                db_recovery, name, return_value=answer))
 
     def test_timeouts_enforced_past_a_vanished_stack(self):
         log = self.useFixture(fixtures.FakeLogger())
@@ -102,7 +102,7 @@ class TestRecoveryPass(testtools.TestCase):
         self.patch_db(holders={'dead'}, nodes_held_by=[held],
                       take_over=True, touch_ready=True)
         ready_since = self.useFixture(fixtures.MockPatchObject(
-            db_api, 'ready_since', return_value=[ready])).mock
+            db_recovery, 'ready_since', return_value=[ready])).mock
         self.useFixture(fixtures.MockPatchObject(
             self.recovery, 'is_alive', return_value=False))
         self.recovery.take_over_dead_engines(None)
@@ -115,7 +115,7 @@ class TestRecoveryPass(testtools.TestCase):
     def test_no_ready_nodes_sent_without_a_death(self):
         self.patch_db(holders={'busy'})
         ready_since = self.useFixture(fixtures.MockPatchObject(
-            db_api, 'ready_since')).mock
+            db_recovery, 'ready_since')).mock
         self.useFixture(fixtures.MockPatchObject(
             self.recovery, 'is_alive', return_value=True))
         self.recovery.take_over_dead_engines(None)
