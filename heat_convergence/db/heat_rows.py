@@ -30,8 +30,8 @@ from sqlalchemy import orm
 
 from heat_convergence.db import api
 
-_EVENT = heat_models.Event.__table__
-_HEAT_RESOURCE = heat_models.Resource.__table__
+EVENT = heat_models.Event.__table__
+HEAT_RESOURCE = heat_models.Resource.__table__
 
 
 @api.retried
@@ -73,10 +73,10 @@ def resource_lock_holders(context, stack_id, name):
     Two rows share a name while one replaces the other.
     """
     return set(context.connection.execute(sa.select(
-        _HEAT_RESOURCE.c.engine_id).distinct().where(
-            _HEAT_RESOURCE.c.stack_id == stack_id,
-            _HEAT_RESOURCE.c.name == name,
-            _HEAT_RESOURCE.c.engine_id.is_not(None))).scalars())
+        HEAT_RESOURCE.c.engine_id).distinct().where(
+            HEAT_RESOURCE.c.stack_id == stack_id,
+            HEAT_RESOURCE.c.name == name,
+            HEAT_RESOURCE.c.engine_id.is_not(None))).scalars())
 
 
 # Heat's rows a node writes in its state changes ---------------------------
@@ -90,7 +90,7 @@ def _resource_cas_statement(keys, any_engine, no_key):
     key (``IS NULL`` where Heat's ``filter_by`` has None).
     """
     columns = sa.inspect(heat_models.Resource).columns
-    res = _HEAT_RESOURCE
+    res = HEAT_RESOURCE
     return res.update().where(
         res.c.id == sa.bindparam('p_id'),
         res.c.engine_id.is_(None) if any_engine
@@ -159,7 +159,7 @@ def event_insert(context, event):
             setattr(event, attr.key, columns[column.key])
     with api.context_manager.writer.using(context):
         result = context.session.connection().execute(
-            api.prebuilt('event', _EVENT.insert), columns)
+            api.prebuilt('event', EVENT.insert), columns)
     event.id = result.inserted_primary_key[0]
     return event
 

@@ -32,14 +32,13 @@ from oslo_utils import timeutils
 import sqlalchemy as sa
 
 from heat_convergence.db import api
+from heat_convergence.db import heat_rows
 from heat_convergence.db import models
 
 
 # Heat's own traversals ---------------------------------------------------
 
 _HEAT_SYNC_POINT = heat_models.SyncPoint.__table__
-_EVENT = heat_models.Event.__table__
-_HEAT_RESOURCE = heat_models.Resource.__table__
 
 
 @api.context_manager.reader.connection
@@ -50,15 +49,16 @@ def heat_sync_points(context, traversal_id):
 
 
 def _events_since(conn, stack_id, before):
-    return conn.execute(sa.select(_EVENT.c.id).where(
-        _EVENT.c.stack_id == stack_id,
-        _EVENT.c.created_at >= before).limit(1)).first() is not None
+    return conn.execute(sa.select(heat_rows.EVENT.c.id).where(
+        heat_rows.EVENT.c.stack_id == stack_id,
+        heat_rows.EVENT.c.created_at >= before).limit(1)).first() is not None
 
 
 def _lock_holders(conn, stack_id):
-    return set(conn.execute(sa.select(_HEAT_RESOURCE.c.engine_id).distinct()
-                            .where(_HEAT_RESOURCE.c.stack_id == stack_id,
-                                   _HEAT_RESOURCE.c.engine_id.is_not(None))
+    res = heat_rows.HEAT_RESOURCE
+    return set(conn.execute(sa.select(res.c.engine_id).distinct()
+                            .where(res.c.stack_id == stack_id,
+                                   res.c.engine_id.is_not(None))
                             ).scalars())
 
 
