@@ -120,6 +120,10 @@ class ThreadGroupManager(service.ThreadGroupManager):
             super().send(stack_id, message)
 
 
+# The key of a stack identity sent to EngineListener.send naming a resource.
+RESOURCE_NAME = 'heat_convergence_resource_name'
+
+
 class EngineListener(service.EngineListener):
     """Heat's engine listener; a ``send`` may name the resource it is for.
 
@@ -134,10 +138,6 @@ class EngineListener(service.EngineListener):
     def send(self, ctxt, stack_identity, message):
         self.thread_group_mgr.send(stack_identity['stack_id'], message,
                                    stack_identity.get(RESOURCE_NAME))
-
-
-# The key of a stack identity sent to EngineListener.send naming a resource.
-RESOURCE_NAME = 'heat_convergence_resource_name'
 
 
 class ConvergenceEngineService(service.EngineService):

@@ -142,7 +142,8 @@ class ForwardingCheckResource(check_resource.CheckResource):
         Released and claimed again wherever the cast went, it would cost a
         broker round trip and four statements more per replaced resource.
         """
-        if (not self.held or resource_id == self.resource_id or
+        if (not self.held or self.resource_id is None or
+                str(resource_id) == str(self.resource_id) or
                 not self.driver.run_locally or self.driver.limit):
             return False
         self.held = False

@@ -210,8 +210,10 @@ class KeepReplacementRules(base.HeatTestCase):
         check.driver.rpc_client.check_resource.assert_not_called()
 
     def test_recast_of_its_own_resource_sent(self):
-        # Heat's retry of a resource locked by a dead engine.
+        # Heat's retry of a resource locked by a dead engine, whichever
+        # type its id came in.
         self.assertFalse(self.check().keep_replacement(5, None))
+        self.assertFalse(self.check().keep_replacement('5', None))
 
     def test_sent_when_successors_are_sent(self):
         self.assertFalse(self.check(run_locally=False).keep_replacement(
