@@ -27,7 +27,11 @@ single database server:
   the one that made the node ready: exactly one, after all the others
   committed;
 * a second arrival from the same sender violates the arrival primary key and
-  rolls its decrement back, so redelivered messages count once.
+  rolls its decrement back, so redelivered messages count once. A node with
+  a single predecessor needs no row for that: after the first arrival its
+  counter is at zero, and ``pending > 0`` refuses a second. An arrival
+  marked not to be recorded (one carrying nothing its node reads, see
+  :class:`Delivery`) inserts no row at such a node.
 
 Statements are Core statements on the tables (no ORM loads): the hot paths
 cost two or three statements per arrival. Those of a delivery and a claim
@@ -84,10 +88,13 @@ _CREATE = 'CREATE'
 Node = collections.namedtuple('Node', ['entity_id', 'is_update'])
 
 # What one predecessor delivers to a node. ``keep``: the sender's engine
-# may claim the target in the same transaction (see deliver()).
+# may claim the target in the same transaction (see deliver()). ``record``:
+# whether to insert its arrival row; False only for a target with a single
+# predecessor (whose counter alone counts it once) that reads nothing of
+# the arrival.
 Delivery = collections.namedtuple(
-    'Delivery', ['target', 'sender', 'data', 'failures', 'skip', 'keep'],
-    defaults=[False])
+    'Delivery', ['target', 'sender', 'data', 'failures', 'skip', 'keep',
+                 'record'], defaults=[False, True])
 
 # The inputs of a node: its plan, and {sender Node: (data, failures, skip)}.
 Inputs = collections.namedtuple('Inputs', ['plan', 'arrivals'])
@@ -406,6 +413,8 @@ def _record(conn, traversal_id, delivery, now, claim_for=None):
         exists = conn.execute(sa.select(SYNC_POINT.c.state).where(
             node_clause(traversal_id, delivery.target))).first()
         return (False if exists else GONE), None
+    if not delivery.record:
+        return pending == 0, None
     return pending == 0, {
         'traversal_id': traversal_id,
         'entity_id': delivery.target.entity_id,

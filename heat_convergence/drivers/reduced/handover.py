@@ -280,7 +280,8 @@ class ForwardingCheckResource(check_resource.CheckResource):
         results = sync_points.deliver(
             cnxt, current_traversal, self.node, deliveries,
             failures=failures, skip=is_skip,
-            claim_for=self.engine_id if keep else None, stack_id=stack_id)
+            claim_for=self.engine_id if keep else None, stack_id=stack_id,
+            bare=self.inputs.plan.get('bare', ()))
         self.held = False
         return results, claimed_at
 

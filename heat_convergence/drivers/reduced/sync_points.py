@@ -77,6 +77,10 @@ def build_plans(deps, consumes, routes, heights):
         plan = {'next': [[_entity(s), s.is_update, s.node_type]
                          for s in nexts],
                 'root': node in roots}
+        bare = sorted(_entity(s) for s in nexts if _reads_nothing(node, s,
+                                                                  deps))
+        if bare:
+            plan['bare'] = bare
         if node.is_update:
             plan['refs'] = sorted(_entity(r) for r in consumes.get(node, ()))
             plan['fwd'] = {_entity(target): sorted(_entity(i) for i in items)
@@ -84,6 +88,20 @@ def build_plans(deps, consumes, routes, heights):
                            if target.is_update}
         plans[node] = plan
     return plans
+
+
+def _reads_nothing(node, succ, deps):
+    """Whether ``succ`` needs no arrival row from ``node`` (see deliver).
+
+    A cleanup node reads nothing of what its predecessors send it (Heat's
+    needed-by ids), except its own update node's word that it has nothing
+    to clean up (:mod:`.cleanup_shortcut`); with a single predecessor, its
+    counter alone counts the arrival once.
+    """
+    return (not succ.is_update and
+            succ.node_type == parser.NODE_TYPE_RESOURCE and
+            not (node.is_update and succ.rsrc_id == node.rsrc_id) and
+            len(list(deps.requires(succ))) == 1)
 
 
 def begin_traversal(cnxt, stack, engine_id, deadline=None, abandon=False):
@@ -212,11 +230,14 @@ def poke(cnxt, traversal_id, node):
 
 
 def deliver(cnxt, traversal_id, sender, deliveries, failures=None,
-            skip=False, claim_for=None, stack_id=None):
+            skip=False, claim_for=None, stack_id=None, bare=()):
     """Mark ``sender`` done and deliver to its successors atomically.
 
     :param deliveries: (target key, data) pairs; a target is a
         ConvergenceNode-like tuple or the result of :func:`stack_key`.
+    :param bare: the entity ids of the cleanup targets that read nothing of
+        the delivery (the sender's plan's ``bare``): without failures or
+        skip to carry, no arrival row is stored for them.
     :param claim_for: optionally, the sender's engine id: the first
         resource node, or the stack's completion point, made ready is
         claimed for it in the same transaction (see
@@ -229,10 +250,12 @@ def deliver(cnxt, traversal_id, sender, deliveries, failures=None,
         stack's).
     """
     sender_key = key(sender)
+    bare = set(bare) if not (failures or skip) else ()
     results = db_api.deliver(cnxt, traversal_id, [
         db_api.Delivery(target if isinstance(target, db_api.Node)
                         else key(target), sender_key, _encode(data),
-                        failures, skip, _keepable(target))
+                        failures, skip, _keepable(target),
+                        _recorded(target, bare))
         for target, data in deliveries], done=sender_key,
         claim_for=claim_for, stack_id=stack_id)
     return [NodeInputs(target, result)
@@ -249,6 +272,12 @@ def _keepable(target):
     """
     return (isinstance(target, db_api.Node) or
             getattr(target, 'node_type', None) == parser.NODE_TYPE_RESOURCE)
+
+
+def _recorded(target, bare):
+    """Whether a delivery to ``target`` stores its arrival row."""
+    return (isinstance(target, db_api.Node) or target.is_update or
+            _entity(target) not in bare)
 
 
 def _encode(data):

@@ -218,6 +218,23 @@ class TestDeliver(DBAPITestCase):
         # An UPDATE that returns the new counter, and an INSERT.
         self.assertEqual(2, len(self.own_statements()))
 
+    def test_unrecorded_arrival_counts_once(self):
+        # A target with one predecessor: its counter alone refuses the
+        # arrival a second time; no row is stored for it.
+        self.create('t3', [node(1, 0), node(5, 1)])
+        bare = D(N('5', True), N('1', True), None, None, False, False,
+                 False)
+        del self.statements[:]
+        self.assertEqual([True], api.deliver(self.ctx, 't3', [bare],
+                                             done=N('1', True)))
+        # The sender's done and the counter's UPDATE: no INSERT.
+        self.assertEqual(2, len(self.own_statements()))
+        self.assertEqual([False], api.deliver(self.ctx, 't3', [bare],
+                                              done=N('1', True)))
+        row = self.node_row('t3', N('5', True))
+        self.assertEqual((0, models.READY), (row.pending, row.state))
+        self.assertEqual(0, self.count(api.ARRIVAL, 't3'))
+
     def test_arrivals_of_a_sender_inserted_together(self):
         # Two successors: a counter UPDATE each, their arrival rows in one
         # INSERT, and the sender's done.

@@ -14,6 +14,7 @@
 
 from heat.engine import stack as parser
 
+from heat_convergence.db import api
 from heat_convergence.drivers.reduced import forwarding
 from heat_convergence.drivers.reduced import sync_points
 from heat_convergence import graph
@@ -44,6 +45,32 @@ class TestPlans(test_db_api.DBAPITestCase):
         self.assertEqual({'next': [], 'root': True, 'refs': ['1', '2'],
                           'fwd': {}}, plans[U(3)])
         self.assertEqual({'next': [], 'root': True}, plans[C(1)])
+
+    def test_cleanup_targets_that_read_nothing(self):
+        # A delete's graph: 1's cleanup waits for 2's and 3's, 2's for 4's.
+        # 2 hears from 4 alone; 1 from two, whose rows tell them apart.
+        deps = graph.Dependencies([(C(1), C(2)), (C(1), C(3)),
+                                   (C(2), C(4))])
+        plans = sync_points.build_plans(deps, {}, forwarding.plan(
+            deps.graph(), {}), deps.heights())
+        self.assertEqual(['2'], plans[C(4)]['bare'])
+        self.assertNotIn('bare', plans[C(2)])
+        self.assertNotIn('bare', plans[C(3)])
+
+    def test_bare_arrival_stores_no_row_unless_it_carries_failures(self):
+        self.create('t1', [test_db_api.node(4, 0, is_update=False),
+                           test_db_api.node(2, 1, is_update=False),
+                           test_db_api.node(5, 1, is_update=False)])
+        self.assertEqual([True], sync_points.deliver(
+            self.ctx, 't1', C(4), [(C(2), 4)], bare=['2']))
+        self.assertEqual([True], sync_points.deliver(
+            self.ctx, 't1', C(4), [(C(5), 4)], failures={'r4': 'boom'},
+            bare=['5']))
+        self.assertEqual(1, self.count(api.ARRIVAL, 't1'))
+        self.assertEqual({'r4': 'boom'}, sync_points.claim(
+            self.ctx, 't1', C(5), 'e').failures)
+        self.assertEqual({}, sync_points.claim(self.ctx, 't1', C(2),
+                                               'e').data)
 
     def test_successors_longest_way_first(self):
         # 1 is required by 2 and 4; 3 requires 2: 2 has further to go.
