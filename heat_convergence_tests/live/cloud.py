@@ -508,12 +508,19 @@ class HeatCloud(fixtures.Fixture):
             statuses = (statuses,)
         seen = {}
 
+        rollback = any(s.startswith('ROLLBACK') for s in statuses)
+
         def settled():
             stack = self.api_stack(name)
-            seen['last'] = stack['stack_status']
-            if not stack['stack_status'].endswith('IN_PROGRESS'):
-                return stack
-            return None
+            status = seen['last'] = stack['stack_status']
+            if status.endswith('IN_PROGRESS'):
+                return None
+            if (rollback and status.endswith('_FAILED') and
+                    not status.startswith('ROLLBACK')):
+                # Heat stores the failure a moment before it starts the
+                # rollback the caller waits for.
+                return None
+            return stack
         stack = wait_for(settled, timeout, interval=1,
                          what='stack %s to leave IN_PROGRESS (last: %s)' %
                          (name, seen))
